@@ -1,0 +1,130 @@
+// The queue service: the SQL contract (orchestrator.enqueue/claim/complete/…)
+// seen from TypeScript. Every state change goes through those SQL functions.
+import { db } from "./db.ts";
+import { badRequest, conflict, notFound, validationError } from "./errors.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
+import { knownTaskTypes, taskType } from "./registry.ts";
+import type { CreateTaskInput, ListTasksQuery } from "./schemas.ts";
+import type { TaskRow } from "./task-types.ts";
+
+/** A task as the API shows it: the lease token is a capability and never leaves the database layer. */
+export function publicTask(row: TaskRow) {
+  const { lease_token: _token, backoff_base_seconds, ...rest } = row;
+  return { ...rest, backoff_base_seconds: Number(backoff_base_seconds) };
+}
+export type PublicTask = ReturnType<typeof publicTask>;
+
+/** Checks that a type is registered and its payload fits the type's schema. */
+export function validateTaskPayload(type: string, payload: unknown): Record<string, unknown> {
+  const def = taskType(type);
+  if (!def) {
+    throw badRequest(`Unknown task type "${type}". Known types: ${knownTaskTypes().join(", ")}.`, {
+      issues: [{ path: "type", code: "unknown_task_type", message: `no handler is registered for "${type}"` }],
+    });
+  }
+  const parsed = def.payload.safeParse(payload ?? {});
+  if (!parsed.success) throw validationError(parsed.error, `payload for task type "${type}"`);
+  return payload as Record<string, unknown>;
+}
+
+export async function enqueueTask(input: CreateTaskInput, source = "api"): Promise<{ task: PublicTask; created: boolean }> {
+  const payload = validateTaskPayload(input.type, input.payload);
+  const sql = db();
+  const opts = {
+    source,
+    priority: input.priority,
+    run_at: input.run_at,
+    dedupe_key: input.dedupe_key,
+    max_attempts: input.max_attempts,
+    backoff_base_seconds: input.backoff_base_seconds,
+  };
+  const [row] = await sql<(TaskRow & { created: boolean })[]>`
+    select (r.task).*, r.created
+    from orchestrator.enqueue(${input.type}, ${sql.json(payload as never)}, ${sql.json(JSON.parse(JSON.stringify(opts)))}) r`;
+  const { created, ...task } = row;
+  return { task: publicTask(task as TaskRow), created };
+}
+
+export async function getTask(id: number): Promise<PublicTask> {
+  const [row] = await db()<TaskRow[]>`select * from orchestrator.tasks where id = ${id}`;
+  if (!row) throw notFound(`Task ${id} does not exist (it may have been pruned).`);
+  return publicTask(row);
+}
+
+export async function listTasks(q: ListTasksQuery): Promise<{ tasks: PublicTask[]; next_cursor: string | null }> {
+  const sql = db();
+  const after = decodeCursor(q.cursor);
+  const rows = await sql<TaskRow[]>`
+    select * from orchestrator.tasks
+    where true
+      ${q.status ? sql`and status = any(${q.status}::orchestrator.task_status[])` : sql``}
+      ${q.type ? sql`and type = ${q.type}` : sql``}
+      ${q.since ? sql`and created_at >= ${q.since}` : sql``}
+      ${q.until ? sql`and created_at < ${q.until}` : sql``}
+      ${after ? sql`and id < ${after}` : sql``}
+    order by id desc
+    limit ${q.limit + 1}`;
+  const page = rows.slice(0, q.limit);
+  return {
+    tasks: page.map(publicTask),
+    next_cursor: rows.length > q.limit ? encodeCursor(page[page.length - 1].id) : null,
+  };
+}
+
+export async function cancelTask(id: number): Promise<PublicTask> {
+  const [row] = await db()<TaskRow[]>`select * from orchestrator.cancel(${id})`;
+  if (row) return publicTask(row);
+  const current = await getTask(id);
+  throw conflict(`Task ${id} is ${current.status}; only queued or running tasks can be cancelled.`, { status: current.status });
+}
+
+export async function retryTask(id: number): Promise<PublicTask> {
+  let row: TaskRow | undefined;
+  try {
+    [row] = await db()<TaskRow[]>`select * from orchestrator.retry(${id})`;
+  } catch (err) {
+    if ((err as { code?: string }).code === "23505") {
+      throw conflict(`Task ${id} cannot be retried: another queued or running task holds its dedupe_key.`);
+    }
+    throw err;
+  }
+  if (row) return publicTask(row);
+  const current = await getTask(id);
+  throw conflict(`Task ${id} is ${current.status}; only dead or cancelled tasks can be retried.`, { status: current.status });
+}
+
+export async function claimTasks(worker: string, max: number, leaseSeconds: number, types: string[]): Promise<TaskRow[]> {
+  return await db()<TaskRow[]>`select * from orchestrator.claim(${worker}, ${max}, ${leaseSeconds}, ${types}::text[])`;
+}
+
+/** Finishes many tasks in one statement; returns the ids whose lease was still valid. */
+export async function completeTasks(done: { id: number; token: string; result: unknown }[]): Promise<Set<number>> {
+  if (done.length === 0) return new Set();
+  const sql = db();
+  // Results travel as one jsonb array (postgres.js has no jsonb[] parameter type), unpacked in order.
+  const rows = await sql<{ id: number }[]>`
+    select complete_many as id from orchestrator.complete_many(
+      ${done.map((d) => d.id)}::bigint[],
+      ${done.map((d) => d.token)}::uuid[],
+      (select array_agg(e order by i) from jsonb_array_elements(${sql.json(done.map((d) => d.result ?? null) as never)}) with ordinality as r(e, i)))`;
+  return new Set(rows.map((r) => r.id));
+}
+
+export async function failTask(id: number, token: string, error: string, retryable: boolean): Promise<"queued" | "dead" | "stale"> {
+  const [{ status }] = await db()<{ status: "queued" | "dead" | "stale" }[]>`
+    select orchestrator.fail(${id}, ${token}::uuid, ${error}, ${retryable}) as status`;
+  return status;
+}
+
+export async function reapExpiredLeases(): Promise<number> {
+  const [{ reaped }] = await db()<{ reaped: number }[]>`select orchestrator.reap() as reaped`;
+  return reaped;
+}
+
+/** Seconds until the next queued task of these types becomes runnable, if any. */
+export async function secondsUntilNextTask(types: string[]): Promise<number | undefined> {
+  const [row] = await db()<{ wait: number | null }[]>`
+    select extract(epoch from min(run_at) - now())::float8 as wait
+    from orchestrator.tasks where status = 'queued' and type = any(${types}::text[])`;
+  return row?.wait ?? undefined;
+}

@@ -1,0 +1,24 @@
+// /tasks: enqueue, list, inspect, cancel and retry tasks.
+import { json, parseBody, parseQuery, parseWith } from "../_shared/http.ts";
+import { cancelTask, enqueueTask, getTask, listTasks, retryTask } from "../_shared/queue.ts";
+import { defineFunction } from "../_shared/router.ts";
+import { createTaskSchema, listTasksQuery, taskIdParam } from "../_shared/schemas.ts";
+
+const id = (params: Record<string, string>) => parseWith(taskIdParam, params.id, "task id");
+
+export default defineFunction("tasks", [
+  {
+    method: "POST",
+    path: "/",
+    handler: async ({ req, log }) => {
+      const input = await parseBody(req, createTaskSchema);
+      const { task, created } = await enqueueTask(input, "api");
+      if (created) log.child({ taskId: task.id }).info(`task ${task.type} enqueued`, { priority: task.priority });
+      return json(created ? 201 : 200, task);
+    },
+  },
+  { method: "GET", path: "/", handler: ({ url }) => listTasks(parseQuery(url, listTasksQuery)) },
+  { method: "GET", path: "/:id", handler: ({ params }) => getTask(id(params)) },
+  { method: "POST", path: "/:id/cancel", handler: ({ params }) => cancelTask(id(params)) },
+  { method: "POST", path: "/:id/retry", handler: ({ params }) => retryTask(id(params)) },
+]);

@@ -1,0 +1,139 @@
+// A project-local PostgreSQL 15 cluster with pg_cron preloaded, managed with
+// Debian's binaries. Postgres refuses to run as root, so as root every server
+// command runs as the `postgres` OS user, and the data dir is handed to it.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chownSync, appendFileSync } from "node:fs";
+import { join } from "node:path";
+import { userInfo } from "node:os";
+
+export const PG_BIN = "/usr/lib/postgresql/15/bin";
+const PG_CRON_LIB = "/usr/lib/postgresql/15/lib/pg_cron.so";
+const isRoot = process.getuid?.() === 0;
+
+export class StackError extends Error {}
+
+function asPostgresUser(cmd: string, args: string[]): [string, string[]] {
+  return isRoot ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+}
+
+function run(cmd: string, args: string[], what: string): string {
+  const [c, a] = asPostgresUser(cmd, args);
+  const r = spawnSync(c, a, { encoding: "utf8" });
+  if (r.status !== 0) {
+    throw new StackError(`${what} failed (${c} ${a.join(" ")}):\n${r.stderr || r.stdout}`);
+  }
+  return r.stdout;
+}
+
+/** Installs PostgreSQL 15 and pg_cron from Debian when missing (as root), or says what to install. */
+export function ensurePostgresInstalled(log: (line: string) => void): void {
+  if (existsSync(join(PG_BIN, "postgres")) && existsSync(PG_CRON_LIB)) return;
+  const packages = "postgresql-15 postgresql-15-cron";
+  if (!isRoot) {
+    throw new StackError(
+      `PostgreSQL 15 with pg_cron is not installed. Install it, then run again:\n  sudo apt-get install -y ${packages}`,
+    );
+  }
+  log(`installing ${packages} with apt-get (first run only)…`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  execFileSync("apt-get", ["update", "-q"], { stdio: "inherit", env });
+  execFileSync("apt-get", ["install", "-y", "-q", ...packages.split(" ")], { stdio: "inherit", env });
+}
+
+export interface ClusterOptions {
+  dataDir: string; // the cluster lives in <dataDir>/pgdata
+  port: number;
+  /** Tests trade durability for speed; `npm start` keeps fsync on. */
+  fast?: boolean;
+}
+
+export class Cluster {
+  readonly pgdata: string;
+  readonly socketDir: string;
+  readonly logFile: string;
+  readonly opts: ClusterOptions;
+  constructor(opts: ClusterOptions) {
+    this.opts = opts;
+    this.pgdata = join(opts.dataDir, "pgdata");
+    this.socketDir = join(opts.dataDir, "run");
+    this.logFile = join(opts.dataDir, "postgres.log");
+  }
+
+  get url(): string {
+    return `postgresql://postgres:postgres@127.0.0.1:${this.opts.port}/postgres`;
+  }
+
+  /** initdb on first use; the same data dir is reused afterwards. */
+  init(): boolean {
+    if (existsSync(join(this.pgdata, "PG_VERSION"))) return false;
+    mkdirSync(this.pgdata, { recursive: true });
+    mkdirSync(this.socketDir, { recursive: true });
+    if (!existsSync(this.logFile)) writeFileSync(this.logFile, "");
+    if (isRoot) {
+      const { uid, gid } = postgresIds();
+      for (const p of [this.opts.dataDir, this.pgdata, this.socketDir, this.logFile]) chownSync(p, uid, gid);
+    }
+    run(join(PG_BIN, "initdb"), ["-D", this.pgdata, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"], "initdb");
+    const conf = [
+      "# orchestrator local stack",
+      "listen_addresses = '127.0.0.1'",
+      "shared_preload_libraries = 'pg_cron'",
+      "cron.database_name = 'postgres'",
+      // Background workers: cron jobs need no password or socket path.
+      "cron.use_background_workers = on",
+      "max_worker_processes = 32",
+      "max_connections = 300",
+      "shared_buffers = 256MB",
+      "log_min_messages = warning",
+      "log_line_prefix = '%m [%p] '",
+      ...(this.opts.fast ? ["fsync = off", "synchronous_commit = off", "full_page_writes = off"] : []),
+    ].join("\n");
+    appendFileSync(join(this.pgdata, "postgresql.conf"), `\n${conf}\n`);
+    return true;
+  }
+
+  isRunning(): boolean {
+    const pidFile = join(this.pgdata, "postmaster.pid");
+    if (!existsSync(pidFile)) return false;
+    const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
+    return pidAlive(pid);
+  }
+
+  start(): void {
+    if (this.isRunning()) return;
+    run(join(PG_BIN, "pg_ctl"), [
+      "-D", this.pgdata, "-l", this.logFile, "-w", "-t", "60",
+      "-o", `-p ${this.opts.port} -k ${this.socketDir}`, "start",
+    ], `starting PostgreSQL on port ${this.opts.port} (log: ${this.logFile})`);
+  }
+
+  stop(mode: "fast" | "immediate" = "fast"): void {
+    if (!this.isRunning()) return;
+    run(join(PG_BIN, "pg_ctl"), ["-D", this.pgdata, "-m", mode, "-w", "stop"], "stopping PostgreSQL");
+  }
+
+  restart(): void {
+    this.stop("fast");
+    this.start();
+  }
+}
+
+function postgresIds(): { uid: number; gid: number } {
+  const out = execFileSync("id", ["postgres"], { encoding: "utf8" });
+  const uid = Number(/uid=(\d+)/.exec(out)?.[1]);
+  const gid = Number(/gid=(\d+)/.exec(out)?.[1]);
+  if (!Number.isFinite(uid)) throw new StackError("no `postgres` OS user: install postgresql-15 first");
+  return { uid, gid };
+}
+
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export const currentUser = () => userInfo().username;
