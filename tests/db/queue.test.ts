@@ -1,0 +1,253 @@
+// The SQL queue contract on a real PostgreSQL: each test uses its own task type,
+// which the Deno worker does not know and therefore never claims.
+import { describe, expect, it } from "vitest";
+import postgres from "postgres";
+import { sql, stack, uniqueType } from "../helpers/stack.ts";
+
+type Row = { id: number; status: string; attempts: number; lease_token: string | null; run_at: Date; last_error: string | null; dedupe_key: string | null; result: unknown; finished_at: Date | null };
+
+async function enqueue(type: string, payload: object = {}, opts: object = {}) {
+  const [row] = await sql()<(Row & { created: boolean })[]>`
+    select (r.task).*, r.created from orchestrator.enqueue(${type}, ${sql().json(payload as never)}, ${sql().json(opts as never)}) r`;
+  return row;
+}
+
+async function claim(type: string, max = 10, lease = 60, worker = "w1") {
+  return await sql()<Row[]>`select * from orchestrator.claim(${worker}, ${max}, ${lease}, ${[type]}::text[])`;
+}
+
+async function task(id: number) {
+  const [row] = await sql()<Row[]>`select * from orchestrator.tasks where id = ${id}`;
+  return row;
+}
+
+describe("enqueue", () => {
+  it("inserts a queued task with defaults", async () => {
+    const type = uniqueType();
+    const t = await enqueue(type, { a: 1 });
+    expect(t.created).toBe(true);
+    expect(t.status).toBe("queued");
+    expect(t.attempts).toBe(0);
+    const row = await sql()`select max_attempts, priority, source from orchestrator.tasks where id = ${t.id}`;
+    expect(row[0]).toEqual({ max_attempts: 5, priority: 0, source: "sql" });
+  });
+
+  it("returns the live task for a repeated dedupe_key, and frees the key once it finishes", async () => {
+    const type = uniqueType();
+    const a = await enqueue(type, {}, { dedupe_key: `k-${type}` });
+    const b = await enqueue(type, {}, { dedupe_key: `k-${type}` });
+    expect(b.created).toBe(false);
+    expect(b.id).toBe(a.id);
+    const [c] = await claim(type);
+    await sql()`select orchestrator.complete(${c.id}, ${c.lease_token}::uuid, '{}'::jsonb)`;
+    const d = await enqueue(type, {}, { dedupe_key: `k-${type}` });
+    expect(d.created).toBe(true);
+    expect(d.id).not.toBe(a.id);
+  });
+
+  it("rejects an invalid type with a clear message", async () => {
+    await expect(enqueue("Not A Type")).rejects.toThrow(/invalid task type/);
+  });
+
+  it("keeps one live task per dedupe key under concurrent enqueues", async () => {
+    const type = uniqueType();
+    const results = await Promise.all(Array.from({ length: 20 }, () => enqueue(type, {}, { dedupe_key: `race-${type}` })));
+    expect(new Set(results.map((r) => r.id)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+  });
+});
+
+describe("claim", () => {
+  it("claims by priority, then run_at, and sets a lease", async () => {
+    const type = uniqueType();
+    const low = await enqueue(type, {}, { priority: -5 });
+    const high = await enqueue(type, {}, { priority: 10 });
+    const mid = await enqueue(type, {});
+    const later = await enqueue(type, {}, { run_at: new Date(Date.now() + 60_000).toISOString() });
+    const first = await claim(type, 1);
+    expect(first.map((r) => r.id)).toEqual([high.id]);
+    expect(first[0].status).toBe("running");
+    expect(first[0].attempts).toBe(1);
+    expect(first[0].lease_token).toMatch(/^[0-9a-f-]{36}$/);
+    const rest = await claim(type, 10);
+    expect(rest.map((r) => r.id).sort()).toEqual([mid.id, low.id].sort());
+    expect(rest.map((r) => r.id)).not.toContain(later.id);
+  });
+
+  it("four concurrent claimers over 5,000 queued tasks claim each task exactly once", async () => {
+    const type = uniqueType("claim4");
+    await sql()`select count(*) from orchestrator.enqueue_many(${type}, (select array_agg('{}'::jsonb) from generate_series(1, 5000)))`;
+    // Four separate connections, as four workers would have.
+    const workers = Array.from({ length: 4 }, () => postgres(stack().DB_URL, { max: 1, onnotice: () => {} }));
+    const claimed = await Promise.all(workers.map(async (w, i) => {
+      const ids: string[] = [];
+      while (true) {
+        const rows = await w<{ id: string }[]>`select id from orchestrator.claim(${`w${i}`}, 37, 60, ${[type]}::text[])`;
+        if (rows.length === 0) break;
+        ids.push(...rows.map((r) => r.id));
+      }
+      return ids;
+    }));
+    await Promise.all(workers.map((w) => w.end()));
+    const all = claimed.flat();
+    expect(all).toHaveLength(5000);
+    expect(new Set(all).size).toBe(5000);
+    expect(claimed.every((ids) => ids.length > 0)).toBe(true);
+    const [{ running }] = await sql()`select count(*)::int as running from orchestrator.tasks where type = ${type} and status = 'running' and attempts = 1`;
+    expect(running).toBe(5000);
+  });
+});
+
+describe("complete and fail", () => {
+  it("completes with the current lease token and refuses a stale one", async () => {
+    const type = uniqueType();
+    await enqueue(type);
+    const [t] = await claim(type);
+    const [{ stale }] = await sql()`select orchestrator.complete(${t.id}, gen_random_uuid(), '{}'::jsonb) as stale`;
+    expect(stale).toBe(false);
+    expect((await task(t.id)).status).toBe("running");
+    const [{ ok }] = await sql()`select orchestrator.complete(${t.id}, ${t.lease_token}::uuid, '{"n": 1}'::jsonb) as ok`;
+    expect(ok).toBe(true);
+    const done = await task(t.id);
+    expect(done.status).toBe("succeeded");
+    expect(done.result).toEqual({ n: 1 });
+    expect(done.lease_token).toBeNull();
+    const [{ again }] = await sql()`select orchestrator.complete(${t.id}, ${t.lease_token}::uuid, '{}'::jsonb) as again`;
+    expect(again).toBe(false);
+  });
+
+  it("schedules a retry with exponential backoff and jitter, then dies at max_attempts", async () => {
+    const type = uniqueType();
+    const { id } = await enqueue(type, {}, { max_attempts: 3, backoff_base_seconds: 10 });
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await sql()`update orchestrator.tasks set run_at = now() where id = ${id}`;
+      const [t] = await claim(type);
+      expect(t.attempts).toBe(attempt);
+      const [{ status }] = await sql()`select orchestrator.fail(${id}, ${t.lease_token}::uuid, ${`boom ${attempt}`}, true) as status`;
+      const row = await task(id);
+      if (attempt < 3) {
+        expect(status).toBe("queued");
+        expect(row.last_error).toBe(`boom ${attempt}`);
+        const [{ delay }] = await sql()`select extract(epoch from run_at - updated_at)::float8 as delay from orchestrator.tasks where id = ${id}`;
+        delays.push(delay);
+      } else {
+        expect(status).toBe("dead");
+        expect(row.finished_at).not.toBeNull();
+      }
+    }
+    // base 10 s: attempt 1 -> [5, 10), attempt 2 -> [10, 20)
+    expect(delays[0]).toBeGreaterThanOrEqual(5);
+    expect(delays[0]).toBeLessThan(10);
+    expect(delays[1]).toBeGreaterThanOrEqual(10);
+    expect(delays[1]).toBeLessThan(20);
+  });
+
+  it("a non-retryable failure is dead at once; a stale fail changes nothing", async () => {
+    const type = uniqueType();
+    const { id } = await enqueue(type);
+    const [t] = await claim(type);
+    const [{ stale }] = await sql()`select orchestrator.fail(${id}, gen_random_uuid(), 'x', true) as stale`;
+    expect(stale).toBe("stale");
+    const [{ status }] = await sql()`select orchestrator.fail(${id}, ${t.lease_token}::uuid, 'bad payload', false) as status`;
+    expect(status).toBe("dead");
+    expect((await task(id)).attempts).toBe(1);
+  });
+});
+
+describe("reap, cancel, retry", () => {
+  it("reap returns expired leases to the queue, or to dead on the last attempt", async () => {
+    const type = uniqueType();
+    const a = await enqueue(type, {}, { max_attempts: 2 });
+    const b = await enqueue(type, {}, { max_attempts: 1 });
+    const claimed = await claim(type, 10, 1);
+    expect(claimed).toHaveLength(2);
+    await sql()`update orchestrator.tasks set locked_until = now() - interval '1 second' where type = ${type}`;
+    const [{ reaped }] = await sql()`select orchestrator.reap() as reaped`;
+    expect(reaped).toBeGreaterThanOrEqual(2);
+    expect((await task(a.id)).status).toBe("queued");
+    expect((await task(a.id)).last_error).toMatch(/lease expired/);
+    expect((await task(b.id)).status).toBe("dead");
+    // The old lease holder can no longer finish it.
+    const old = claimed.find((c) => c.id === a.id)!;
+    const [{ ok }] = await sql()`select orchestrator.complete(${a.id}, ${old.lease_token}::uuid, null) as ok`;
+    expect(ok).toBe(false);
+  });
+
+  it("cancel works on queued and running tasks only; retry on dead and cancelled only", async () => {
+    const type = uniqueType();
+    const { id } = await enqueue(type);
+    expect(await sql()`select * from orchestrator.retry(${id})`).toHaveLength(0);
+    const [c] = await sql()<Row[]>`select * from orchestrator.cancel(${id})`;
+    expect(c.status).toBe("cancelled");
+    expect(await sql()`select * from orchestrator.cancel(${id})`).toHaveLength(0);
+    const [r] = await sql()<Row[]>`select * from orchestrator.retry(${id})`;
+    expect(r.status).toBe("queued");
+    expect(r.attempts).toBe(0);
+    const [running] = await claim(type);
+    const [c2] = await sql()<Row[]>`select * from orchestrator.cancel(${id})`;
+    expect(c2.status).toBe("cancelled");
+    const [{ ok }] = await sql()`select orchestrator.complete(${id}, ${running.lease_token}::uuid, null) as ok`;
+    expect(ok).toBe(false);
+  });
+});
+
+describe("security", () => {
+  it("anon and authenticated cannot read or call anything in the orchestrator schema", async () => {
+    for (const role of ["anon", "authenticated"]) {
+      await expect(sql().begin(async (tx) => {
+        await tx.unsafe(`set local role ${role}`);
+        return await tx`select count(*) from orchestrator.tasks`;
+      })).rejects.toThrow(/permission denied/);
+      await expect(sql().begin(async (tx) => {
+        await tx.unsafe(`set local role ${role}`);
+        return await tx`select orchestrator.enqueue('noop')`;
+      })).rejects.toThrow(/permission denied/);
+    }
+  });
+
+  it("RLS is enabled on every orchestrator table", async () => {
+    const rows = await sql()`
+      select c.relname, c.relrowsecurity from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'orchestrator' and c.relkind = 'r'`;
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    expect(rows.filter((r) => !r.relrowsecurity).map((r) => r.relname)).toEqual([]);
+  });
+
+  it("service_role can enqueue and read tasks", async () => {
+    const type = uniqueType();
+    const rows = await sql().begin(async (tx) => {
+      await tx.unsafe("set local role service_role");
+      await tx`select orchestrator.enqueue(${type})`;
+      return await tx`select status from orchestrator.tasks where type = ${type}`;
+    });
+    expect(rows).toEqual([{ status: "queued" }]);
+  });
+});
+
+describe("wake-up paths", () => {
+  it("one pg_net request per insert statement, none for tasks scheduled later", async () => {
+    const type = uniqueType();
+    const result = await sql().begin(async (tx) => {
+      const before = Number((await tx`select coalesce(max(id), 0) as m from net.http_request_queue`)[0].m);
+      await tx`select count(*) from orchestrator.enqueue_many(${type}, (select array_agg('{}'::jsonb) from generate_series(1, 50)))`;
+      const afterBatch = await tx`select count(*)::int as n from net.http_request_queue where id > ${before}`;
+      await tx`select orchestrator.enqueue(${type}, '{}', jsonb_build_object('run_at', now() + interval '1 hour'))`;
+      const afterLater = await tx`select count(*)::int as n from net.http_request_queue where id > ${before}`;
+      const [req] = await tx`select url, headers from net.http_request_queue where id > ${before} order by id limit 1`;
+      return { batch: afterBatch[0].n, later: afterLater[0].n, req };
+    });
+    expect(result.batch).toBe(1);
+    expect(result.later).toBe(1);
+    expect(result.req.url).toBe(`${stack().API_URL}/functions/v1/task-worker`);
+    expect(result.req.headers.Authorization).toBe(`Bearer ${stack().SERVICE_ROLE_KEY}`);
+  });
+
+  it("cron has the sweep and reap jobs, at minute granularity on pg_cron 1.4", async () => {
+    const jobs = await sql()`select jobname, schedule, command from cron.job where jobname like 'orchestrator-%' order by jobname`;
+    const [{ seconds }] = await sql()`select orchestrator.cron_supports_seconds() as seconds`;
+    expect(jobs.map((j) => j.jobname)).toEqual(["orchestrator-reap", "orchestrator-sweep"]);
+    expect(jobs[1].schedule).toBe(seconds ? "10 seconds" : "* * * * *");
+    expect(jobs[0].command).toContain("orchestrator.reap()");
+  });
+});

@@ -1,0 +1,60 @@
+// What tests use to reach the test stack: SQL, HTTP with keys, fault controls, polling.
+import { inject } from "vitest";
+import postgres from "postgres";
+
+export const stack = () => inject("stack");
+
+let client: postgres.Sql | undefined;
+/** A superuser connection to the test database (as psql would be). */
+export function sql(): postgres.Sql {
+  client ??= postgres(stack().DB_URL, {
+    max: 8,
+    onnotice: () => {},
+    types: { bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },
+  });
+  return client;
+}
+
+export type KeyKind = "service" | "anon" | "none" | "wrong";
+
+export function headersFor(key: KeyKind, extra: Record<string, string> = {}): Record<string, string> {
+  const s = stack();
+  const value = key === "service" ? s.SERVICE_ROLE_KEY : key === "anon" ? s.ANON_KEY : key === "wrong" ? "not-a-real-key" : undefined;
+  return { ...(value ? { authorization: `Bearer ${value}` } : {}), ...extra };
+}
+
+/** Over real HTTP to the Deno function server. */
+export async function http(path: string, init: RequestInit & { key?: KeyKind } = {}): Promise<Response> {
+  const { key = "service", headers, ...rest } = init;
+  return await fetch(`${stack().FUNCTIONS_URL}${path}`, {
+    ...rest,
+    headers: { "content-type": "application/json", ...headersFor(key), ...(headers as Record<string, string>) },
+  });
+}
+
+/** Builds a Request for calling a function's handler in-process. */
+export function request(path: string, init: RequestInit & { key?: KeyKind } = {}): Request {
+  const { key = "service", headers, ...rest } = init;
+  return new Request(`http://localhost${path}`, {
+    ...rest,
+    headers: { "content-type": "application/json", ...headersFor(key), ...(headers as Record<string, string>) },
+  });
+}
+
+export async function control(action: string): Promise<void> {
+  const res = await fetch(`${stack().CONTROL_URL}${action}`, { method: "POST" });
+  if (!res.ok) throw new Error(`control ${action} failed: ${res.status} ${await res.text()}`);
+}
+
+export async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** A task type unique to one test, so no other test (or the Deno worker) touches its rows. */
+export const uniqueType = (prefix = "t") => `test.${prefix}.${Math.random().toString(36).slice(2, 10)}`;
