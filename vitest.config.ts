@@ -7,6 +7,8 @@ export default defineConfig({
     globalSetup: ["tests/helpers/global-setup.ts"],
     setupFiles: ["tests/helpers/setup-env.ts"],
     pool: "forks",
+    // Most files wait on the database or on cron ticks, not on CPU: run several at once even on 2 cores.
+    maxWorkers: 4,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ["default"],

@@ -101,14 +101,16 @@ language sql as $$
   returning *
 $$;
 
--- claim(worker, max_count, lease_seconds, types): one statement, a batch per call.
+-- claim(worker, max_count, lease_seconds, types, type_leases): one statement, a batch per call.
 -- SKIP LOCKED lets any number of workers claim at once without waiting on each
--- other or taking the same row twice.
+-- other or taking the same row twice. type_leases ({"type": seconds}) gives a
+-- type its own lease (a slow type needs a longer one); others get lease_seconds.
 create function orchestrator.claim(
   p_worker text,
   p_max_count integer default 1,
   p_lease_seconds numeric default 60,
-  p_types text[] default null
+  p_types text[] default null,
+  p_type_leases jsonb default null
 ) returns setof orchestrator.tasks
 language sql as $$
   with picked as (
@@ -123,7 +125,8 @@ language sql as $$
      set status = 'running',
          attempts = t.attempts + 1,
          locked_by = p_worker,
-         locked_until = now() + make_interval(secs => greatest(coalesce(p_lease_seconds, 60), 1)),
+         locked_until = now() + make_interval(secs => greatest(
+           coalesce((p_type_leases ->> t.type)::numeric, p_lease_seconds, 60), 1)),
          lease_token = gen_random_uuid(),
          started_at = now(),
          updated_at = now()

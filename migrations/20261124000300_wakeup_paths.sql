@@ -22,12 +22,14 @@ create trigger tasks_wake_worker
   for each statement
   execute function orchestrator.tasks_wake_on_insert();
 
--- The sweep wakes the worker only when there is something to run.
+-- The sweep wakes the worker only when there is something to run, or a lease
+-- to recover (the worker reaps expired leases before it claims).
 create function orchestrator.sweep()
 returns bigint
 language sql as $$
   select orchestrator.wake_worker('cron')
   where exists (select 1 from orchestrator.tasks where status = 'queued' and run_at <= now())
+     or exists (select 1 from orchestrator.tasks where status = 'running' and locked_until < now())
 $$;
 
 -- pg_cron >= 1.5 (hosted Supabase) takes second schedules; 1.4 (Debian bookworm)

@@ -93,8 +93,16 @@ export async function retryTask(id: number): Promise<PublicTask> {
   throw conflict(`Task ${id} is ${current.status}; only dead or cancelled tasks can be retried.`, { status: current.status });
 }
 
-export async function claimTasks(worker: string, max: number, leaseSeconds: number, types: string[]): Promise<TaskRow[]> {
-  return await db()<TaskRow[]>`select * from orchestrator.claim(${worker}, ${max}, ${leaseSeconds}, ${types}::text[])`;
+export async function claimTasks(
+  worker: string,
+  max: number,
+  leaseSeconds: number,
+  types: string[],
+  typeLeases: Record<string, number> = {},
+): Promise<TaskRow[]> {
+  const sql = db();
+  return await sql<TaskRow[]>`
+    select * from orchestrator.claim(${worker}, ${max}, ${leaseSeconds}, ${types}::text[], ${sql.json(typeLeases)})`;
 }
 
 /** Finishes many tasks in one statement; returns the ids whose lease was still valid. */

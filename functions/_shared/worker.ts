@@ -42,7 +42,8 @@ export class TaskTimeoutError extends Error {
   }
 }
 
-const LEASE_MARGIN_S = 30;
+/** A lease outlives the handler's timeout by this much, so a live worker always finishes before it expires. */
+const LEASE_MARGIN_S = 15;
 
 /** A JSON-safe copy of a handler's result, or an error when it cannot be stored. */
 function storableResult(value: unknown): unknown {
@@ -94,7 +95,8 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const maxTasks = opts.maxTasks ?? Infinity;
   const known = knownTaskTypes();
   const types = opts.types ? opts.types.filter((t) => known.includes(t)) : known;
-  const leaseSeconds = Math.ceil(Math.max(...types.map((t) => taskType(t)!.timeoutMs), 1000) / 1000) + LEASE_MARGIN_S;
+  const typeLeases = Object.fromEntries(types.map((t) => [t, Math.ceil(taskType(t)!.timeoutMs / 1000) + LEASE_MARGIN_S]));
+  const leaseSeconds = Math.max(...Object.values(typeLeases), 1);
   const log = opts.log.child({ component: "task-worker" });
   const stats: WorkerStats = { claimed: 0, succeeded: 0, failed: 0, retried: 0, dead: 0, stale: 0, reaped: 0, duration_ms: 0 };
   if (types.length === 0) return stats;
@@ -103,7 +105,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   if (stats.reaped > 0) log.warn(`reaped ${stats.reaped} tasks whose lease expired`, { reaped: stats.reaped });
 
   while (Date.now() < deadline && stats.claimed < maxTasks) {
-    const batch = await claimTasks(opts.workerId, Math.min(batchSize, maxTasks - stats.claimed), leaseSeconds, types);
+    const batch = await claimTasks(opts.workerId, Math.min(batchSize, maxTasks - stats.claimed), leaseSeconds, types, typeLeases);
     if (batch.length === 0) {
       const wait = await secondsUntilNextTask(types);
       const waitMs = wait === undefined ? Infinity : Math.max(wait * 1000, 20);

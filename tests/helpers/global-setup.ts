@@ -1,13 +1,11 @@
 // Starts a private local stack for this test run: its own cluster in a temp dir,
 // free ports, the real CLI migrations, Deno functions and the pg_net dispatcher.
 // A small control server lets tests kill and restart parts of it (fault tests).
-import { mkdtempSync, rmSync, chmodSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { createServer as createHttpServer } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import type { AddressInfo } from "node:net";
 import type { TestProject } from "vitest/node";
-import { LocalStack, type StackInfo } from "../../scripts/stack/stack.ts";
+import type { StackInfo } from "../../scripts/stack/stack.ts";
+import { startPrivateStack } from "./private-stack.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -15,44 +13,10 @@ declare module "vitest" {
   }
 }
 
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export default async function setup(project: TestProject) {
-  const dataDir = mkdtempSync(join(tmpdir(), "orchestrator-test-"));
-  chmodSync(dataDir, 0o755);
-  const lines: string[] = [];
-  const stack = new LocalStack({
-    dataDir,
-    pgPort: await freePort(),
-    apiPort: await freePort(),
-    fast: true,
-    functionEnv: { WORKER_IDLE_WAIT_MS: "3000", LOG_LEVEL: "info", EDGE_ACCESS_LOG: "0" },
-    onProgress: (step) => process.env.TEST_STACK_VERBOSE && console.log(`[stack] ${step}`),
-    onLine: (source, line) => {
-      lines.push(`${source}: ${line}`);
-      if (lines.length > 2000) lines.splice(0, 1000);
-      if (process.env.TEST_STACK_VERBOSE) console.log(`[${source}] ${line}`);
-    },
-  });
   const started = Date.now();
-  try {
-    await stack.start();
-  } catch (err) {
-    console.error(lines.slice(-50).join("\n"));
-    await stack.stop().catch(() => {});
-    throw err;
-  }
-  console.log(`[stack] test stack healthy in ${((Date.now() - started) / 1000).toFixed(1)}s (${dataDir})`);
+  const { stack, stop } = await startPrivateStack({ seed: true });
+  console.log(`[stack] test stack healthy in ${((Date.now() - started) / 1000).toFixed(1)}s (${stack.opts.dataDir})`);
 
   // Fault controls for e2e tests; loopback only, bound to this run.
   const control = createHttpServer(async (req, res) => {
@@ -76,7 +40,6 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     control.close();
-    await stack.stop();
-    if (!process.env.TEST_KEEP_STACK) rmSync(dataDir, { recursive: true, force: true });
+    await stop();
   };
 }

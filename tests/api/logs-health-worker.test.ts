@@ -1,0 +1,89 @@
+// /logs, /health and /task-worker handlers in-process against the real database.
+import { describe, expect, it } from "vitest";
+import logs from "../../functions/logs/index.ts";
+import health from "../../functions/health/index.ts";
+import worker from "../../functions/task-worker/index.ts";
+import { request, sql } from "../helpers/stack.ts";
+
+async function call(fn: { fetch(r: Request): Promise<Response> }, path: string, init: Parameters<typeof request>[1] = {}) {
+  const res = await fn.fetch(request(path, init));
+  return { status: res.status, text: await res.text(), type: res.headers.get("content-type") };
+}
+
+describe("GET /logs", () => {
+  it("filters by level (and above), component, task, request, text; pages; three formats", async () => {
+    const rid = `req-${Math.random().toString(36).slice(2)}`;
+    const word = `needle${Math.random().toString(36).slice(2)}`;
+    await sql()`insert into orchestrator.logs (level, component, message, task_id, request_id, context) values
+      ('debug', 'test-comp', ${`debug ${word}`}, 424242, ${rid}, '{}'),
+      ('info', 'test-comp', ${`info ${word}`}, 424242, ${rid}, '{"k": 1}'),
+      ('warn', 'test-comp', ${`warn ${word} 100%_done`}, 424242, ${rid}, '{}'),
+      ('error', 'other-comp', ${`error ${word}`}, null, ${rid}, '{}')`;
+
+    const warnUp = JSON.parse((await call(logs, `/logs?request_id=${rid}&level=warn`)).text);
+    expect(warnUp.logs.map((l: { level: string }) => l.level)).toEqual(["error", "warn"]);
+
+    const byComp = JSON.parse((await call(logs, `/logs?request_id=${rid}&component=test-comp`)).text);
+    expect(byComp.logs).toHaveLength(3);
+    const byTask = JSON.parse((await call(logs, `/logs?task_id=424242&request_id=${rid}`)).text);
+    expect(byTask.logs).toHaveLength(3);
+    const text = JSON.parse((await call(logs, `/logs?q=${encodeURIComponent("100%_done")}`)).text);
+    expect(text.logs.map((l: { message: string }) => l.message)).toEqual([`warn ${word} 100%_done`]);
+
+    const page1 = JSON.parse((await call(logs, `/logs?request_id=${rid}&limit=3`)).text);
+    expect(page1.logs).toHaveLength(3);
+    const page2 = JSON.parse((await call(logs, `/logs?request_id=${rid}&limit=3&cursor=${page1.next_cursor}`)).text);
+    expect(page2.logs).toHaveLength(1);
+    expect(page2.next_cursor).toBeNull();
+
+    const nd = await call(logs, `/logs?request_id=${rid}&format=ndjson`);
+    expect(nd.type).toMatch(/ndjson/);
+    const lines = nd.text.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(4);
+    const md = await call(logs, `/logs?request_id=${rid}&format=md`);
+    expect(md.type).toMatch(/markdown/);
+    expect(md.text).toContain("| at | level | component | task | message |");
+    expect(md.text).toContain("100%_done");
+  });
+
+  it("400 for a bad level, format, date or task id", async () => {
+    for (const q of ["level=loud", "format=xml", "since=notadate", "task_id=-1", "limit=0"]) {
+      const res = await call(logs, `/logs?${q}`);
+      expect(res.status, q).toBe(400);
+      expect(JSON.parse(res.text).error.details.issues.length).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe("GET /health", () => {
+  it("gives anyone { status } and the service key the full report", async () => {
+    const anon = await call(health, "/health", { key: "none" });
+    expect(anon.status).toBe(200);
+    expect(JSON.parse(anon.text)).toEqual({ status: "ok" });
+    const full = JSON.parse((await call(health, "/health")).text);
+    expect(full).toMatchObject({ status: "ok", db: { ok: true } });
+    expect(full.queue).toHaveProperty("queued");
+    expect(full.queue).toHaveProperty("oldest_queued_age_s");
+    expect(full.cron.map((c: { job: string }) => c.job)).toEqual(["orchestrator-reap", "orchestrator-sweep"]);
+    expect(typeof full.db.latency_ms).toBe("number");
+  });
+});
+
+describe("POST /task-worker", () => {
+  it("runs claimed tasks and reports what it did", async () => {
+    // Scheduled for later (no wake-up), then made due by UPDATE (which wakes nobody): this call claims it.
+    const [{ id }] = await sql()`select (r.task).id from orchestrator.enqueue('noop', '{"echo": "w"}', jsonb_build_object('run_at', now() + interval '1 hour', 'priority', 1000)) r`;
+    await sql()`update orchestrator.tasks set run_at = now() where id = ${id}`;
+    const res = await call(worker, "/task-worker", { method: "POST", body: JSON.stringify({ max_tasks: 1, budget_ms: 5000, types: ["noop"] }) });
+    expect(res.status).toBe(200);
+    const stats = JSON.parse(res.text);
+    expect(stats).toMatchObject({ claimed: 1, succeeded: 1, failed: 0, dead: 0 });
+    const [row] = await sql()`select status, result, attempts from orchestrator.tasks where id = ${id}`;
+    expect(row).toEqual({ status: "succeeded", result: { ok: true, echo: "w" }, attempts: 1 });
+  });
+
+  it("400 for a bad body, 401 without the key", async () => {
+    expect((await call(worker, "/task-worker", { method: "POST", body: JSON.stringify({ budget_ms: "long" }) })).status).toBe(400);
+    expect((await call(worker, "/task-worker", { method: "POST", body: "{}", key: "anon" })).status).toBe(401);
+  });
+});

@@ -1,0 +1,64 @@
+// A private local stack (own temp cluster, free ports) for the test run's shared
+// stack and for tests that break things on purpose (kill the function server,
+// stop the dispatcher), so their faults never reach other test files.
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LocalStack } from "../../scripts/stack/stack.ts";
+
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface PrivateStack {
+  stack: LocalStack;
+  /** Recent output of the stack's processes, for failure messages. */
+  recentLines: () => string[];
+  stop: () => Promise<void>;
+}
+
+export async function startPrivateStack(opts: { functionEnv?: Record<string, string>; seed?: boolean } = {}): Promise<PrivateStack> {
+  const dataDir = mkdtempSync(join(tmpdir(), "orchestrator-test-"));
+  chmodSync(dataDir, 0o755);
+  const lines: string[] = [];
+  const stack = new LocalStack({
+    dataDir,
+    pgPort: await freePort(),
+    apiPort: await freePort(),
+    fast: true,
+    seed: opts.seed,
+    functionEnv: {
+      WORKER_IDLE_WAIT_MS: "3000", LOG_LEVEL: "info", EDGE_ACCESS_LOG: "0",
+      // No AI provider in the stack, whatever the shell or .env.local says: e2e runs the template SOP path.
+      AI_BASE_URL: "", AI_API_KEY: "",
+      ...opts.functionEnv,
+    },
+    onProgress: (step) => process.env.TEST_STACK_VERBOSE && console.log(`[stack] ${step}`),
+    onLine: (source, line) => {
+      lines.push(`${source}: ${line}`);
+      if (lines.length > 2000) lines.splice(0, 1000);
+      if (process.env.TEST_STACK_VERBOSE) console.log(`[${source}] ${line}`);
+    },
+  });
+  const stop = async () => {
+    await stack.stop();
+    if (!process.env.TEST_KEEP_STACK) rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await stack.start();
+  } catch (err) {
+    console.error(lines.slice(-50).join("\n"));
+    await stop().catch(() => {});
+    throw err;
+  }
+  return { stack, recentLines: () => lines.slice(-200), stop };
+}
