@@ -3,7 +3,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_PG_PORT, runningStack, statusLines } from "./stack/config.ts";
-import { LocalStack, writeStackFile } from "./stack/stack.ts";
+import { LocalStack, ROOT, writeStackFile } from "./stack/stack.ts";
 import { StackError } from "./stack/postgres.ts";
 
 const started = Date.now();
@@ -42,6 +42,7 @@ const stack = new LocalStack({
   pgPort: DEFAULT_PG_PORT,
   apiPort: DEFAULT_API_PORT,
   seed: true,
+  logsDir: process.env.ORCH_LOGS_DIR ?? join(ROOT, "logs"),
   onProgress: (step) => console.log(`› ${step}`),
   onLine: printLine,
 });
@@ -66,6 +67,8 @@ try {
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   console.log(`
   Orchestrator is running (healthy in ${secs}s). Ctrl-C stops it.
+
+  Dashboard: ${info.API_URL}/   (sign in with SERVICE_ROLE_KEY)
 
   ${statusLines(info).join("\n  ")}
 

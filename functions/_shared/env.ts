@@ -30,8 +30,9 @@ export const settings = {
   get workerBudgetMs() {
     return envInt("WORKER_TIME_BUDGET_MS", 60_000);
   },
+  /** The most tasks one claim takes. Fast tasks are claimed this many at a time; slow ones only as slots free up (worker.ts). */
   get workerBatchSize() {
-    return envInt("WORKER_BATCH_SIZE", 25);
+    return envInt("WORKER_BATCH_SIZE", 500);
   },
   get workerConcurrency() {
     return envInt("WORKER_CONCURRENCY", 10);
@@ -45,5 +46,62 @@ export const settings = {
   },
   get logLevel() {
     return env("LOG_LEVEL") ?? "info";
+  },
+  /** OpenAI-compatible chat-completions base URL (…/v1). Unset with AI_API_KEY set: OpenAI. Both unset: no AI provider. */
+  get aiBaseUrl() {
+    return env("AI_BASE_URL") ?? (env("AI_API_KEY") ? "https://api.openai.com/v1" : undefined);
+  },
+  /** Optional: local servers (Ollama, vLLM) need none. */
+  get aiApiKey() {
+    return env("AI_API_KEY");
+  },
+  get aiModel() {
+    return env("AI_MODEL");
+  },
+  /** Per HTTP request to the provider. */
+  get aiTimeoutMs() {
+    return envInt("AI_TIMEOUT_MS", 60_000);
+  },
+  /** Retries of one call on 429, 5xx, timeouts and network errors. */
+  get aiMaxRetries() {
+    return envInt("AI_MAX_RETRIES", 3);
+  },
+  /** How structured output is asked for: json_schema (default), json_object, or none (prompt only). */
+  get aiResponseFormat() {
+    return env("AI_RESPONSE_FORMAT") ?? "json_schema";
+  },
+};
+
+/** Notion sync and outbound webhooks (see functions/_shared/notion/). Unset NOTION_API_KEY: the sync is off. */
+export const notionSettings = {
+  get apiKey() {
+    return env("NOTION_API_KEY");
+  },
+  get databaseId() {
+    return env("NOTION_DATABASE_ID");
+  },
+  /** The verification token Notion sent to POST /notion/webhook; signs every webhook event. */
+  get webhookSecret() {
+    return env("NOTION_WEBHOOK_SECRET");
+  },
+  /** Override of https://api.notion.com (tests, proxies). */
+  get apiBaseUrl() {
+    return env("NOTION_API_BASE_URL") ?? "https://api.notion.com";
+  },
+  /** JSON: {"status": "State"} or {"priority": {"name": "P", "type": "select"}} or {"link": null}. */
+  get propertyMap() {
+    return env("NOTION_PROPERTY_MAP");
+  },
+  /** JSON: {"ticket": {"resolved": "Done"}, "task": {"dead": "Failed"}}: our values -> Notion option names. */
+  get statusMap() {
+    return env("NOTION_STATUS_MAP");
+  },
+  /** Notion's average limit per integration; the shared bucket spaces requests ~3% under it. */
+  get ratePerSecond() {
+    return envInt("NOTION_RATE_PER_SECOND", 3);
+  },
+  /** Base URL written into the Link property (defaults to SUPABASE_URL + /functions/v1). */
+  get publicBaseUrl() {
+    return env("ORCHESTRATOR_PUBLIC_URL") ?? (env("SUPABASE_URL") ? `${env("SUPABASE_URL")}/functions/v1` : undefined);
   },
 };

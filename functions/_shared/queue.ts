@@ -101,8 +101,14 @@ export async function claimTasks(
   typeLeases: Record<string, number> = {},
 ): Promise<TaskRow[]> {
   const sql = db();
+  // The claim commits asynchronously (no wait for the WAL flush: ~2 ms per claim on a
+  // disk that fsyncs in 2 ms). Safe because a claim lost in a crash only leaves the
+  // task queued: another worker runs it, and this worker's complete/fail is refused
+  // as stale. Completions and enqueues stay synchronous. set_config(…, true) lasts
+  // until the end of this statement's own (implicit) transaction.
   return await sql<TaskRow[]>`
-    select * from orchestrator.claim(${worker}, ${max}, ${leaseSeconds}, ${types}::text[], ${sql.json(typeLeases)})`;
+    select c.* from (select set_config('synchronous_commit', 'off', true)) as async_commit,
+      orchestrator.claim(${worker}, ${max}, ${leaseSeconds}, ${types}::text[], ${sql.json(typeLeases)}) as c`;
 }
 
 /** Finishes many tasks in one statement; returns the ids whose lease was still valid. */
@@ -122,6 +128,40 @@ export async function failTask(id: number, token: string, error: string, retryab
   const [{ status }] = await db()<{ status: "queued" | "dead" | "stale" }[]>`
     select orchestrator.fail(${id}, ${token}::uuid, ${error}, ${retryable}) as status`;
   return status;
+}
+
+/** Fails many tasks in one statement (each through orchestrator.fail); returns each task's new status. */
+export async function failTasks(
+  failed: { id: number; token: string; error: string; retryable: boolean }[],
+): Promise<Map<number, "queued" | "dead" | "stale">> {
+  if (failed.length === 0) return new Map();
+  const rows = await db()<{ id: number; status: "queued" | "dead" | "stale" }[]>`
+    select id, status from orchestrator.fail_many(
+      ${failed.map((f) => f.id)}::bigint[], ${failed.map((f) => f.token)}::uuid[],
+      ${failed.map((f) => f.error)}::text[], ${failed.map((f) => f.retryable)}::boolean[])`;
+  return new Map(rows.map((r) => [r.id, r.status]));
+}
+
+/** Renews the leases of claimed tasks; returns the new expiry of each task still held (missing = lease lost). */
+export async function extendLeases(
+  held: { id: number; token: string }[],
+  leaseSeconds: number,
+  typeLeases: Record<string, number> = {},
+): Promise<Map<number, Date>> {
+  if (held.length === 0) return new Map();
+  const sql = db();
+  const rows = await sql<{ id: number; locked_until: Date }[]>`
+    select id, locked_until from orchestrator.extend_leases(
+      ${held.map((h) => h.id)}::bigint[], ${held.map((h) => h.token)}::uuid[], ${sql.json(typeLeases)}, ${leaseSeconds})`;
+  return new Map(rows.map((r) => [r.id, r.locked_until]));
+}
+
+/** Puts claimed tasks that never started back in the queue (their attempt is not counted). */
+export async function releaseTasks(held: { id: number; token: string }[]): Promise<number[]> {
+  if (held.length === 0) return [];
+  const rows = await db()<{ id: number }[]>`
+    select release_tasks as id from orchestrator.release_tasks(${held.map((h) => h.id)}::bigint[], ${held.map((h) => h.token)}::uuid[])`;
+  return rows.map((r) => r.id);
 }
 
 export async function reapExpiredLeases(): Promise<number> {

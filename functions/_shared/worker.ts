@@ -1,11 +1,24 @@
 // The task worker: claims batches and runs their handlers until the queue is
 // drained or the time budget is spent. Many invocations at once are safe: each
 // claim takes distinct rows (SKIP LOCKED) and only a lease holder can finish a task.
-import { pooledMap } from "deno-std/async/pool.js";
+//
+// It streams, so the database round trips are per batch and overlap the work:
+//   claim    a batch lands in a local queue; the next claim is sent while the
+//            current batch still runs (only when little work is left locally);
+//   run      up to `concurrency` handlers at once, each with its timeout;
+//   record   finished outcomes are written in one complete_many (and one fail_many)
+//            per group, while handlers keep running and the next claim is in flight.
+// The claim size adapts to how long handlers take: fast tasks are claimed by the
+// hundred, slow ones only as slots free up, so a worker never hoards slow tasks that
+// another invocation could run. A task that waited locally long enough for its lease
+// to run short gets its lease renewed before it starts; claimed tasks never started
+// when the budget ends go back to the queue uncounted.
 import { PermanentTaskError } from "./errors.ts";
 import { settings } from "./env.ts";
 import { flushLogs, type Logger } from "./logger.ts";
-import { claimTasks, completeTasks, failTask, reapExpiredLeases, secondsUntilNextTask } from "./queue.ts";
+import {
+  claimTasks, completeTasks, extendLeases, failTasks, reapExpiredLeases, releaseTasks, secondsUntilNextTask,
+} from "./queue.ts";
 import { knownTaskTypes, taskType } from "./registry.ts";
 import type { TaskRow } from "./task-types.ts";
 
@@ -45,17 +58,30 @@ export class TaskTimeoutError extends Error {
 /** A lease outlives the handler's timeout by this much, so a live worker always finishes before it expires. */
 const LEASE_MARGIN_S = 15;
 
+/** A task may start only with at least its timeout plus this much lease left; otherwise the lease is renewed first. */
+const START_LEASE_SAFETY_MS = 5_000;
+/** How much work (per slot) a worker claims ahead: fast tasks come in big batches, slow ones one per free slot. */
+const PREFETCH_WINDOW_MS = 50;
+/** A finished outcome waits at most this long for others to share its completion round trip. */
+const RECORD_HOLD_MS = 20;
+
 /** A JSON-safe copy of a handler's result, or an error when it cannot be stored. */
 function storableResult(value: unknown): unknown {
   if (value === undefined) return null;
-  const text = JSON.stringify(value); // throws on cycles and BigInt
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    // Cycles, BigInt, throwing toJSON: the same value will fail again, so retrying cannot help.
+    throw new PermanentTaskError(`handler returned a value that cannot be stored as JSON: ${(err as Error).message}`);
+  }
   if (text === undefined) throw new PermanentTaskError("handler returned a value that is not JSON");
   if (text.length > 1_000_000) throw new PermanentTaskError(`handler result is ${text.length} bytes; the limit is 1 MB`);
   return JSON.parse(text);
 }
 
 async function runHandler(task: TaskRow, log: Logger): Promise<Outcome> {
-  const started = Date.now();
+  const started = performance.now();
   const def = taskType(task.type);
   const taskLog = log.child({ taskId: task.id });
   if (!def) {
@@ -77,12 +103,33 @@ async function runHandler(task: TaskRow, log: Logger): Promise<Outcome> {
   });
   try {
     const value = await Promise.race([def.handle(parsed.data, { task, log: taskLog, signal: controller.signal }), timeout]);
-    return { task, ok: true, result: storableResult(value), ms: Date.now() - started };
+    return { task, ok: true, result: storableResult(value), ms: Math.round((performance.now() - started) * 100) / 100 };
   } catch (err) {
     const error = err instanceof Error ? `${err.name}: ${err.message}` : `non-error thrown: ${String(err)}`;
-    return { task, ok: false, error, retryable: !(err instanceof PermanentTaskError), ms: Date.now() - started };
+    return { task, ok: false, error, retryable: !(err instanceof PermanentTaskError), ms: Math.round((performance.now() - started) * 100) / 100 };
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Connection-level failures (Postgres restarting, network) are worth retrying; data errors are not. */
+function transient(err: unknown): boolean {
+  const code = (err as { code?: string })?.code ?? "";
+  if (/^(08|53|57)/.test(code)) return true; // connection exception, insufficient resources, operator intervention
+  return /^(ECONN|EPIPE|ETIMEDOUT|CONNECTION_|CONNECT_TIMEOUT)/.test(code) || /connection|terminat|ECONNRESET/i.test(String((err as Error)?.message));
+}
+
+/** Retries a write of outcomes through a short database outage (~15 s), so finished work is not run again. */
+async function persist<T>(what: string, fn: () => Promise<T>, log: Logger): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 8 || !transient(err)) throw err;
+      const wait = Math.min(200 * 2 ** (attempt - 1), 4_000);
+      log.warn(`${what} failed (${(err as Error).message}); retrying in ${wait} ms`, { attempt });
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 }
 
@@ -90,7 +137,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const started = Date.now();
   const budgetMs = opts.budgetMs ?? settings.workerBudgetMs;
   const deadline = started + budgetMs;
-  const batchSize = opts.batchSize ?? settings.workerBatchSize;
+  const batchSize = Math.min(1000, Math.max(1, opts.batchSize ?? settings.workerBatchSize));
   const concurrency = Math.max(1, opts.concurrency ?? settings.workerConcurrency);
   const maxTasks = opts.maxTasks ?? Infinity;
   const known = knownTaskTypes();
@@ -101,25 +148,107 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const stats: WorkerStats = { claimed: 0, succeeded: 0, failed: 0, retried: 0, dead: 0, stale: 0, reaped: 0, duration_ms: 0 };
   if (types.length === 0) return stats;
 
-  stats.reaped = await reapExpiredLeases();
-  if (stats.reaped > 0) log.warn(`reaped ${stats.reaped} tasks whose lease expired`, { reaped: stats.reaped });
+  const pending: TaskRow[] = []; // claimed, not started
+  const finished: { outcome: Outcome; at: number }[] = []; // ran, outcome not written yet
+  let running = 0;
+  let claiming: Promise<void> | undefined;
+  let extending: Promise<void> | undefined;
+  let recording: Promise<void> = Promise.resolve();
+  let lastClaimEmpty = false;
+  let stopClaiming = false;
+  let failure: unknown;
+  let avgMs: number | undefined; // moving average of handler duration
+  let wake: () => void = () => {};
+  const poke = () => wake();
 
-  while (Date.now() < deadline && stats.claimed < maxTasks) {
-    const batch = await claimTasks(opts.workerId, Math.min(batchSize, maxTasks - stats.claimed), leaseSeconds, types, typeLeases);
-    if (batch.length === 0) {
-      const wait = await secondsUntilNextTask(types);
-      const waitMs = wait === undefined ? Infinity : Math.max(wait * 1000, 20);
-      if (waitMs > settings.workerIdleWaitMs || Date.now() + waitMs >= deadline) break;
-      await new Promise((r) => setTimeout(r, waitMs));
-      continue;
-    }
-    stats.claimed += batch.length;
-    const outcomes = await Array.fromAsync(pooledMap(concurrency, batch, (task: TaskRow) => runHandler(task, log)));
+  const reaping = reapExpiredLeases().then((n) => {
+    stats.reaped = n;
+    if (n > 0) log.warn(`reaped ${n} tasks whose lease expired`, { reaped: n });
+  });
 
-    const succeeded = outcomes.filter((o) => o.ok);
-    const finished = await completeTasks(succeeded.map((o) => ({ id: o.task.id, token: o.task.lease_token!, result: o.result })));
-    for (const o of succeeded) {
-      if (finished.has(o.task.id)) {
+  const claimSize = () => {
+    const room = Math.min(batchSize, maxTasks - stats.claimed);
+    if (avgMs === undefined) return Math.max(1, Math.min(room, concurrency));
+    const ahead = Math.floor((concurrency * PREFETCH_WINDOW_MS) / Math.max(avgMs, 0.01));
+    const free = Math.max(0, concurrency - running - pending.length);
+    return Math.max(1, Math.min(room, free + ahead));
+  };
+
+  const claim = () => {
+    lastClaimEmpty = false;
+    claiming = claimTasks(opts.workerId, claimSize(), leaseSeconds, types, typeLeases)
+      .then((batch) => {
+        stats.claimed += batch.length;
+        pending.push(...batch);
+        lastClaimEmpty = batch.length === 0;
+      })
+      .catch((err) => {
+        // Claims stop; what is running finishes and is recorded.
+        stopClaiming = true;
+        failure ??= err;
+      })
+      .finally(() => {
+        claiming = undefined;
+        poke();
+      });
+  };
+
+  /** Renews the leases of every waiting task whose lease runs short; tasks whose lease is gone are dropped. */
+  const renewLeases = () => {
+    const now = Date.now();
+    const short = pending.filter((t) => leaseLeftMs(t, now) < taskType(t.type)!.timeoutMs + START_LEASE_SAFETY_MS);
+    extending = persist("renewing leases", () => extendLeases(short.map((t) => ({ id: t.id, token: t.lease_token! })), leaseSeconds, typeLeases), log)
+      .then((renewed) => {
+        for (const t of short) {
+          const until = renewed.get(t.id);
+          if (until) {
+            t.locked_until = until;
+            continue;
+          }
+          pending.splice(pending.indexOf(t), 1);
+          stats.stale++;
+          log.child({ taskId: t.id }).warn(`task ${t.type} lost its lease before it started; not run`, { attempt: t.attempts });
+        }
+      })
+      .catch((err) => {
+        stopClaiming = true;
+        failure ??= err;
+        pending.length = 0; // their leases expire and reap() requeues them
+      })
+      .finally(() => {
+        extending = undefined;
+        poke();
+      });
+  };
+
+  const start = (task: TaskRow) => {
+    running++;
+    void runHandler(task, log).then((outcome) => {
+      running--;
+      avgMs = avgMs === undefined ? outcome.ms : avgMs * 0.8 + outcome.ms * 0.2;
+      finished.push({ outcome, at: Date.now() });
+      poke();
+    });
+  };
+
+  const record = () => {
+    const group = finished.splice(0, finished.length).map((f) => f.outcome);
+    recording = recording.then(() => recordOutcomes(group)).catch((err) => {
+      failure ??= err;
+      stopClaiming = true;
+    });
+    recording.then(poke);
+  };
+
+  const recordOutcomes = async (group: Outcome[]) => {
+    const ok = group.filter((o): o is Extract<Outcome, { ok: true }> => o.ok);
+    const bad = group.filter((o): o is Extract<Outcome, { ok: false }> => !o.ok);
+    const [completed, failed] = await Promise.all([
+      persist("recording successes", () => completeTasks(ok.map((o) => ({ id: o.task.id, token: o.task.lease_token!, result: o.result }))), log),
+      persist("recording failures", () => failTasks(bad.map((o) => ({ id: o.task.id, token: o.task.lease_token!, error: o.error, retryable: o.retryable }))), log),
+    ]);
+    for (const o of ok) {
+      if (completed.has(o.task.id)) {
         stats.succeeded++;
         log.child({ taskId: o.task.id }).info(`task ${o.task.type} succeeded`, { attempt: o.task.attempts, duration_ms: o.ms });
       } else {
@@ -127,9 +256,8 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
         log.child({ taskId: o.task.id }).warn(`task ${o.task.type} finished after losing its lease; result discarded`, { attempt: o.task.attempts });
       }
     }
-    for (const o of outcomes) {
-      if (o.ok) continue;
-      const status = await failTask(o.task.id, o.task.lease_token!, o.error, o.retryable);
+    for (const o of bad) {
+      const status = failed.get(o.task.id) ?? "stale";
       const taskLog = log.child({ taskId: o.task.id });
       const ctx = { attempt: o.task.attempts, max_attempts: o.task.max_attempts, error: o.error, duration_ms: o.ms };
       if (status === "stale") {
@@ -146,9 +274,70 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
         taskLog.error(`task ${o.task.type} failed for good${o.retryable ? " (attempts exhausted)" : ""}`, ctx);
       }
     }
-    await flushLogs();
+    // One INSERT for the group's log rows, off the critical path (the logger serializes its flushes).
+    void flushLogs();
+  };
+
+  for (;;) {
+    const changed = new Promise<void>((r) => (wake = r));
+    const inBudget = Date.now() < deadline;
+    const mayClaim = !stopClaiming && inBudget && stats.claimed < maxTasks;
+
+    // Claim when little work is left locally; at most one claim in flight.
+    if (mayClaim && !claiming && !extending && !lastClaimEmpty && pending.length < concurrency) claim();
+
+    // Start waiting tasks; renew short leases first (rare: only after a long wait in the local queue).
+    // Past the budget nothing new starts: waiting tasks go back to the queue below.
+    if (inBudget && !extending && pending.length > 0 && running < concurrency) {
+      // Every task was claimed with the same headroom (lease - timeout), so the oldest claim, first in line, has the least.
+      const head = pending[0];
+      if (leaseLeftMs(head, Date.now()) < taskType(head.type)!.timeoutMs + START_LEASE_SAFETY_MS) renewLeases();
+      else while (running < concurrency && pending.length > 0) start(pending.shift()!);
+    }
+
+    // Write outcomes: a full group, the end of a burst, or the oldest waited long enough.
+    const idle = running === 0 && (pending.length === 0 || !inBudget);
+    if (finished.length > 0 && (finished.length >= batchSize || idle || Date.now() - finished[0].at >= RECORD_HOLD_MS)) record();
+
+    if (idle && !claiming && !extending && finished.length === 0) {
+      if (!mayClaim || pending.length > 0) break;
+      if (lastClaimEmpty) {
+        // Nothing claimable now: wait for a retry or scheduled task due soon, else leave it to the next wake-up.
+        const wait = await secondsUntilNextTask(types).catch((err) => {
+          failure ??= err;
+          return undefined;
+        });
+        const waitMs = wait === undefined ? Infinity : Math.max(wait * 1000, 20);
+        if (waitMs > settings.workerIdleWaitMs || Date.now() + waitMs >= deadline) break;
+        await new Promise((r) => setTimeout(r, waitMs));
+        lastClaimEmpty = false;
+        continue;
+      }
+    }
+    // Sleep until something happens; wake in time to write held outcomes.
+    const hold = finished.length > 0 ? Math.max(1, RECORD_HOLD_MS - (Date.now() - finished[0].at)) : undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([changed, ...(hold === undefined ? [] : [new Promise<void>((r) => (timer = setTimeout(r, hold)))])]);
+    clearTimeout(timer);
   }
+
+  // Claimed but never started (budget spent or a claim error): back to the queue, attempt not counted.
+  if (pending.length > 0) {
+    const back = pending.splice(0, pending.length);
+    const released = await persist("releasing unstarted tasks", () => releaseTasks(back.map((t) => ({ id: t.id, token: t.lease_token! }))), log)
+      .catch(() => [] as number[]);
+    stats.claimed -= released.length;
+  }
+  await recording;
+  await reaping.catch((err) => log.warn(`could not reap expired leases: ${(err as Error).message}`));
   stats.duration_ms = Date.now() - started;
-  if (stats.claimed > 0) log.info(`worker ${opts.workerId} done`, { ...stats });
+  if (failure) log.error(`worker ${opts.workerId} stopped early: ${(failure as Error).message ?? failure}`, { ...stats });
+  else if (stats.claimed > 0) log.info(`worker ${opts.workerId} done`, { ...stats });
+  await flushLogs();
+  if (failure) throw failure;
   return stats;
+}
+
+function leaseLeftMs(task: TaskRow, now: number): number {
+  return task.locked_until ? new Date(task.locked_until).getTime() - now : Infinity;
 }

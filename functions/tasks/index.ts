@@ -3,6 +3,9 @@ import { json, parseBody, parseQuery, parseWith } from "../_shared/http.ts";
 import { cancelTask, enqueueTask, getTask, listTasks, retryTask } from "../_shared/queue.ts";
 import { defineFunction } from "../_shared/router.ts";
 import { createTaskSchema, listTasksQuery, taskIdParam } from "../_shared/schemas.ts";
+import { methodNotAllowed } from "../_shared/errors.ts";
+import { generateSopSchema } from "../_shared/sops/schema.ts";
+import { requestSopGeneration } from "../_shared/sops/service.ts";
 
 const id = (params: Record<string, string>) => parseWith(taskIdParam, params.id, "task id");
 
@@ -15,6 +18,23 @@ export default defineFunction("tasks", [
       const { task, created } = await enqueueTask(input, "api");
       if (created) log.child({ taskId: task.id }).info(`task ${task.type} enqueued`, { priority: task.priority });
       return json(created ? 201 : 200, task);
+    },
+  },
+  // Before "/:id": the router takes the first route whose path and method match.
+  {
+    method: "POST",
+    path: "/generate-sop",
+    handler: async ({ req, log }) => {
+      const task = await requestSopGeneration(await parseBody(req, generateSopSchema));
+      log.child({ taskId: task.id }).info("task sop.generate enqueued", { slug: task.payload.slug });
+      return json(202, task);
+    },
+  },
+  {
+    method: "GET",
+    path: "/generate-sop",
+    handler: () => {
+      throw methodNotAllowed("GET is not allowed on /generate-sop; use POST /tasks/generate-sop with a JSON body { topic, ... }.");
     },
   },
   { method: "GET", path: "/", handler: ({ url }) => listTasks(parseQuery(url, listTasksQuery)) },

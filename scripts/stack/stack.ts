@@ -11,6 +11,7 @@ import { parseEnv } from "node:util";
 import postgres from "postgres";
 import { Cluster, ensurePostgresInstalled, StackError } from "./postgres.ts";
 import { loadOrCreateKeys, type StackKeys } from "./keys.ts";
+import { ensureDashboard } from "./dashboard.ts";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = join(ROOT, "node_modules", ".bin");
@@ -24,6 +25,8 @@ export interface StackOptions {
   functionEnv?: Record<string, string>;
   /** Load supabase/seed.sql after migrations. */
   seed?: boolean;
+  /** Where the logs mirror writes orchestrator.log and tasks.md (default: <dataDir>/logs; `npm start` uses ./logs). */
+  logsDir?: string;
   onLine?: (source: string, line: string) => void;
   onProgress?: (step: string) => void;
 }
@@ -35,6 +38,8 @@ export interface StackInfo {
   ANON_KEY: string;
   SERVICE_ROLE_KEY: string;
   JWT_SECRET: string;
+  /** orchestrator.log and tasks.md (scripts/logs-mirror.ts). */
+  LOGS_DIR?: string;
 }
 
 export class ManagedProcess {
@@ -91,6 +96,7 @@ export class LocalStack {
   keys!: StackKeys;
   info!: StackInfo;
   dispatcher!: ManagedProcess;
+  logsMirror!: ManagedProcess;
   functions!: ManagedProcess;
   private readonly onLine: (source: string, line: string) => void;
   private readonly progress: (step: string) => void;
@@ -117,8 +123,10 @@ export class LocalStack {
       ANON_KEY: this.keys.anonKey,
       SERVICE_ROLE_KEY: this.keys.serviceRoleKey,
       JWT_SECRET: this.keys.jwtSecret,
+      LOGS_DIR: this.opts.logsDir ?? join(this.opts.dataDir, "logs"),
     };
     await this.prepareDatabase();
+    ensureDashboard(ROOT, this.progress);
     this.progress("starting the pg_net dispatcher and the functions (Deno)");
     this.dispatcher = new ManagedProcess("pg_net", process.execPath, [join(ROOT, "scripts/pg-net-dispatcher.ts")], {
       DB_URL: this.info.DB_URL,
@@ -127,7 +135,11 @@ export class LocalStack {
       "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--no-prompt", "--unstable-no-legacy-abort",
       "--config", join(ROOT, "deno.json"), join(ROOT, "scripts/edge-runtime.ts"),
     ], this.functionEnv(), this.onLine);
+    this.logsMirror = new ManagedProcess("logs", process.execPath, [join(ROOT, "scripts/logs-mirror.ts")], {
+      DB_URL: this.info.DB_URL, LOGS_DIR: this.info.LOGS_DIR!, FUNCTIONS_URL: this.info.FUNCTIONS_URL,
+    }, this.onLine);
     this.dispatcher.start();
+    this.logsMirror.start();
     this.functions.start();
     await this.waitHealthy();
     return this.info;
@@ -198,7 +210,7 @@ export class LocalStack {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([this.functions?.stop(), this.dispatcher?.stop()]);
+    await Promise.allSettled([this.functions?.stop(), this.dispatcher?.stop(), this.logsMirror?.stop()]);
     this.cluster.stop("fast");
   }
 }

@@ -244,7 +244,7 @@ describe("wake-up paths", () => {
   });
 
   it("cron has the sweep and reap jobs, at minute granularity on pg_cron 1.4", async () => {
-    const jobs = await sql()`select jobname, schedule, command from cron.job where jobname like 'orchestrator-%' order by jobname`;
+    const jobs = await sql()`select jobname, schedule, command from cron.job where jobname in ('orchestrator-reap', 'orchestrator-sweep') order by jobname`;
     const [{ seconds }] = await sql()`select orchestrator.cron_supports_seconds() as seconds`;
     expect(jobs.map((j) => j.jobname)).toEqual(["orchestrator-reap", "orchestrator-sweep"]);
     expect(jobs[1].schedule).toBe(seconds ? "10 seconds" : "* * * * *");

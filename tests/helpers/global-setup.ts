@@ -15,7 +15,8 @@ declare module "vitest" {
 
 export default async function setup(project: TestProject) {
   const started = Date.now();
-  const { stack, stop } = await startPrivateStack({ seed: true });
+  // EVENTS_SIGNING_SECRET: signed POST /events over real HTTP (tests/e2e/events-*.test.ts signs with the same value).
+  const { stack, stop } = await startPrivateStack({ seed: true, functionEnv: { EVENTS_SIGNING_SECRET: "test-events-signing-secret" } });
   console.log(`[stack] test stack healthy in ${((Date.now() - started) / 1000).toFixed(1)}s (${stack.opts.dataDir})`);
 
   // Fault controls for e2e tests; loopback only, bound to this run.

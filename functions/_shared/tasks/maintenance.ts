@@ -14,21 +14,29 @@ export const reapLeases = defineTaskType({
   },
 });
 
+const days = z.number().int().min(1).max(36500).optional();
+
 export const pruneHistory = defineTaskType({
-  description: "Deletes finished tasks and logs older than their retention (defaults: 14 and 30 days).",
+  description:
+    "Deletes finished tasks, logs, schedule runs, finished workflow runs, pg_cron run history and pg_net responses past their retention " +
+    "(orchestrator.settings retention.*; defaults 14, 30, 30, 30, 7 days and 6 hours). Payload fields override the settings for one run.",
   payload: z.strictObject({
-    tasks_days: z.number().int().min(1).max(3650).default(14),
-    logs_days: z.number().int().min(1).max(3650).default(30),
+    tasks_days: days,
+    logs_days: days,
+    schedule_runs_days: days,
+    workflow_runs_days: days,
+    cron_runs_days: days,
+    http_responses_hours: z.number().int().min(1).max(876_000).optional(),
   }),
   timeoutMs: 120_000,
   async handle(payload, { log }) {
     const sql = db();
-    const tasks = await sql`
-      delete from orchestrator.tasks
-      where status in ('succeeded', 'dead', 'cancelled')
-        and finished_at < now() - make_interval(days => ${payload.tasks_days})`;
-    const logs = await sql`delete from orchestrator.logs where at < now() - make_interval(days => ${payload.logs_days})`;
-    log.info(`pruned ${tasks.count} tasks and ${logs.count} log rows`, { ...payload });
-    return { tasks_deleted: tasks.count, logs_deleted: logs.count };
+    const [{ pruned }] = await sql<{ pruned: Record<string, { deleted: number; error?: string }> }[]>`
+      select orchestrator.prune_history(${sql.json(payload as never)}) as pruned`;
+    const summary = Object.entries(pruned).map(([k, v]) => `${v.deleted} ${k.replace(/_/g, " ")}`).join(", ");
+    const failed = Object.entries(pruned).filter(([, v]) => v.error);
+    if (failed.length) log.warn(`pruning skipped ${failed.map(([k]) => k).join(", ")}`, { errors: Object.fromEntries(failed.map(([k, v]) => [k, v.error])) });
+    log.info(`pruned ${summary}`, { pruned });
+    return pruned;
   },
 });

@@ -1,0 +1,190 @@
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, call, probe, UNAUTHORIZED_EVENT } from "./api.ts";
+import { Loading } from "./components/ui.tsx";
+import { Ctx, type Features } from "./context.ts";
+import { href, useRoute } from "./router.ts";
+import { clearSession, defaultProjectUrl, loadSession, normaliseProjectUrl, saveSession, type Session } from "./session.ts";
+import { Logs } from "./views/Logs.tsx";
+import { Overview } from "./views/Overview.tsx";
+import { Rules, Schedules, Sops, Tickets, Workflows } from "./views/Resources.tsx";
+import { Tasks } from "./views/Tasks.tsx";
+import "./styles.css";
+
+const OPTIONAL: { feature: keyof Features; path: string; probe: string; label: string }[] = [
+  { feature: "tickets", path: "tickets", probe: "/tickets", label: "Tickets" },
+  { feature: "sops", path: "sops", probe: "/sops", label: "SOPs" },
+  { feature: "schedules", path: "schedules", probe: "/schedules", label: "Schedules" },
+  { feature: "workflows", path: "workflows", probe: "/workflows", label: "Workflows" },
+  { feature: "rules", path: "rules", probe: "/rules", label: "Rules" },
+];
+
+const SYNC_STATUS = ["/notion/status", "/sync/status"];
+
+async function detectFeatures(session: Session): Promise<Features> {
+  const found = await Promise.all([...OPTIONAL.map((o) => o.probe), ...SYNC_STATUS].map((p) => probe(session, p)));
+  const f = Object.fromEntries(OPTIONAL.map((o, i) => [o.feature, found[i]])) as unknown as Features;
+  f.sync = SYNC_STATUS.find((_, i) => found[OPTIONAL.length + i]) ?? false;
+  return f;
+}
+
+/** A key is good when the service-key-only /tasks endpoint accepts it. */
+async function checkKey(session: Session): Promise<void> {
+  await call(session, "/tasks", { query: { limit: 1 }, quiet401: true });
+}
+
+function keyMessage(err: unknown): string {
+  if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+    return `The Orchestrator rejected this key: ${err.message} Paste the project's service role (secret) key.`;
+  }
+  if (err instanceof ApiError) return err.message;
+  return (err as Error).message ?? String(err);
+}
+
+function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => void; notice?: string }) {
+  const [key, setKey] = useState("");
+  const [url, setUrl] = useState(() => loadSession()?.projectUrl ?? defaultProjectUrl());
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(undefined);
+    let session: Session;
+    try {
+      session = { key: key.trim(), projectUrl: normaliseProjectUrl(url) };
+    } catch (err) {
+      setError(`The project URL is not valid: ${(err as Error).message}`);
+      return;
+    }
+    if (!session.key) {
+      setError("Paste the API key first.");
+      return;
+    }
+    setBusy(true);
+    try {
+      await checkKey(session);
+      saveSession(session);
+      onSignedIn(session);
+    } catch (err) {
+      setError(keyMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="signin">
+      <form class="card signin-card" onSubmit={submit} aria-labelledby="signin-h">
+        <h1 id="signin-h">Orchestrator dashboard</h1>
+        <p class="muted">
+          Paste the project's <strong>service role key</strong>. It is kept in this browser tab's session storage only and
+          forgotten when the tab closes.
+        </p>
+        {notice && <p class="notice bad" role="alert">{notice}</p>}
+        <label>
+          API key
+          <input type="password" name="key" autoComplete="off" spellcheck={false} value={key} onInput={(e) => setKey(e.currentTarget.value)}
+            required autoFocus aria-describedby={error ? "signin-error" : undefined} />
+        </label>
+        <label>
+          Project URL
+          <input type="url" name="project" value={url} onInput={(e) => setUrl(e.currentTarget.value)} spellcheck={false} />
+          <span class="hint">The API is at this URL + <code>/functions/v1</code>.</span>
+        </label>
+        {error && <p id="signin-error" class="error-box" role="alert" data-testid="signin-error">{error}</p>}
+        <button type="submit" class="btn primary" disabled={busy}>{busy ? "Checking the key…" : "Sign in"}</button>
+      </form>
+    </main>
+  );
+}
+
+function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
+  const route = useRoute();
+  const [features, setFeatures] = useState<Features | undefined>();
+  useEffect(() => {
+    let live = true;
+    detectFeatures(session).then((f) => live && setFeatures(f));
+    return () => {
+      live = false;
+    };
+  }, [session]);
+  const view = route.parts[0] ?? "overview";
+  const nav = [
+    { path: "overview", label: "Overview" },
+    { path: "tasks", label: "Tasks" },
+    { path: "logs", label: "Logs" },
+    ...OPTIONAL.filter((o) => features?.[o.feature]).map((o) => ({ path: o.path, label: o.label })),
+  ];
+  useEffect(() => {
+    document.title = `${nav.find((n) => n.path === view)?.label ?? "Dashboard"} · Orchestrator`;
+  }, [view, features]);
+
+  let body;
+  if (!features) body = <Loading what="Connecting" />;
+  else if (view === "overview") body = <Overview />;
+  else if (view === "tasks") body = <Tasks route={route} />;
+  else if (view === "logs") body = <Logs route={route} />;
+  else if (view === "tickets" && features.tickets) body = <Tickets route={route} />;
+  else if (view === "sops" && features.sops) body = <Sops route={route} />;
+  else if (view === "schedules" && features.schedules) body = <Schedules route={route} />;
+  else if (view === "workflows" && features.workflows) body = <Workflows route={route} />;
+  else if (view === "rules" && features.rules) body = <Rules route={route} />;
+  else {
+    body = (
+      <div class="view">
+        <h1>Not here</h1>
+        <p>There is no “{view}” view on this deployment{OPTIONAL.some((o) => o.path === view) ? " (its API does not answer yet)" : ""}.</p>
+        <p><a href={href("/overview")}>Go to the overview</a></p>
+      </div>
+    );
+  }
+
+  return (
+    <Ctx.Provider value={features ? { session, features } : undefined}>
+      <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById("main")?.focus(); }}>Skip to content</a>
+      <header class="topbar">
+        <a class="brand" href={href("/overview")}>Orchestrator</a>
+        <nav aria-label="Views">
+          <ul>
+            {nav.map((n) => (
+              <li><a href={href(`/${n.path}`)} aria-current={view === n.path ? "page" : undefined}>{n.label}</a></li>
+            ))}
+          </ul>
+        </nav>
+        <div class="who">
+          <span class="muted small" title={session.projectUrl}>{new URL(session.projectUrl).host}</span>
+          <button type="button" class="btn small" onClick={onSignOut}>Sign out</button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>{body}</main>
+    </Ctx.Provider>
+  );
+}
+
+function App() {
+  const [session, setSession] = useState<Session | undefined>(() => loadSession());
+  const [notice, setNotice] = useState<string | undefined>();
+  useEffect(() => {
+    const on = (e: Event) => {
+      clearSession();
+      setSession(undefined);
+      setNotice(`The API no longer accepts the saved key (${(e as CustomEvent<string>).detail}). Sign in again.`);
+    };
+    window.addEventListener(UNAUTHORIZED_EVENT, on);
+    return () => window.removeEventListener(UNAUTHORIZED_EVENT, on);
+  }, []);
+  if (!session) {
+    return <SignIn notice={notice} onSignedIn={(s) => { setNotice(undefined); setSession(s); }} />;
+  }
+  return (
+    <Shell
+      key={session.key}
+      session={session}
+      onSignOut={() => {
+        clearSession();
+        setSession(undefined);
+      }}
+    />
+  );
+}
+
+render(<App />, document.getElementById("app")!);

@@ -1,0 +1,27 @@
+// sop.generate: writes the next version of an SOP from the linked ticket,
+// events and tasks. With an AI provider configured it asks the model for the
+// SOP schema; without one the deterministic template writes it (generator
+// "template"), so a local run without keys still produces SOPs end to end.
+import { aiClientFromEnv } from "../ai/client.ts";
+import { db } from "../db.ts";
+import { generateSop } from "../sops/generate.ts";
+import { generateSopSchema } from "../sops/schema.ts";
+import { defineTaskType } from "../task-types.ts";
+
+export const sopGenerate = defineTaskType({
+  description: "Writes the next version of an SOP (AI provider, or the template without one) from a ticket, events and tasks; stores it in orchestrator.sops.",
+  payload: generateSopSchema,
+  timeoutMs: 240_000,
+  async handle(payload, { task, log, signal }) {
+    // The registry imports this module: look it up at call time, not at import time.
+    const { taskType } = await import("../registry.ts");
+    return await generateSop(payload, {
+      sql: db(),
+      log,
+      ai: aiClientFromEnv({ holder: `task:${task.id}`, log }),
+      taskId: task.id,
+      signal,
+      taskType,
+    });
+  },
+});

@@ -1,0 +1,36 @@
+// ticket.open: opens (or updates, or reopens) the ticket for an event's
+// fingerprint. Enqueued by rules (the default rule: error and fatal events);
+// the work is one call to orchestrator.open_ticket, which is idempotent, so a
+// repeated delivery never counts an occurrence twice.
+import { z } from "zod";
+import { db } from "../db.ts";
+import { PermanentTaskError } from "../errors.ts";
+import { defineTaskType } from "../task-types.ts";
+
+export const ticketOpen = defineTaskType({
+  description: "Opens the ticket for an event's fingerprint, or counts the event on the ticket already open (a resolved one reopens).",
+  payload: z.strictObject({
+    event_id: z.number().int().positive(),
+    /** Defaults to "[source] message". */
+    title: z.string().trim().min(1).max(500).optional(),
+    /** Defaults from the level: fatal -> urgent, error -> high, else normal. */
+    priority: z.enum(["low", "normal", "high", "urgent"]).optional(),
+  }),
+  timeoutMs: 30_000,
+  async handle(payload, { task, log }) {
+    let row: { ticket_id: number; created: boolean; reopened: boolean; attached: number; occurrences: number; status: string };
+    try {
+      [row] = await db()<(typeof row)[]>`
+        select * from orchestrator.open_ticket(${payload.event_id}, ${payload.title ?? null}, ${payload.priority ?? null}, ${task.id})`;
+    } catch (err) {
+      // The event is gone (pruned): nothing to open, and retrying cannot help.
+      if ((err as { code?: string }).code === "P0002") throw new PermanentTaskError((err as Error).message);
+      throw err;
+    }
+    const what = row.created ? "opened" : row.reopened ? "reopened" : "updated";
+    log.info(`ticket #${row.ticket_id} ${what} for event ${payload.event_id}`, {
+      ticket_id: row.ticket_id, event_id: payload.event_id, attached: row.attached, occurrences: row.occurrences,
+    });
+    return row;
+  },
+});

@@ -1,0 +1,171 @@
+// The workflows service: definitions in orchestrator.workflows, runs started
+// and cancelled through the SQL functions (start_workflow_run,
+// cancel_workflow_run). Steps advance in the database, inside the transaction
+// that finishes each step's task; nothing here polls.
+import { db } from "../db.ts";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { AppError, badRequest, conflict, notFound } from "../errors.ts";
+import { knownTaskTypes } from "../registry.ts";
+import type { CreateWorkflowInput, ListRunsQuery, StartRunInput, UpdateWorkflowInput } from "./schemas.ts";
+
+export interface WorkflowRow {
+  id: number;
+  name: string;
+  description: string;
+  steps: { name: string; type: string; optional?: boolean; input: unknown }[];
+  enabled: boolean;
+  builtin: boolean;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface RunRow {
+  id: number;
+  workflow_id: number | null;
+  workflow_name: string;
+  workflow_version: number;
+  status: "running" | "succeeded" | "failed" | "cancelled";
+  input: Record<string, unknown>;
+  output: unknown;
+  error: string | null;
+  failed_step: string | null;
+  source: string;
+  dedupe_key: string | null;
+  created_at: Date;
+  updated_at: Date;
+  finished_at: Date | null;
+}
+
+/** A definition as the API shows it: which steps this deployment can run. */
+function withAvailability(w: WorkflowRow) {
+  const known = new Set(knownTaskTypes());
+  return {
+    ...w,
+    steps: w.steps.map((s) => ({ ...s, registered: known.has(s.type) })),
+    runnable: w.steps.every((s) => s.optional || known.has(s.type)),
+  };
+}
+
+async function findWorkflow(name: string): Promise<WorkflowRow> {
+  const [row] = await db()<WorkflowRow[]>`select * from orchestrator.workflows where name = ${name}`;
+  if (!row) throw notFound(`Workflow "${name}" does not exist. GET /workflows lists them.`);
+  return row;
+}
+
+export async function listWorkflows() {
+  const sql = db();
+  const rows = await sql<(WorkflowRow & { runs: Record<string, number> | null })[]>`
+    select w.*, (select jsonb_object_agg(status, n) from (
+                   select status::text, count(*)::int as n from orchestrator.workflow_runs r
+                   where r.workflow_name = w.name group by status) c) as runs
+    from orchestrator.workflows w order by w.builtin desc, w.name`;
+  return { workflows: rows.map((r) => ({ ...withAvailability(r), runs: r.runs ?? {} })) };
+}
+
+export async function getWorkflow(name: string) {
+  return withAvailability(await findWorkflow(name));
+}
+
+export async function createWorkflow(input: CreateWorkflowInput) {
+  const sql = db();
+  try {
+    await sql`
+      insert into orchestrator.workflows (name, description, enabled, steps)
+      values (${input.name}, ${input.description ?? ""}, ${input.enabled ?? true}, ${sql.json(input.steps as never)})`;
+  } catch (err) {
+    if ((err as { code?: string }).code === "23505") {
+      throw conflict(`A workflow named "${input.name}" already exists; PATCH /workflows/${input.name} changes it.`);
+    }
+    throw err;
+  }
+  return await getWorkflow(input.name);
+}
+
+/** New steps make a new version; running runs keep the steps they started with. */
+export async function updateWorkflow(name: string, patch: UpdateWorkflowInput) {
+  const sql = db();
+  const current = await findWorkflow(name);
+  await sql`
+    update orchestrator.workflows set
+      description = ${patch.description ?? current.description},
+      enabled = ${patch.enabled ?? current.enabled},
+      steps = ${sql.json((patch.steps ?? current.steps) as never)},
+      version = version + ${patch.steps ? 1 : 0},
+      updated_at = now()
+    where id = ${current.id}`;
+  return await getWorkflow(name);
+}
+
+export async function deleteWorkflow(name: string) {
+  const current = await findWorkflow(name);
+  if (current.builtin) {
+    throw conflict(`Workflow "${name}" ships with the orchestrator; disable it with PATCH {"enabled": false} instead.`);
+  }
+  await db()`delete from orchestrator.workflows where id = ${current.id}`;
+  return { deleted: true, name };
+}
+
+/** Starts a run: the first step's task is enqueued before this returns. */
+export async function startRun(name: string, input: StartRunInput, source = "api"): Promise<{ run: Awaited<ReturnType<typeof getRun>>; created: boolean }> {
+  const sql = db();
+  await findWorkflow(name);
+  const opts = { source, available_types: knownTaskTypes(), ...(input.dedupe_key ? { dedupe_key: input.dedupe_key } : {}) };
+  let row: { id: number; created: boolean };
+  try {
+    [row] = await sql<{ id: number; created: boolean }[]>`
+      select (r.run).id, r.created
+      from orchestrator.start_workflow_run(${name}, ${sql.json(input.input as never)}, ${sql.json(opts as never)}) r`;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === "55000") throw new AppError(409, "workflow_disabled", `Workflow "${name}" is disabled; PATCH {"enabled": true} to run it.`);
+    if (code === "22023") throw badRequest((err as Error).message);
+    throw err;
+  }
+  return { run: await getRun(name, row.id), created: row.created };
+}
+
+export async function listRuns(name: string, q: ListRunsQuery) {
+  const sql = db();
+  await findWorkflow(name);
+  const after = decodeCursor(q.cursor);
+  const rows = await sql<RunRow[]>`
+    select * from orchestrator.workflow_runs
+    where workflow_name = ${name}
+      ${q.status ? sql`and status = ${q.status}` : sql``}
+      ${after ? sql`and id < ${after}` : sql``}
+    order by id desc limit ${q.limit + 1}`;
+  const page = rows.slice(0, q.limit);
+  return { runs: page, next_cursor: rows.length > q.limit ? encodeCursor(page[page.length - 1].id) : null };
+}
+
+/** A run with its steps and, for each started step, its task (status, attempts, result, error). */
+export async function getRun(name: string, id: number) {
+  const sql = db();
+  const [run] = await sql<RunRow[]>`select * from orchestrator.workflow_runs where id = ${id} and workflow_name = ${name}`;
+  if (!run) throw notFound(`Workflow "${name}" has no run ${id}.`);
+  const steps = await sql`
+    select s.step_index as index, s.name, s.type, s.optional, s.status, s.input, s.result, s.error,
+           s.started_at, s.finished_at, s.task_id,
+           case when t.id is null then null else jsonb_build_object(
+             'id', t.id, 'status', t.status, 'attempts', t.attempts, 'max_attempts', t.max_attempts,
+             'last_error', t.last_error, 'run_at', t.run_at, 'started_at', t.started_at, 'finished_at', t.finished_at) end as task
+    from orchestrator.workflow_steps s
+    left join orchestrator.tasks t on t.id = s.task_id
+    where s.run_id = ${id}
+    order by s.step_index`;
+  return { ...run, steps };
+}
+
+export async function cancelRun(name: string, id: number) {
+  const sql = db();
+  const [current] = await sql<{ status: string }[]>`select status::text from orchestrator.workflow_runs where id = ${id} and workflow_name = ${name}`;
+  if (!current) throw notFound(`Workflow "${name}" has no run ${id}.`);
+  const alreadyEnded = (status: string) =>
+    conflict(`Run ${id} already ${status === "failed" ? "failed" : status}; only a running run can be cancelled.`, { status });
+  if (current.status !== "running") throw alreadyEnded(current.status);
+  const [row] = await sql<{ status: string; finished_at: Date }[]>`select status::text, finished_at from orchestrator.cancel_workflow_run(${id})`;
+  // It ended (its last step finished) between the check and the cancel.
+  if (row && row.status !== "cancelled") throw alreadyEnded(row.status);
+  return await getRun(name, id);
+}

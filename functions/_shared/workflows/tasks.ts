@@ -1,0 +1,139 @@
+// Task types that workflows use: workflow.start (start a run from a task, e.g.
+// an event rule or the ticket-resolved trigger), incident.gather (first step of
+// incident-sop) and notify (log + webhook subscribers).
+import { z } from "zod";
+import { db } from "../db.ts";
+import { env } from "../env.ts";
+import { AppError, PermanentTaskError } from "../errors.ts";
+import { defineTaskType } from "../task-types.ts";
+import { emitWebhookEvent, tableExists } from "./publish.ts";
+import { WORKFLOW_NAME } from "./names.ts";
+
+export const workflowStart = defineTaskType({
+  description: "Starts a workflow run: {workflow, input, dedupe_key?}. Lets event rules and triggers start workflows.",
+  payload: z.strictObject({
+    workflow: z.string().regex(WORKFLOW_NAME, "not a workflow name"),
+    input: z.record(z.string(), z.unknown()).optional().default({}),
+    dedupe_key: z.string().min(1).max(200).optional(),
+  }),
+  timeoutMs: 30_000,
+  async handle(payload, { task, log }) {
+    // Imported at call time: the registry imports this module, and the service reads the registry.
+    const { startRun } = await import("./service.ts");
+    try {
+      // Delivered twice (at-least-once), the task finds the run its first delivery started.
+      const { run, created } = await startRun(payload.workflow, { input: payload.input, dedupe_key: payload.dedupe_key ?? `task:${task.id}` }, `task:${task.id}`);
+      log.info(`workflow ${payload.workflow} run ${run.id} ${created ? "started" : "was already running"}`, { run_id: run.id, status: run.status });
+      return { run_id: run.id, status: run.status, created };
+    } catch (err) {
+      if (err instanceof AppError && err.status < 500) throw new PermanentTaskError(err.message);
+      throw err;
+    }
+  },
+});
+
+const id = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/** Keys of a zod object schema, when the registered type exposes them (to fit a candidate payload to it). */
+function schemaKeys(schema: unknown): Set<string> | undefined {
+  const shape = (schema as { shape?: Record<string, unknown> })?.shape;
+  return shape && typeof shape === "object" ? new Set(Object.keys(shape)) : undefined;
+}
+
+/** A payload for a registered task type, or why there is none. */
+async function payloadFor(type: string, candidate: Record<string, unknown>): Promise<{ payload: Record<string, unknown> | null; reason?: string }> {
+  const { taskType } = await import("../registry.ts");
+  const def = taskType(type);
+  if (!def) return { payload: null, reason: `${type} is not registered in this deployment` };
+  const keys = schemaKeys(def.payload);
+  const fitted = keys ? Object.fromEntries(Object.entries(candidate).filter(([k, v]) => keys.has(k) && v !== undefined)) : candidate;
+  const parsed = def.payload.safeParse(fitted);
+  if (!parsed.success) {
+    // The registered type changed shape: say so loudly rather than skip the step.
+    throw new PermanentTaskError(`cannot build a ${type} payload: ${parsed.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`).join("; ")}`);
+  }
+  return { payload: fitted };
+}
+
+export const incidentGather = defineTaskType({
+  description: "incident-sop step 1: checks the ticket, collects its events, and prepares the sop.generate and notion.push inputs.",
+  payload: z.strictObject({
+    ticket_id: id,
+    topic: z.string().trim().min(1).max(500).optional(),
+    audience: z.string().trim().min(1).max(200).optional(),
+  }),
+  timeoutMs: 30_000,
+  async handle(payload, { log }) {
+    const sql = db();
+    if (!(await tableExists(sql, "orchestrator.tickets"))) {
+      throw new PermanentTaskError("this database has no orchestrator.tickets table (the events migration); incident-sop needs a ticket");
+    }
+    const [row] = await sql<{ t: Record<string, unknown> }[]>`select to_jsonb(t) as t from orchestrator.tickets t where id = ${payload.ticket_id}`;
+    if (!row) throw new PermanentTaskError(`ticket ${payload.ticket_id} does not exist`);
+    const t = row.t;
+    const ticket = {
+      id: payload.ticket_id,
+      title: String(t.title ?? `ticket ${payload.ticket_id}`),
+      status: t.status ?? null,
+      priority: t.priority ?? null,
+      source: t.source ?? null,
+      occurrences: t.occurrences ?? null,
+      first_seen: t.first_seen ?? null,
+      last_seen: t.last_seen ?? null,
+      resolved_at: t.resolved_at ?? null,
+    };
+    let eventIds: number[] = [];
+    if (await tableExists(sql, "orchestrator.events")) {
+      const rows = await sql<{ id: number }[]>`
+        select id from orchestrator.events where ticket_id = ${payload.ticket_id} order by id desc limit 20`;
+      eventIds = rows.map((r) => r.id).reverse();
+    }
+    const slug = `incident-${payload.ticket_id}`;
+    const sop = await payloadFor("sop.generate", {
+      topic: payload.topic ?? `Handling: ${ticket.title}`.slice(0, 500),
+      audience: payload.audience,
+      ticket_id: payload.ticket_id,
+      event_ids: eventIds.length ? eventIds : undefined,
+      slug,
+      // The workflow's own notion step pushes it, visibly, as part of the run.
+      notion: false,
+    });
+    let notion: { payload: Record<string, unknown> | null; reason?: string } = { payload: null, reason: "no SOP step" };
+    if (sop.payload) {
+      notion = env("NOTION_API_KEY") && env("NOTION_DATABASE_ID")
+        ? await payloadFor("notion.push", { entity: "sop", key: slug })
+        : { payload: null, reason: "Notion is not configured (NOTION_API_KEY, NOTION_DATABASE_ID)" };
+    }
+    log.info(`incident ${payload.ticket_id} gathered`, { events: eventIds.length, sop: !!sop.payload, notion: !!notion.payload });
+    return {
+      ticket,
+      event_ids: eventIds,
+      sop_request: sop.payload,
+      notion_request: notion.payload,
+      skipped: {
+        ...(sop.reason ? { sop: sop.reason } : {}),
+        ...(notion.reason && sop.payload ? { notion: notion.reason } : {}),
+      },
+    };
+  },
+});
+
+export const notify = defineTaskType({
+  description: "Writes a notification to the logs and sends it to webhook subscribers of its event (where outbound webhooks exist).",
+  payload: z.strictObject({
+    event: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,99}$/, "an event name is lowercase words joined by . _ -"),
+    subject: z.string().min(1).max(500),
+    message: z.string().max(20_000).optional(),
+    data: z.record(z.string(), z.unknown()).optional().default({}),
+  }),
+  timeoutMs: 30_000,
+  async handle(payload, { log }) {
+    log.info(`notify: ${payload.subject}`, { event: payload.event, data: payload.data });
+    const webhooks = await emitWebhookEvent(db(), payload.event, {
+      subject: payload.subject,
+      ...(payload.message ? { message: payload.message } : {}),
+      ...payload.data,
+    });
+    return { event: payload.event, subject: payload.subject, logged: true, webhook_deliveries: webhooks };
+  },
+});

@@ -1,0 +1,44 @@
+// /events: events from senders outside the database, and reading events.
+//   POST /events          one event, an array, or {"events": [...]} (at most 500);
+//                         secret key, or an HMAC-SHA256 signed request (see _shared/events/signature.ts)
+//   POST /events/webhook  a Supabase database-webhook payload ({type, table, schema, record, old_record})
+//   GET  /events          filters: source, type (glob), level (and above), since, until, fingerprint, ticket_id; cursor
+//   GET  /events/watchers the table watchers and whether their trigger is in place
+//   GET  /events/:id
+// verify_jwt is off for this function (signed senders have no JWT); the POST
+// routes authenticate themselves, the GET routes need the secret key.
+import { json, parseQuery, parseWith } from "../_shared/http.ts";
+import { defineFunction } from "../_shared/router.ts";
+import { eventsFromBody, getEvent, ingestEvents, listEvents, listWatchers, parseJsonBody, parseWebhook } from "../_shared/events/events.ts";
+import { idParam, listEventsQuery } from "../_shared/events/schemas.ts";
+import { authenticateSender } from "../_shared/events/signature.ts";
+
+export default defineFunction("events", [
+  {
+    method: "POST",
+    path: "/",
+    public: true,
+    handler: async ({ req, log }) => {
+      const { auth, body } = await authenticateSender(req);
+      const events = eventsFromBody(parseJsonBody(body));
+      const result = await ingestEvents(events, "api", auth);
+      log.info(`received ${result.received} events, stored ${result.stored}`, { auth: auth.kind, duplicates: result.duplicates });
+      return json(result.stored > 0 ? 201 : 200, result);
+    },
+  },
+  {
+    method: "POST",
+    path: "/webhook",
+    public: true,
+    handler: async ({ req, url, log }) => {
+      const { auth, body } = await authenticateSender(req);
+      const event = parseWebhook(parseJsonBody(body), Object.fromEntries(url.searchParams));
+      const result = await ingestEvents([event], "webhook", auth);
+      log.info(`webhook ${event.source}/${event.type} stored as event ${result.events[0]?.id ?? "(duplicate)"}`, { auth: auth.kind });
+      return json(201, result.events[0]);
+    },
+  },
+  { method: "GET", path: "/", handler: ({ url }) => listEvents(parseQuery(url, listEventsQuery)) },
+  { method: "GET", path: "/watchers", handler: () => listWatchers() },
+  { method: "GET", path: "/:id", handler: ({ params }) => getEvent(parseWith(idParam, params.id, "event id")) },
+]);

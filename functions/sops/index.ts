@@ -1,0 +1,22 @@
+// /sops: stored Standard Operating Procedures. GET /sops lists versions
+// (filters, cursor); GET /sops/:slug reads the latest version, or ?version=n,
+// as JSON or (format=md) as Markdown. New versions come from POST /tasks/generate-sop.
+import { parseQuery, parseWith, text } from "../_shared/http.ts";
+import { defineFunction } from "../_shared/router.ts";
+import { getSopQuery, listSopsQuery, sopSlugParam } from "../_shared/sops/schema.ts";
+import { listStoredSops, readSop } from "../_shared/sops/service.ts";
+
+export default defineFunction("sops", [
+  { method: "GET", path: "/", handler: ({ url }) => listStoredSops(parseQuery(url, listSopsQuery)) },
+  {
+    method: "GET",
+    path: "/:slug",
+    handler: async ({ url, params }) => {
+      const slug = parseWith(sopSlugParam, params.slug, "SOP slug");
+      const query = parseQuery(url, getSopQuery);
+      const sop = await readSop(slug, query.version);
+      if (query.format === "md") return text(200, sop.body_md, "text/markdown; charset=utf-8");
+      return sop;
+    },
+  },
+]);

@@ -1,0 +1,39 @@
+// /webhooks: outbound webhook subscriptions and their deliveries.
+//   GET    /webhooks                  list (secrets never shown again)
+//   POST   /webhooks                  {url, events?, secret?, format?: json|slack, ...} -> 201 with the secret, once
+//   GET    /webhooks/:id              one subscription
+//   DELETE /webhooks/:id              remove it (and its delivery history)
+//   GET    /webhooks/:id/deliveries   each delivery: status, attempts, last status code/error, attempt log
+//   POST   /webhooks/:id/test         send a webhook.test event
+import { json, parseBody, parseQuery, parseWith } from "../_shared/http.ts";
+import { defineFunction } from "../_shared/router.ts";
+import {
+  createSubscription,
+  createSubscriptionSchema,
+  deleteSubscription,
+  getSubscription,
+  listDeliveries,
+  listDeliveriesQuery,
+  listSubscriptions,
+  sendTestEvent,
+  subscriptionIdParam,
+} from "../_shared/webhooks/service.ts";
+
+const id = (params: Record<string, string>) => parseWith(subscriptionIdParam, params.id, "webhook id");
+
+export default defineFunction("webhooks", [
+  { method: "GET", path: "/", handler: () => listSubscriptions() },
+  {
+    method: "POST",
+    path: "/",
+    handler: async ({ req, log }) => {
+      const sub = await createSubscription(await parseBody(req, createSubscriptionSchema));
+      log.info(`webhook subscription ${sub.id} created`, { url: sub.url, events: sub.events, format: sub.format });
+      return json(201, sub);
+    },
+  },
+  { method: "GET", path: "/:id", handler: ({ params }) => getSubscription(id(params)) },
+  { method: "DELETE", path: "/:id", handler: ({ params }) => deleteSubscription(id(params)) },
+  { method: "GET", path: "/:id/deliveries", handler: ({ params, url }) => listDeliveries(id(params), parseQuery(url, listDeliveriesQuery)) },
+  { method: "POST", path: "/:id/test", handler: async ({ params }) => json(202, await sendTestEvent(id(params))) },
+]);

@@ -1,0 +1,62 @@
+// /workflows: definitions, runs (start, inspect, cancel).
+import { json, parseBody, parseQuery, parseWith } from "../_shared/http.ts";
+import { defineFunction } from "../_shared/router.ts";
+import {
+  createWorkflowSchema,
+  listRunsQuery,
+  runIdParam,
+  startRunSchema,
+  updateWorkflowSchema,
+  workflowNameParam,
+} from "../_shared/workflows/schemas.ts";
+import {
+  cancelRun,
+  createWorkflow,
+  deleteWorkflow,
+  getRun,
+  getWorkflow,
+  listRuns,
+  listWorkflows,
+  startRun,
+  updateWorkflow,
+} from "../_shared/workflows/service.ts";
+
+const name = (params: Record<string, string>) => parseWith(workflowNameParam, params.name, "workflow name");
+const runId = (params: Record<string, string>) => parseWith(runIdParam, params.id, "run id");
+
+export default defineFunction("workflows", [
+  { method: "GET", path: "/", handler: () => listWorkflows() },
+  {
+    method: "POST",
+    path: "/",
+    handler: async ({ req, log }) => {
+      const workflow = await createWorkflow(await parseBody(req, createWorkflowSchema));
+      log.info(`workflow ${workflow.name} created`, { steps: workflow.steps.length });
+      return json(201, workflow);
+    },
+  },
+  { method: "GET", path: "/:name", handler: ({ params }) => getWorkflow(name(params)) },
+  { method: "PATCH", path: "/:name", handler: async ({ req, params }) => updateWorkflow(name(params), await parseBody(req, updateWorkflowSchema)) },
+  { method: "DELETE", path: "/:name", handler: ({ params }) => deleteWorkflow(name(params)) },
+  {
+    method: "POST",
+    path: "/:name/runs",
+    handler: async ({ req, params, log }) => {
+      const input = (await parseBody(req, startRunSchema.optional())) ?? { input: {} };
+      const { run, created } = await startRun(name(params), input, "api");
+      if (created) log.info(`workflow ${run.workflow_name} run ${run.id} started`, { run_id: run.id });
+      return json(created ? 201 : 200, run);
+    },
+  },
+  { method: "GET", path: "/:name/runs", handler: ({ params, url }) => listRuns(name(params), parseQuery(url, listRunsQuery)) },
+  { method: "GET", path: "/:name/runs/:id", handler: ({ params }) => getRun(name(params), runId(params)) },
+  {
+    method: "POST",
+    path: "/:name/runs/:id/cancel",
+    handler: async ({ params, log }) => {
+      const run = await cancelRun(name(params), runId(params));
+      log.info(`workflow ${run.workflow_name} run ${run.id} cancelled`, { run_id: run.id });
+      return run;
+    },
+  },
+]);

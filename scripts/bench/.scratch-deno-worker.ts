@@ -1,0 +1,11 @@
+import { runWorker } from "../../functions/_shared/worker.ts";
+import { createLogger } from "../../functions/_shared/logger.ts";
+const origLog = console.log;
+(globalThis as any).__trace = [];
+if (Deno.env.get("MUTE")) console.log = () => {};
+const t0 = performance.now();
+const stats = await runWorker({ workerId: "deno-prof", log: createLogger({ component: "prof" }) });
+console.log = origLog;
+console.error((globalThis as any).__trace.slice(0, 40).join("\n"));
+console.error(JSON.stringify(stats), `${(performance.now() - t0).toFixed(0)} ms`);
+Deno.exit(0);

@@ -1,0 +1,143 @@
+// The Orchestrator through its real serverless path: tasks are inserted with SQL
+// (as the apps' triggers and POST /tasks do), the statement trigger queues a
+// pg_net wake-up, the dispatcher POSTs it to the `task-worker` Edge Function
+// (Deno), which claims and completes through the SQL contract. Times come from
+// the database: created by the client clock before the insert, started =
+// tasks.started_at (claim), finished = tasks.finished_at (complete).
+import type postgres from "postgres";
+import type { LocalStack } from "../stack/stack.ts";
+import {
+  type BenchSystem, connect, type DepthResult, type LatencyResult, sleep, steadyRate, summarize, type ThroughputResult, until,
+} from "./common.ts";
+
+type QueueModule = typeof import("../../functions/_shared/queue.ts");
+type RegistryModule = typeof import("../../functions/_shared/registry.ts");
+
+export class OrchestratorSystem implements BenchSystem {
+  readonly name = "orchestrator";
+  readonly label = "Orchestrator (webhook → pg_net → Edge Function)";
+  readonly config: Record<string, unknown>;
+  private readonly stack: LocalStack;
+  private sql!: postgres.Sql;
+  private queue!: QueueModule;
+  private registry!: RegistryModule;
+
+  constructor(stack: LocalStack, functionEnv: Record<string, string>) {
+    this.stack = stack;
+    this.config = {
+      path: "insert → statement trigger → net.http_post → dispatcher → POST /functions/v1/task-worker (Deno) → orchestrator.claim / complete_many",
+      ...functionEnv,
+    };
+  }
+
+  async setup(): Promise<void> {
+    this.sql = connect(this.stack.info.DB_URL, 6);
+    // The claim statement the worker runs, for the depth test, imported from the worker's own module.
+    process.env.SUPABASE_DB_URL = this.stack.info.DB_URL;
+    process.env.DB_POOL_MAX ??= "2";
+    this.queue = await import("../../functions/_shared/queue.ts");
+    this.registry = await import("../../functions/_shared/registry.ts");
+  }
+
+  private async waitFinished(from: number, to: number, n: number, onProgress: (done: number) => void, timeoutMs: number) {
+    await until(async () => {
+      const [{ open, dead }] = await this.sql<{ open: number; dead: number }[]>`
+        select count(*) filter (where status in ('queued', 'running'))::int as open,
+               count(*) filter (where status = 'dead')::int as dead
+        from orchestrator.tasks where id between ${from} and ${to}`;
+      if (dead > 0) throw new Error(`${dead} bench tasks went dead: see orchestrator.logs`);
+      onProgress(n - open);
+      return open === 0;
+    }, "the orchestrator to finish the tasks", timeoutMs, 100);
+  }
+
+  async throughput(n: number, onProgress: (done: number) => void): Promise<ThroughputResult> {
+    const t0 = Date.now();
+    const [{ lo, hi, count }] = await this.sql<{ lo: number; hi: number; count: number }[]>`
+      with t as (
+        select id from orchestrator.enqueue_many('noop', array(select '{}'::jsonb from generate_series(1, ${n})), '{"source": "bench"}')
+      ) select min(id) as lo, max(id) as hi, count(*)::int as count from t`;
+    if (count !== n) throw new Error(`enqueue_many inserted ${count} of ${n}`);
+    await this.waitFinished(lo, hi, n, onProgress, 15 * 60_000);
+    const [{ last }] = await this.sql<{ last: number }[]>`
+      select extract(epoch from max(finished_at))::float8 * 1000 as last from orchestrator.tasks where id between ${lo} and ${hi}`;
+    const seconds = (last - t0) / 1000;
+    return { tasks: n, seconds, tasks_per_s: n / seconds };
+  }
+
+  async latency(n: number, rate: number, onProgress: (done: number) => void): Promise<LatencyResult> {
+    const enqueuedAt = new Map<number, number>();
+    await steadyRate(n, rate, async () => {
+      const t = performance.timeOrigin + performance.now();
+      const [{ id }] = await this.sql<{ id: number }[]>`
+        select (r.task).id from orchestrator.enqueue('noop', '{}'::jsonb, '{"source": "bench"}'::jsonb) r`;
+      enqueuedAt.set(id, t);
+    }, onProgress);
+    const ids = [...enqueuedAt.keys()];
+    const lo = Math.min(...ids), hi = Math.max(...ids);
+    await this.waitFinished(lo, hi, hi - lo + 1, () => {}, 5 * 60_000);
+    const rows = await this.sql<{ id: number; started: number; finished: number }[]>`
+      select id, extract(epoch from started_at)::float8 * 1000 as started, extract(epoch from finished_at)::float8 * 1000 as finished
+      from orchestrator.tasks where id = any(${ids}::bigint[])`;
+    const start = rows.map((r) => r.started - enqueuedAt.get(r.id)!);
+    const finish = rows.map((r) => r.finished - enqueuedAt.get(r.id)!);
+    return { tasks: rows.length, start: summarize(start), finish: summarize(finish) };
+  }
+
+  async loadDepth(depth: number, onProgress: (loaded: number) => void): Promise<void> {
+    // No worker may drain the backlog while claims are timed: the function server is stopped
+    // (its wake-ups fail and are recorded by the dispatcher), then started again in clearDepth().
+    await this.stack.functions.stop("SIGTERM");
+    const chunk = 100_000;
+    for (let done = 0; done < depth; done += chunk) {
+      const k = Math.min(chunk, depth - done);
+      await this.sql`
+        insert into orchestrator.tasks (type, payload, source)
+        select 'noop', '{}'::jsonb, 'bench' from generate_series(1, ${k})`;
+      onProgress(done + k);
+    }
+    await this.sql`vacuum analyze orchestrator.tasks`;
+  }
+
+  async claimLatency(samples: number): Promise<number[]> {
+    const types = this.registry.knownTaskTypes();
+    const times: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const t = performance.now();
+      const [task] = await this.queue.claimTasks("bench:depth", 1, 60, types);
+      times.push(performance.now() - t);
+      if (!task) throw new Error("the depth backlog ran out");
+      await this.queue.completeTasks([{ id: task.id, token: task.lease_token!, result: null }]);
+    }
+    return times;
+  }
+
+  async clearDepth(): Promise<void> {
+    await this.sql`delete from orchestrator.tasks where source = 'bench' and status = 'queued'`;
+    await this.reset();
+    this.stack.functions.start();
+    await this.stack.waitHealthy();
+  }
+
+  async reset(): Promise<void> {
+    await until(async () => {
+      const [{ n }] = await this.sql<{ n: number }[]>`select count(*)::int as n from orchestrator.tasks where status = 'running'`;
+      return n === 0;
+    }, "running tasks to finish", 120_000, 100);
+    await this.sql`delete from orchestrator.tasks where status in ('succeeded', 'dead', 'cancelled')`;
+    await this.sql`truncate orchestrator.logs`;
+    await this.sql`delete from net._http_response`;
+    await this.sql`vacuum analyze orchestrator.tasks`;
+    await this.sql`vacuum analyze orchestrator.logs`;
+    await this.sql`checkpoint`;
+    await sleep(200);
+  }
+
+  async teardown(): Promise<void> {
+    const { closeDb } = await import("../../functions/_shared/db.ts");
+    await closeDb();
+    await this.sql.end({ timeout: 5 });
+  }
+}
+
+export type { DepthResult };

@@ -1,0 +1,134 @@
+// Retention (orchestrator.prune_history, run by the maintenance-prune schedule):
+// rows past their retention go, rows inside it stay, and unfinished work stays
+// whatever its age. Each kind gets rows one minute on either side of its boundary.
+import { describe, expect, it } from "vitest";
+import { sql, uniqueType } from "../helpers/stack.ts";
+
+const DAY = 86_400_000;
+const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+
+async function insertTask(type: string, status: string, finishedAgoMs: number | null, createdAgoMs = 40 * DAY) {
+  const [row] = await sql()<{ id: number }[]>`
+    insert into orchestrator.tasks (type, status, attempts, finished_at, created_at, lease_token, locked_until)
+    values (${type}, ${status}::orchestrator.task_status, ${status === "running" ? 1 : 0},
+            ${finishedAgoMs === null ? null : ago(finishedAgoMs)}, ${ago(createdAgoMs)},
+            ${status === "running" ? sql()`gen_random_uuid()` : null}, ${status === "running" ? ago(-60_000) : null})
+    returning id`;
+  return row.id;
+}
+
+async function exists(table: string, column: string, value: unknown): Promise<boolean> {
+  const [{ n }] = await sql().unsafe<{ n: number }[]>(`select count(*)::int as n from ${table} where ${column} = $1`, [value as string]);
+  return n > 0;
+}
+
+describe("prune_history", () => {
+  it("deletes what is past retention and nothing else (defaults: tasks 14 d, logs 30 d, cron runs 7 d, responses 6 h)", async () => {
+    const type = uniqueType("ret");
+    const edge = 60_000;
+    const tasks = {
+      oldSucceeded: await insertTask(type, "succeeded", 14 * DAY + edge),
+      oldDead: await insertTask(type, "dead", 14 * DAY + edge),
+      oldCancelled: await insertTask(type, "cancelled", 20 * DAY),
+      youngSucceeded: await insertTask(type, "succeeded", 14 * DAY - edge),
+      // Unfinished work is never pruned, however old.
+      oldQueued: await insertTask(type, "queued", null, 90 * DAY),
+      oldRunning: await insertTask(type, "running", null, 90 * DAY),
+    };
+    const marker = `retention-${type}`;
+    const [oldLog] = await sql()<{ id: number }[]>`insert into orchestrator.logs (at, message) values (${ago(30 * DAY + edge)}, ${marker}) returning id`;
+    const [youngLog] = await sql()<{ id: number }[]>`insert into orchestrator.logs (at, message) values (${ago(30 * DAY - edge)}, ${marker}) returning id`;
+    const [oldCron] = await sql()<{ runid: number }[]>`
+      insert into cron.job_run_details (jobid, command, status, start_time, end_time)
+      values (0, ${marker}, 'succeeded', ${ago(7 * DAY + edge + 1000)}, ${ago(7 * DAY + edge)}) returning runid`;
+    const [youngCron] = await sql()<{ runid: number }[]>`
+      insert into cron.job_run_details (jobid, command, status, start_time, end_time)
+      values (0, ${marker}, 'succeeded', ${ago(7 * DAY - edge - 1000)}, ${ago(7 * DAY - edge)}) returning runid`;
+    const respOld = -Math.floor(Math.random() * 1e9);
+    const respYoung = respOld - 1;
+    await sql()`insert into net._http_response (id, status_code, created) values (${respOld}, 200, ${ago(6 * 3600_000 + edge)}), (${respYoung}, 200, ${ago(6 * 3600_000 - edge)})`;
+
+    const [{ out }] = await sql()<{ out: Record<string, { deleted: number; days?: number; hours?: number; error?: string }> }[]>`
+      select orchestrator.prune_history() as out`;
+    expect(out.tasks.days).toBe(14);
+    expect(out.logs.days).toBe(30);
+    expect(out.cron_runs.days).toBe(7);
+    expect(out.http_responses.hours).toBe(6);
+    expect(Object.values(out).filter((v) => v.error)).toEqual([]);
+    // Other test files may have pruned some of ours first (hourly schedule): count what is left, not what this call deleted.
+    expect(out.tasks.deleted).toBeGreaterThanOrEqual(0);
+
+    const left = await sql()<{ id: number }[]>`select id from orchestrator.tasks where type = ${type} order by id`;
+    expect(left.map((r) => r.id)).toEqual([tasks.youngSucceeded, tasks.oldQueued, tasks.oldRunning].sort((a, b) => a - b));
+    expect(await exists("orchestrator.logs", "id", oldLog.id)).toBe(false);
+    expect(await exists("orchestrator.logs", "id", youngLog.id)).toBe(true);
+    expect(await exists("cron.job_run_details", "runid", oldCron.runid)).toBe(false);
+    expect(await exists("cron.job_run_details", "runid", youngCron.runid)).toBe(true);
+    expect(await exists("net._http_response", "id", respOld)).toBe(false);
+    expect(await exists("net._http_response", "id", respYoung)).toBe(true);
+  });
+
+  it("prunes schedule runs and finished workflow runs (with their steps) but keeps running runs", async () => {
+    const type = uniqueType("wfret");
+    const wf = `ret-${Math.random().toString(36).slice(2, 8)}`;
+    await sql()`insert into orchestrator.workflows (name, steps) values (${wf}, ${sql().json([{ name: "a", type, input: {} }])})`;
+    const runs: Record<string, number> = {};
+    for (const [key, status, finished] of [
+      ["oldDone", "succeeded", 31 * DAY], ["oldFailed", "failed", 30 * DAY + 60_000], ["youngDone", "succeeded", 29 * DAY],
+      ["oldRunning", "running", null],
+    ] as const) {
+      const [r] = await sql()<{ id: number }[]>`
+        insert into orchestrator.workflow_runs (workflow_name, workflow_version, status, finished_at, created_at)
+        values (${wf}, 1, ${status}::orchestrator.workflow_run_status, ${finished === null ? null : ago(finished)}, ${ago(60 * DAY)})
+        returning id`;
+      await sql()`insert into orchestrator.workflow_steps (run_id, step_index, name, type, input_template) values (${r.id}, 0, 'a', ${type}, '{}')`;
+      runs[key] = r.id;
+    }
+    const [sched] = await sql()<{ id: number }[]>`
+      insert into orchestrator.schedules (name, cron, task_type, enabled) values (${`ret-${wf}`}, '* * * * *', ${type}, false) returning id`;
+    await sql()`
+      insert into orchestrator.schedule_runs (schedule_id, tick, created_at)
+      values (${sched.id}, '2026-01-01T00:00Z', ${ago(30 * DAY + 60_000)}), (${sched.id}, '2026-01-01T00:01Z', ${ago(30 * DAY - 60_000)})`;
+
+    await sql()`select orchestrator.prune_history()`;
+    const leftRuns = await sql()<{ id: number }[]>`select id from orchestrator.workflow_runs where workflow_name = ${wf} order by id`;
+    expect(leftRuns.map((r) => r.id)).toEqual([runs.youngDone, runs.oldRunning]);
+    const [{ steps }] = await sql()`select count(*)::int as steps from orchestrator.workflow_steps where type = ${type}`;
+    expect(steps).toBe(2);
+    const ticks = await sql()<{ tick: Date }[]>`select tick from orchestrator.schedule_runs where schedule_id = ${sched.id}`;
+    expect(ticks.map((t) => t.tick.toISOString())).toEqual(["2026-01-01T00:01:00.000Z"]);
+  });
+
+  it("reads retention from settings, and a call's options override them", async () => {
+    const type = uniqueType("set");
+    const threeDays = await insertTask(type, "succeeded", 3 * DAY + 60_000);
+    const oneDay = await insertTask(type, "succeeded", 1 * DAY + 60_000);
+    // Settings are transactional: the shorter retention is seen only inside this transaction,
+    // which is rolled back afterwards, so no other test ever prunes with it.
+    const ROLLBACK = new Error("rollback");
+    await sql().begin(async (tx) => {
+      await tx`update orchestrator.settings set value = '3' where key = 'retention.tasks_days'`;
+      const [{ out }] = await tx`select orchestrator.prune_history() as out`;
+      expect(out.tasks.days).toBe(3);
+      const inside = await tx<{ id: number }[]>`select id from orchestrator.tasks where type = ${type}`;
+      expect(inside.map((r) => r.id)).toEqual([oneDay]);
+      throw ROLLBACK;
+    }).catch((err) => {
+      if (err !== ROLLBACK) throw err;
+    });
+    let left = await sql()<{ id: number }[]>`select id from orchestrator.tasks where type = ${type} order by id`;
+    expect(left.map((r) => r.id)).toEqual([threeDays, oneDay]);
+    const [{ setting }] = await sql()`select value as setting from orchestrator.settings where key = 'retention.tasks_days'`;
+    expect(setting).toBe(14);
+
+    await sql()`select orchestrator.prune_history('{"tasks_days": 1}')`;
+    left = await sql()<{ id: number }[]>`select id from orchestrator.tasks where type = ${type}`;
+    expect(left).toEqual([]);
+  });
+
+  it("refuses retention settings that are not whole days", async () => {
+    await expect(sql()`update orchestrator.settings set value = '0' where key = 'retention.logs_days'`).rejects.toThrow(/check constraint/);
+    await expect(sql()`update orchestrator.settings set value = '1.5' where key = 'retention.logs_days'`).rejects.toThrow(/check constraint/);
+    await expect(sql()`update orchestrator.settings set value = '"ten"' where key = 'retention.logs_days'`).rejects.toThrow(/check constraint/);
+  });
+});
