@@ -163,8 +163,8 @@ describe("reap, cancel, retry", () => {
     const claimed = await claim(type, 10, 1);
     expect(claimed).toHaveLength(2);
     await sql()`update orchestrator.tasks set locked_until = now() - interval '1 second' where type = ${type}`;
-    const [{ reaped }] = await sql()`select orchestrator.reap() as reaped`;
-    expect(reaped).toBeGreaterThanOrEqual(2);
+    // Any worker may reap first (each invocation reaps before it claims); the outcome is what counts.
+    await sql()`select orchestrator.reap()`;
     expect((await task(a.id)).status).toBe("queued");
     expect((await task(a.id)).last_error).toMatch(/lease expired/);
     expect((await task(b.id)).status).toBe("dead");

@@ -32,7 +32,8 @@ describe("KniSoci error -> event -> ticket.open -> ticket", () => {
     const [ev] = await sql()`
       select id, level::text as level, fingerprint, matched_rules, wants_ticket, payload, processed_at
       from orchestrator.events where source = 'knisoci' and type = 'activity_log' and (payload -> 'record' ->> 'id')::bigint = ${row.id}`;
-    expect(ev).toMatchObject({ level: "error", matched_rules: ["errors-open-tickets"], wants_ticket: true, processed_at: expect.any(Date) });
+    // (wants_ticket is not checked here: the woken worker may already have attached the ticket and cleared it.)
+    expect(ev).toMatchObject({ level: "error", matched_rules: ["errors-open-tickets"], processed_at: expect.any(Date) });
     expect(ev.payload.record).toMatchObject({ id: row.id, meta: { plan: "pro" } });
     expect(ev.payload.record).not.toHaveProperty("session_token");
 
