@@ -69,7 +69,7 @@ export class ManagedProcess {
       createInterface({ input: stream! }).on("line", (line) => this.onLine(this.name, line));
     }
     child.on("exit", (code, signal) => {
-      if (this.child === child && code !== 0 && signal !== "SIGTERM" && signal !== "SIGKILL") {
+      if (this.child === child && code !== 0 && signal !== "SIGTERM" && signal !== "SIGKILL" && signal !== "SIGINT") {
         this.onLine(this.name, `exited unexpectedly (code ${code}, signal ${signal})`);
       }
     });
