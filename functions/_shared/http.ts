@@ -77,18 +77,21 @@ export function requireServiceKey(req: Request): void {
   }
 }
 
-/** Reads at most maxBytes of the body and parses it as JSON (empty body -> undefined). */
-export async function readJson(req: Request, maxBytes = settings.maxBodyBytes): Promise<unknown> {
+/**
+ * The raw body, at most maxBytes: a declared or streamed size over the limit is a 413
+ * before the rest is read. Signature checks need these exact bytes.
+ */
+export async function readRawBody(req: Request, maxBytes = settings.maxBodyBytes, overLimitHint = ""): Promise<Uint8Array> {
   const declared = Number(req.headers.get("content-length") ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    throw payloadTooLarge(`Body is ${declared} bytes; the limit is ${maxBytes} bytes.`);
+    throw payloadTooLarge(`Body is ${declared} bytes; the limit is ${maxBytes} bytes.${overLimitHint}`);
   }
   const type = req.headers.get("content-type");
   // curl sends form-urlencoded by default; we parse any body as JSON except real multipart forms.
   if (type && /^multipart\//i.test(type)) {
     throw unsupportedMediaType(`Send the body as application/json (got ${type}).`);
   }
-  if (!req.body) return undefined;
+  if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -98,7 +101,7 @@ export async function readJson(req: Request, maxBytes = settings.maxBodyBytes): 
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel();
-      throw payloadTooLarge(`Body is over the limit of ${maxBytes} bytes.`);
+      throw payloadTooLarge(`Body is over the limit of ${maxBytes} bytes.${overLimitHint}`);
     }
     chunks.push(value);
   }
@@ -108,6 +111,11 @@ export async function readJson(req: Request, maxBytes = settings.maxBodyBytes): 
     bytes.set(c, offset);
     offset += c.byteLength;
   }
+  return bytes;
+}
+
+/** Parses bytes as JSON (empty -> undefined); malformed JSON is a 400 saying where. */
+export function parseJsonBytes(bytes: Uint8Array): unknown {
   const raw = new TextDecoder().decode(bytes);
   if (raw.trim() === "") return undefined;
   try {
@@ -115,6 +123,11 @@ export async function readJson(req: Request, maxBytes = settings.maxBodyBytes): 
   } catch (err) {
     throw badRequest(`Body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** Reads at most maxBytes of the body and parses it as JSON (empty body -> undefined). */
+export async function readJson(req: Request, maxBytes = settings.maxBodyBytes): Promise<unknown> {
+  return parseJsonBytes(await readRawBody(req, maxBytes));
 }
 
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {

@@ -1,50 +1,38 @@
 // Breaks the stack on purpose, so it runs on a private stack of its own: the
 // shared test stack (and every other test file) never sees the fault.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import postgres from "postgres";
-import { startPrivateStack, type PrivateStack } from "../helpers/private-stack.ts";
+import { describe, expect, it } from "vitest";
+import { usePrivateStack } from "../helpers/private-stack.ts";
 import { waitFor } from "../helpers/stack.ts";
 
-type TaskRow = { id: number; status: string; attempts: number };
-let ps: PrivateStack;
-let sql: postgres.Sql;
+const priv = usePrivateStack();
 
-beforeAll(async () => {
-  ps = await startPrivateStack();
-  sql = postgres(ps.stack.info.DB_URL, { max: 4, onnotice: () => {} });
-});
-afterAll(async () => {
-  await sql?.end();
-  await ps?.stop();
-});
-
-async function taskStatus(id: number): Promise<TaskRow> {
-  const [row] = await sql<TaskRow[]>`select id, status, attempts from orchestrator.tasks where id = ${id}`;
+async function taskStatus(id: number) {
+  const [row] = await priv.sql<{ id: number; status: string; attempts: number }[]>`select id, status, attempts from orchestrator.tasks where id = ${id}`;
   return row;
 }
 
 describe("cron sweep", () => {
   it("picks up a task whose wake-up was lost while the dispatcher was stopped", async () => {
-    await ps.stack.dispatcher.stop();
+    await priv.stack.dispatcher.stop();
     try {
-      const [{ id }] = await sql`select (r.task).id from orchestrator.enqueue('noop', '{"echo": "swept"}') r`;
+      const [{ id }] = await priv.sql`select (r.task).id from orchestrator.enqueue('noop', '{"echo": "swept"}') r`;
       // The insert's wake-up is queued but undelivered; drop it, as a lost webhook.
-      const dropped = await sql`delete from net.http_request_queue where body is not null and convert_from(body, 'UTF8')::jsonb ->> 'reason' = 'insert' returning id`;
+      const dropped = await priv.sql`delete from net.http_request_queue where body is not null and convert_from(body, 'UTF8')::jsonb ->> 'reason' = 'insert' returning id`;
       expect(dropped.length).toBeGreaterThanOrEqual(1);
       // The next pg_cron minute queues a sweep wake-up of its own.
       await waitFor(async () => {
-        const rows = await sql`select 1 from net.http_request_queue where convert_from(body, 'UTF8')::jsonb ->> 'reason' = 'cron'`;
+        const rows = await priv.sql`select 1 from net.http_request_queue where convert_from(body, 'UTF8')::jsonb ->> 'reason' = 'cron'`;
         return rows.length > 0;
       }, "the cron sweep to queue a wake-up", 75_000, 500);
       expect((await taskStatus(id)).status).toBe("queued");
-      if (!ps.stack.dispatcher.running) ps.stack.dispatcher.start();
+      if (!priv.stack.dispatcher.running) priv.stack.dispatcher.start();
       const done = await waitFor(async () => {
         const t = await taskStatus(id);
         return t.status === "succeeded" && t;
       }, "the swept task to succeed", 10_000);
       expect(done.attempts).toBe(1);
     } finally {
-      if (!ps.stack.dispatcher.running) ps.stack.dispatcher.start();
+      if (!priv.stack.dispatcher.running) priv.stack.dispatcher.start();
     }
   }, 120_000);
 });

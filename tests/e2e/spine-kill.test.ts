@@ -1,58 +1,41 @@
 // Breaks the stack on purpose, so it runs on a private stack of its own: the
 // shared test stack (and every other test file) never sees the fault.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import postgres from "postgres";
-import { startPrivateStack, type PrivateStack } from "../helpers/private-stack.ts";
+import { describe, expect, it } from "vitest";
+import { usePrivateStack } from "../helpers/private-stack.ts";
 import { waitFor } from "../helpers/stack.ts";
 
-type TaskRow = { id: number; status: string; attempts: number };
-let ps: PrivateStack;
-let sql: postgres.Sql;
-
-beforeAll(async () => {
-  ps = await startPrivateStack();
-  sql = postgres(ps.stack.info.DB_URL, { max: 4, onnotice: () => {} });
-});
-afterAll(async () => {
-  await sql?.end();
-  await ps?.stop();
-});
-
-async function taskStatus(id: number): Promise<TaskRow> {
-  const [row] = await sql<TaskRow[]>`select id, status, attempts from orchestrator.tasks where id = ${id}`;
-  return row;
-}
+const priv = usePrivateStack();
 
 describe("function server killed mid-run", () => {
   it("tasks running at the kill finish after restart: none lost, none finished twice", async () => {
     const N = 40;
-    const [{ first }] = await sql`
+    const [{ first }] = await priv.sql`
       select min(id) as first from orchestrator.enqueue_many('noop', (select array_agg(jsonb_build_object('delay_ms', 1500, 'echo', g)) from generate_series(1, ${N}) g))`;
     const ids = Array.from({ length: N }, (_, i) => Number(first) + i);
     await waitFor(async () => {
-      const [{ n }] = await sql`select count(*)::int as n from orchestrator.tasks where id = any(${ids}::bigint[]) and status = 'running'`;
+      const [{ n }] = await priv.sql`select count(*)::int as n from orchestrator.tasks where id = any(${ids}::bigint[]) and status = 'running'`;
       return n > 0;
     }, "some tasks to be running", 10_000, 20);
-    await ps.stack.functions.stop("SIGKILL");
-    const [{ orphaned }] = await sql`select count(*)::int as orphaned from orchestrator.tasks where id = any(${ids}::bigint[]) and status = 'running'`;
+    await priv.stack.functions.stop("SIGKILL");
+    const [{ orphaned }] = await priv.sql`select count(*)::int as orphaned from orchestrator.tasks where id = any(${ids}::bigint[]) and status = 'running'`;
     expect(orphaned).toBeGreaterThan(0);
-    ps.stack.functions.start();
-    await ps.stack.waitHealthy();
+    priv.stack.functions.start();
+    await priv.stack.waitHealthy();
 
     // Leases expire (noop: 10 s timeout + 15 s), the cron sweep wakes a worker that reaps and reruns them.
     await waitFor(async () => {
-      const [{ n }] = await sql`select count(*)::int as n from orchestrator.tasks where id = any(${ids}::bigint[]) and status in ('succeeded', 'dead', 'cancelled')`;
+      const [{ n }] = await priv.sql`select count(*)::int as n from orchestrator.tasks where id = any(${ids}::bigint[]) and status in ('succeeded', 'dead', 'cancelled')`;
       return n === N;
     }, `all ${N} tasks to finish after the restart`, 170_000, 500);
 
-    const counts = await sql`select status::text, count(*)::int as n from orchestrator.tasks where id = any(${ids}::bigint[]) group by status`;
+    const counts = await priv.sql`select status::text, count(*)::int as n from orchestrator.tasks where id = any(${ids}::bigint[]) group by status`;
     expect(counts).toEqual([{ status: "succeeded", n: N }]);
-    const finishes = await sql`
+    const finishes = await priv.sql`
       select task_id, count(*)::int as n from orchestrator.logs
       where task_id = any(${ids}::bigint[]) and message = 'task noop succeeded' group by task_id`;
     expect(finishes).toHaveLength(N);
     expect(finishes.every((f) => f.n === 1)).toBe(true);
-    const [{ rerun }] = await sql`select count(*)::int as rerun from orchestrator.tasks where id = any(${ids}::bigint[]) and attempts = 2`;
+    const [{ rerun }] = await priv.sql`select count(*)::int as rerun from orchestrator.tasks where id = any(${ids}::bigint[]) and attempts = 2`;
     expect(rerun).toBeGreaterThanOrEqual(orphaned);
     console.log(`[kill -9] ${N} tasks: ${orphaned} were running at the kill, ${rerun} ran a second attempt, ${N} succeeded, 0 lost, 0 finished twice`);
   }, 200_000);

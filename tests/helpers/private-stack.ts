@@ -5,6 +5,8 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
+import postgres from "postgres";
 import { LocalStack } from "../../scripts/stack/stack.ts";
 
 export async function freePort(): Promise<number> {
@@ -61,4 +63,26 @@ export async function startPrivateStack(opts: { functionEnv?: Record<string, str
     throw err;
   }
   return { stack, recentLines: () => lines.slice(-200), stop };
+}
+
+/** A private stack for one test file (started in beforeAll, stopped in afterAll) and a SQL client to it. */
+export function usePrivateStack(opts: Parameters<typeof startPrivateStack>[0] = {}) {
+  let ps: PrivateStack | undefined;
+  let client: postgres.Sql | undefined;
+  beforeAll(async () => {
+    ps = await startPrivateStack(opts);
+    client = postgres(ps.stack.info.DB_URL, { max: 4, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await client?.end();
+    await ps?.stop();
+  });
+  return {
+    get stack(): LocalStack {
+      return ps!.stack;
+    },
+    get sql(): postgres.Sql {
+      return client!;
+    },
+  };
 }

@@ -8,8 +8,8 @@
 // and each signature is accepted once (replays are refused where the events are
 // stored, in the same transaction: see events.ts).
 import { env, envInt } from "../env.ts";
-import { AppError, payloadTooLarge, unauthorized, unsupportedMediaType } from "../errors.ts";
-import { isServiceRequest } from "../http.ts";
+import { AppError, unauthorized } from "../errors.ts";
+import { isServiceRequest, readRawBody as readBoundedBody } from "../http.ts";
 
 export const TIMESTAMP_HEADER = "x-orchestrator-timestamp";
 export const SIGNATURE_HEADER = "x-orchestrator-signature";
@@ -118,30 +118,6 @@ export async function authenticateSender(req: Request): Promise<{ auth: SenderAu
 }
 
 /** The raw body, at most maxBytes (the signature is over these exact bytes). */
-export async function readRawBody(req: Request, maxBytes = eventsMaxBodyBytes()): Promise<Uint8Array> {
-  const declared = Number(req.headers.get("content-length") ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) throw payloadTooLarge(`Body is ${declared} bytes; the limit is ${maxBytes} bytes.`);
-  const type = req.headers.get("content-type");
-  if (type && /^multipart\//i.test(type)) throw unsupportedMediaType(`Send the body as application/json (got ${type}).`);
-  if (!req.body) return new Uint8Array(0);
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw payloadTooLarge(`Body is over the limit of ${maxBytes} bytes; send at most 500 events per request.`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    bytes.set(c, offset);
-    offset += c.byteLength;
-  }
-  return bytes;
+export function readRawBody(req: Request, maxBytes = eventsMaxBodyBytes()): Promise<Uint8Array> {
+  return readBoundedBody(req, maxBytes, " Send at most 500 events per request.");
 }

@@ -6,6 +6,7 @@ import { db } from "../db.ts";
 import { notionSettings } from "../env.ts";
 import { AppError, badRequest, PermanentTaskError, unauthorized } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { readRawBody as readBoundedBody } from "../http.ts";
 import { normaliseId, notionContext } from "./context.ts";
 
 const TASK_TYPE = /^[a-z][a-z0-9_.:-]{0,63}$/;
@@ -268,28 +269,6 @@ export async function handleNotionWebhook(raw: Uint8Array, signature: string | n
 }
 
 /** The raw body (signatures are over the exact bytes), at most maxBytes. */
-export async function readRawBody(req: Request, maxBytes = 256 * 1024): Promise<Uint8Array> {
-  const declared = Number(req.headers.get("content-length") ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) throw new AppError(413, "payload_too_large", `Body is ${declared} bytes; the limit is ${maxBytes} bytes.`);
-  if (!req.body) return new Uint8Array();
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new AppError(413, "payload_too_large", `Body is over the limit of ${maxBytes} bytes.`);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.byteLength;
-  }
-  return out;
+export function readRawBody(req: Request, maxBytes = 256 * 1024): Promise<Uint8Array> {
+  return readBoundedBody(req, maxBytes);
 }
