@@ -30,7 +30,9 @@ export function errorResponse(err: unknown, log: Logger, requestId: string): Res
     return json(err.status, { error: body, request_id: requestId });
   }
   const pgCode = (err as { code?: string })?.code;
-  if (pgCode === "22023" || pgCode === "22P02" || pgCode === "22007" || pgCode === "22008" || pgCode === "23514") {
+  // Invalid values the database caught (bad parameter, text/date/number format, check constraint,
+  // NUL bytes or unencodable characters): the caller's input, so a 400.
+  if (["22023", "22P02", "22007", "22008", "23514", "22021", "22P05", "22003", "22001"].includes(pgCode ?? "")) {
     return json(400, { error: { code: "bad_request", message: (err as Error).message }, request_id: requestId });
   }
   if (pgCode === "23505") {
@@ -142,6 +144,10 @@ export async function parseBody<S extends z.ZodType>(req: Request, schema: S): P
 
 export function parseQuery<S extends z.ZodType>(url: URL, schema: S): z.infer<S> {
   const query: Record<string, string> = {};
-  for (const [k, v] of url.searchParams) query[k] = v;
+  for (const [k, v] of url.searchParams) {
+    // Postgres text cannot hold NUL: refuse it here with a message, not deep in a query.
+    if (v.includes("\u0000") || k.includes("\u0000")) throw badRequest(`Query parameter "${k.replace(/\u0000/g, "")}" contains a NUL character.`);
+    query[k] = v;
+  }
   return parseWith(schema, query, "query");
 }

@@ -54,6 +54,9 @@ describe("GET /logs", () => {
       expect(res.status, q).toBe(400);
       expect(JSON.parse(res.text).error.details.issues.length).toBeGreaterThan(0);
     }
+    const nul = await call(logs, "/logs?request_id=a%00b");
+    expect(nul.status).toBe(400);
+    expect(JSON.parse(nul.text).error.message).toMatch(/NUL/);
   });
 });
 

@@ -43,6 +43,9 @@ describe("POST /tasks", () => {
     expect(badPayload.status).toBe(400);
     expect(badPayload.body.error.details.issues[0].path).toBe("delay_ms");
 
+    const nul = await post({ type: "noop", payload: { echo: "a\u0000b" } });
+    expect(nul.status).toBe(400);
+
     const missing = await post("");
     expect(missing.status).toBe(400);
     expect(missing.body.error.message).toMatch(/Invalid body/);
