@@ -25,7 +25,7 @@ async function dbCounts(): Promise<Record<string, number>> {
 }
 
 describe("overview", () => {
-  it("shows the task counts the database holds, the cron jobs and a throughput chart", async () => {
+  it("shows the task counts the database holds, the cron jobs and a throughput chart", { timeout: 150_000 }, async () => {
     // One task in every status, so no count is trivially zero.
     const type = uniqueType("dash-overview");
     await enqueue(type);
@@ -45,7 +45,8 @@ describe("overview", () => {
       // Other test files change the queue at the same time: compare against a database
       // snapshot that did not move while the page read /health.
       let matched = false;
-      for (let attempt = 0; attempt < 15 && !matched; attempt++) {
+      for (let attempt = 0; attempt < 90 && !matched; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 300));
         const before = await dbCounts();
         await page.reload();
         await page.getByTestId("count-queued").waitFor();
