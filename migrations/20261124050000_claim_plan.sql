@@ -20,22 +20,24 @@
 
 create function orchestrator.claim_pick_ids(p_max_count integer, p_types text[])
 returns bigint[]
-language sql
+language plpgsql
 set enable_seqscan = off
 set enable_bitmapscan = off
 set enable_sort = off
 as $$
-  select coalesce(array_agg(id), '{}')
-  from (
+begin
+  return array(
     select id from orchestrator.tasks
     where status = 'queued' and run_at <= now()
       and (p_types is null or type = any (p_types))
     order by priority desc, run_at, id
     limit greatest(least(coalesce(p_max_count, 1), 1000), 0)
-    for update skip locked
-  ) picked
+    for update skip locked);
+end
 $$;
 
+-- PL/pgSQL rather than SQL: a session plans each statement once and reuses the plan
+-- (a SQL function is planned again on every call).
 create or replace function orchestrator.claim(
   p_worker text,
   p_max_count integer default 1,
@@ -43,7 +45,17 @@ create or replace function orchestrator.claim(
   p_types text[] default null,
   p_type_leases jsonb default null
 ) returns setof orchestrator.tasks
-language sql as $$
+language plpgsql as $$
+declare
+  v_ids bigint[];
+begin
+  -- claim_pick_ids locks the rows it picks (SKIP LOCKED: rows another claim holds
+  -- are passed over), so they are still queued when the update reaches them.
+  v_ids := orchestrator.claim_pick_ids(p_max_count, p_types);
+  if cardinality(v_ids) = 0 then
+    return;
+  end if;
+  return query
   update orchestrator.tasks t
      set status = 'running',
          attempts = t.attempts + 1,
@@ -53,11 +65,9 @@ language sql as $$
          lease_token = gen_random_uuid(),
          started_at = now(),
          updated_at = now()
-   -- claim_pick_ids locked the rows it picked (SKIP LOCKED: rows another claim
-   -- holds are passed over), so they are still queued when the update reaches
-   -- them. The scalar subquery runs once; its array is matched by primary key.
-   where t.id = any ((select orchestrator.claim_pick_ids(p_max_count, p_types))::bigint[])
-  returning t.*
+   where t.id = any (v_ids)
+  returning t.*;
+end
 $$;
 
 revoke all on function orchestrator.claim_pick_ids(integer, text[]) from public;

@@ -128,6 +128,13 @@ async function gatewayAllows(req: Request): Promise<Response | undefined> {
   }
 }
 
+// One stray rejected promise must not take every function down (the hosted runtime isolates
+// requests the same way): print it and keep serving.
+globalThis.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  console.error(JSON.stringify({ level: "error", component: "edge-runtime", message: `unhandled rejection: ${event.reason}` }));
+});
+
 Deno.serve({ hostname: "127.0.0.1", port, onListen: () => console.log(`functions ready on http://127.0.0.1:${port}/functions/v1/ (${[...functions.keys()].join(", ")})`) }, async (req) => {
   const started = performance.now();
   const url = new URL(req.url);

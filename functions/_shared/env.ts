@@ -37,6 +37,13 @@ export const settings = {
   get workerConcurrency() {
     return envInt("WORKER_CONCURRENCY", 10);
   },
+  /**
+   * How long a background worker whose queue drained stays for new tasks (woken by the orchestrator_task_ready
+   * NOTIFY, so new work starts without a fresh invocation). One worker per isolate lingers; 0 turns it off.
+   */
+  get workerLingerMs() {
+    return envInt("WORKER_LINGER_MS", 1_000);
+  },
   /** How long an idle worker waits for a retry or scheduled task due soon, instead of leaving it to cron. */
   get workerIdleWaitMs() {
     return envInt("WORKER_IDLE_WAIT_MS", 5_000);

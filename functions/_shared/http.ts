@@ -146,7 +146,7 @@ export function parseQuery<S extends z.ZodType>(url: URL, schema: S): z.infer<S>
   const query: Record<string, string> = {};
   for (const [k, v] of url.searchParams) {
     // Postgres text cannot hold NUL: refuse it here with a message, not deep in a query.
-    if (v.includes("\u0000") || k.includes("\u0000")) throw badRequest(`Query parameter "${k.replace(/\u0000/g, "")}" contains a NUL character.`);
+    if (v.includes("\u0000") || k.includes("\u0000")) throw badRequest(`Query parameter "${k.split("\u0000").join("")}" contains a NUL character.`);
     query[k] = v;
   }
   return parseWith(schema, query, "query");

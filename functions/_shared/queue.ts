@@ -138,7 +138,9 @@ export async function failTasks(
   const rows = await db()<{ id: number; status: "queued" | "dead" | "stale" }[]>`
     select id, status from orchestrator.fail_many(
       ${failed.map((f) => f.id)}::bigint[], ${failed.map((f) => f.token)}::uuid[],
-      ${failed.map((f) => f.error)}::text[], ${failed.map((f) => f.retryable)}::boolean[])`;
+      ${failed.map((f) => f.error)}::text[],
+      -- postgres.js has no boolean[] parameter type: text, cast here.
+      ${failed.map((f) => String(f.retryable))}::text[]::boolean[])`;
   return new Map(rows.map((r) => [r.id, r.status]));
 }
 

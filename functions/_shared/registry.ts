@@ -10,6 +10,7 @@ import { aiRun } from "./tasks/ai-run.ts";
 import { sopGenerate } from "./tasks/sop-generate.ts";
 import { dailyDigest } from "./tasks/digest.ts";
 import { incidentGather, notify, workflowStart } from "./workflows/tasks.ts";
+import { testTaskTypes } from "./tasks/test-chaos.ts";
 
 export const taskTypes: Record<string, TaskType> = {
   "ticket.open": ticketOpen,
@@ -25,6 +26,8 @@ export const taskTypes: Record<string, TaskType> = {
   "workflow.start": workflowStart,
   "incident.gather": incidentGather,
   notify,
+  // test.chaos, only with ORCHESTRATOR_TEST_TASKS=1 (the fault suite's stacks); never in a deployment.
+  ...testTaskTypes(),
 };
 
 export function taskType(name: string): TaskType | undefined {

@@ -13,8 +13,15 @@
 // another invocation could run. A task that waited locally long enough for its lease
 // to run short gets its lease renewed before it starts; claimed tasks never started
 // when the budget ends go back to the queue uncounted.
+//
+// A background run whose queue drains lingers (WORKER_LINGER_MS, one worker per
+// isolate) on the orchestrator_task_ready NOTIFY that inserts send, and claims new
+// work the moment it commits; a webhook that arrives meanwhile hands its wake-up to
+// the lingering worker instead of claiming on its own. The webhook stays the
+// guarantee: lingering only shortens the path while an isolate is warm.
+import { db } from "./db.ts";
 import { PermanentTaskError } from "./errors.ts";
-import { settings } from "./env.ts";
+import { env, settings } from "./env.ts";
 import { flushLogs, type Logger } from "./logger.ts";
 import {
   claimTasks, completeTasks, extendLeases, failTasks, reapExpiredLeases, releaseTasks, secondsUntilNextTask,
@@ -30,6 +37,13 @@ export interface WorkerOptions {
   concurrency?: number;
   maxTasks?: number;
   types?: string[];
+  /** How long a lease outlives the handler's timeout (default 15 s); tests shrink it. */
+  leaseMarginSeconds?: number;
+  /**
+   * Once the queue is drained, stay this long for new tasks (orchestrator_task_ready NOTIFY) before
+   * returning. Background runs (webhook, cron) use WORKER_LINGER_MS; a caller waiting for the answer gets 0.
+   */
+  lingerMs?: number;
 }
 
 export interface WorkerStats {
@@ -40,6 +54,10 @@ export interface WorkerStats {
   dead: number;
   /** Finished by this worker after its lease was lost: the outcome was discarded. */
   stale: number;
+  /** Leases renewed for tasks that waited in the worker before they started. */
+  renewed: number;
+  /** Claimed but never started (the budget ran out): handed back to the queue, attempt not counted. */
+  released: number;
   reaped: number;
   duration_ms: number;
 }
@@ -60,6 +78,8 @@ const LEASE_MARGIN_S = 15;
 
 /** A task may start only with at least its timeout plus this much lease left; otherwise the lease is renewed first. */
 const START_LEASE_SAFETY_MS = 5_000;
+/** The safety margin, at most a third of the lease margin (tests shrink the lease margin). */
+const startSafetyMs = (marginS: number) => Math.min(START_LEASE_SAFETY_MS, (marginS * 1000) / 3);
 /** How much work (per slot) a worker claims ahead: fast tasks come in big batches, slow ones one per free slot. */
 const PREFETCH_WINDOW_MS = 50;
 /** A finished outcome waits at most this long for others to share its completion round trip. */
@@ -112,6 +132,65 @@ async function runHandler(task: TaskRow, log: Logger): Promise<Outcome> {
   }
 }
 
+// --- lingering: one worker per isolate waits for orchestrator_task_ready -------------
+const READY_CHANNEL = "orchestrator_task_ready";
+let readyCount = 0; // notifications seen by this isolate
+let readyWaiters = new Set<() => void>();
+let listening: Promise<unknown> | undefined;
+let lingerer: string | undefined; // the worker lingering in this isolate, if any
+let lingererWaiting: (() => void) | undefined; // wakes the lingerer while it waits
+let lastReapAt = 0;
+const REAP_EVERY_MS = 10_000;
+const DUE_CHECK_EVERY_MS = 1_000;
+
+/**
+ * A wake-up (webhook, cron) that arrives while this isolate's lingerer waits is handed to it: the
+ * lingerer claims at once, and the new invocation spends no query. Atomic: the lingerer is waiting
+ * exactly while its waker is set (its timeout clears it in the same turn).
+ */
+function handOffToLingerer(): boolean {
+  const wake = lingererWaiting;
+  if (!wake) return false;
+  lingererWaiting = undefined;
+  wake();
+  return true;
+}
+
+/** LISTENs once per isolate (postgres.js keeps a dedicated connection and re-listens after a reconnect). */
+function listenForReady(): Promise<unknown> {
+  listening ??= db().listen(READY_CHANNEL, () => {
+    readyCount++;
+    const waiters = readyWaiters;
+    readyWaiters = new Set();
+    for (const w of waiters) w();
+  }).catch((err) => {
+    listening = undefined;
+    throw err;
+  });
+  return listening;
+}
+
+/** Resolves true on a notification newer than `seen` or a handed-off wake-up, false after `ms`. */
+async function waitForReady(seen: number, ms: number): Promise<boolean> {
+  await listenForReady();
+  if (readyCount !== seen) return true;
+  return await new Promise<boolean>((resolve) => {
+    const done = (v: boolean) => {
+      clearTimeout(timer);
+      readyWaiters.delete(wake);
+      if (lingererWaiting === wake) lingererWaiting = undefined;
+      resolve(v);
+    };
+    const wake = () => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    readyWaiters.add(wake);
+    lingererWaiting = wake;
+  });
+}
+
+/** LISTEN needs a session: not through Supavisor in transaction mode (port 6543). */
+const canListen = () => !/:6543\//.test(env("SUPABASE_DB_URL") ?? "");
+
 /** Connection-level failures (Postgres restarting, network) are worth retrying; data errors are not. */
 function transient(err: unknown): boolean {
   const code = (err as { code?: string })?.code ?? "";
@@ -140,13 +219,23 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const batchSize = Math.min(1000, Math.max(1, opts.batchSize ?? settings.workerBatchSize));
   const concurrency = Math.max(1, opts.concurrency ?? settings.workerConcurrency);
   const maxTasks = opts.maxTasks ?? Infinity;
+  const lingerMs = canListen() ? Math.max(0, opts.lingerMs ?? 0) : 0;
   const known = knownTaskTypes();
   const types = opts.types ? opts.types.filter((t) => known.includes(t)) : known;
-  const typeLeases = Object.fromEntries(types.map((t) => [t, Math.ceil(taskType(t)!.timeoutMs / 1000) + LEASE_MARGIN_S]));
+  const marginS = opts.leaseMarginSeconds ?? LEASE_MARGIN_S;
+  const safetyMs = startSafetyMs(marginS);
+  const typeLeases = Object.fromEntries(types.map((t) => [t, Math.ceil(taskType(t)!.timeoutMs / 1000) + marginS]));
   const leaseSeconds = Math.max(...Object.values(typeLeases), 1);
   const log = opts.log.child({ component: "task-worker" });
-  const stats: WorkerStats = { claimed: 0, succeeded: 0, failed: 0, retried: 0, dead: 0, stale: 0, reaped: 0, duration_ms: 0 };
+  const stats: WorkerStats = {
+    claimed: 0, succeeded: 0, failed: 0, retried: 0, dead: 0, stale: 0, renewed: 0, released: 0, reaped: 0, duration_ms: 0,
+  };
   if (types.length === 0) return stats;
+  // A background wake-up while this isolate's lingerer waits: it takes the work, this run ends here.
+  if (lingerMs > 0 && !opts.types && handOffToLingerer()) {
+    log.debug(`worker ${opts.workerId} handed its wake-up to the lingering worker ${lingerer}`);
+    return stats;
+  }
 
   const pending: TaskRow[] = []; // claimed, not started
   const finished: { outcome: Outcome; at: number }[] = []; // ran, outcome not written yet
@@ -161,10 +250,21 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   let wake: () => void = () => {};
   const poke = () => wake();
 
-  const reaping = reapExpiredLeases().then((n) => {
-    stats.reaped = n;
-    if (n > 0) log.warn(`reaped ${n} tasks whose lease expired`, { reaped: n });
-  });
+  // Reaping runs beside the first claim (and again when a lingering worker wakes, at most every
+  // 10 s). Its rejection is handled here and now: an unhandled rejection (say, the database
+  // restarting) would end the whole isolate.
+  const reapings: Promise<void>[] = [];
+  const reap = () => {
+    lastReapAt = Date.now();
+    reapings.push(reapExpiredLeases().then(
+      (n) => {
+        stats.reaped += n;
+        if (n > 0) log.warn(`reaped ${n} tasks whose lease expired`, { reaped: n });
+      },
+      (err) => log.warn(`could not reap expired leases: ${(err as Error).message}`),
+    ));
+  };
+  reap();
 
   const claimSize = () => {
     const room = Math.min(batchSize, maxTasks - stats.claimed);
@@ -174,13 +274,20 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     return Math.max(1, Math.min(room, free + ahead));
   };
 
+  let readySeen = readyCount; // notifications this worker has already acted on
+  let dueCheckedAt = 0; // when secondsUntilNextTask last answered
+  let dueAt = Infinity; // when the next queued task of our types becomes runnable (as of dueCheckedAt)
   const claim = () => {
     lastClaimEmpty = false;
-    claiming = claimTasks(opts.workerId, claimSize(), leaseSeconds, types, typeLeases)
+    readySeen = readyCount;
+    const size = claimSize();
+    claiming = claimTasks(opts.workerId, size, leaseSeconds, types, typeLeases)
       .then((batch) => {
         stats.claimed += batch.length;
         pending.push(...batch);
-        lastClaimEmpty = batch.length === 0;
+        // Fewer than asked: the queue has run dry (rows other workers hold are not queued any more),
+        // so the next claim waits for the next wake-up or notification instead of asking again.
+        lastClaimEmpty = batch.length < size;
       })
       .catch((err) => {
         // Claims stop; what is running finishes and is recorded.
@@ -196,13 +303,14 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   /** Renews the leases of every waiting task whose lease runs short; tasks whose lease is gone are dropped. */
   const renewLeases = () => {
     const now = Date.now();
-    const short = pending.filter((t) => leaseLeftMs(t, now) < taskType(t.type)!.timeoutMs + START_LEASE_SAFETY_MS);
+    const short = pending.filter((t) => leaseLeftMs(t, now) < taskType(t.type)!.timeoutMs + safetyMs);
     extending = persist("renewing leases", () => extendLeases(short.map((t) => ({ id: t.id, token: t.lease_token! })), leaseSeconds, typeLeases), log)
       .then((renewed) => {
         for (const t of short) {
           const until = renewed.get(t.id);
           if (until) {
             t.locked_until = until;
+            stats.renewed++;
             continue;
           }
           pending.splice(pending.indexOf(t), 1);
@@ -268,6 +376,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
       stats.failed++;
       if (status === "queued") {
         stats.retried++;
+        dueCheckedAt = 0; // a retry is now scheduled: ask when it is due
         taskLog.warn(`task ${o.task.type} failed; retry scheduled`, ctx);
       } else {
         stats.dead++;
@@ -278,58 +387,80 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     void flushLogs();
   };
 
-  for (;;) {
-    const changed = new Promise<void>((r) => (wake = r));
-    const inBudget = Date.now() < deadline;
-    const mayClaim = !stopClaiming && inBudget && stats.claimed < maxTasks;
+  try {
+    for (;;) {
+      const changed = new Promise<void>((r) => (wake = r));
+      const inBudget = Date.now() < deadline;
+      const mayClaim = !stopClaiming && inBudget && stats.claimed < maxTasks;
 
-    // Claim when little work is left locally; at most one claim in flight.
-    if (mayClaim && !claiming && !extending && !lastClaimEmpty && pending.length < concurrency) claim();
-
-    // Start waiting tasks; renew short leases first (rare: only after a long wait in the local queue).
-    // Past the budget nothing new starts: waiting tasks go back to the queue below.
-    if (inBudget && !extending && pending.length > 0 && running < concurrency) {
-      // Every task was claimed with the same headroom (lease - timeout), so the oldest claim, first in line, has the least.
-      const head = pending[0];
-      if (leaseLeftMs(head, Date.now()) < taskType(head.type)!.timeoutMs + START_LEASE_SAFETY_MS) renewLeases();
-      else while (running < concurrency && pending.length > 0) start(pending.shift()!);
-    }
-
-    // Write outcomes: a full group, the end of a burst, or the oldest waited long enough.
-    const idle = running === 0 && (pending.length === 0 || !inBudget);
-    if (finished.length > 0 && (finished.length >= batchSize || idle || Date.now() - finished[0].at >= RECORD_HOLD_MS)) record();
-
-    if (idle && !claiming && !extending && finished.length === 0) {
-      if (!mayClaim || pending.length > 0) break;
-      if (lastClaimEmpty) {
-        // Nothing claimable now: wait for a retry or scheduled task due soon, else leave it to the next wake-up.
-        const wait = await secondsUntilNextTask(types).catch((err) => {
-          failure ??= err;
-          return undefined;
-        });
-        const waitMs = wait === undefined ? Infinity : Math.max(wait * 1000, 20);
-        if (waitMs > settings.workerIdleWaitMs || Date.now() + waitMs >= deadline) break;
-        await new Promise((r) => setTimeout(r, waitMs));
-        lastClaimEmpty = false;
-        continue;
+      // Start waiting tasks; renew short leases first (rare: only after a long wait in the local queue).
+      // Past the budget nothing new starts: waiting tasks go back to the queue below.
+      if (inBudget && !extending && pending.length > 0 && running < concurrency) {
+        // Every task was claimed with the same headroom (lease - timeout), so the oldest claim, first in line, has the least.
+        const head = pending[0];
+        if (leaseLeftMs(head, Date.now()) < taskType(head.type)!.timeoutMs + safetyMs) renewLeases();
+        else while (running < concurrency && pending.length > 0) start(pending.shift()!);
       }
-    }
-    // Sleep until something happens; wake in time to write held outcomes.
-    const hold = finished.length > 0 ? Math.max(1, RECORD_HOLD_MS - (Date.now() - finished[0].at)) : undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([changed, ...(hold === undefined ? [] : [new Promise<void>((r) => (timer = setTimeout(r, hold)))])]);
-    clearTimeout(timer);
-  }
 
+      // Claim when little work is left locally (so the next batch is here when a slot frees); one claim in flight.
+      if (mayClaim && !claiming && !extending && !lastClaimEmpty && pending.length < concurrency) claim();
+
+      // Write outcomes: a full group, the end of a burst, or the oldest waited long enough.
+      const idle = running === 0 && (pending.length === 0 || !inBudget);
+      if (finished.length > 0 && (finished.length >= batchSize || idle || Date.now() - finished[0].at >= RECORD_HOLD_MS)) record();
+
+      if (idle && !claiming && !extending && finished.length === 0) {
+        if (!mayClaim || pending.length > 0) break;
+        if (lastClaimEmpty) {
+          // Nothing claimable now: wait for a retry or scheduled task due soon, else leave it to the next
+          // wake-up. (Asked at most once a second while lingering; a retry this worker scheduled asks again.)
+          if (Date.now() - dueCheckedAt > DUE_CHECK_EVERY_MS) {
+            const wait = await secondsUntilNextTask(types).catch((err) => {
+              failure ??= err;
+              return undefined;
+            });
+            dueCheckedAt = Date.now();
+            dueAt = wait === undefined ? Infinity : dueCheckedAt + wait * 1000;
+          }
+          const waitMs = Math.max(dueAt - Date.now(), 20);
+          if (waitMs <= settings.workerIdleWaitMs && Date.now() + waitMs < deadline) {
+            await new Promise((r) => setTimeout(r, waitMs));
+            lastClaimEmpty = false;
+            continue;
+          }
+          // Nothing due soon: linger for new tasks, if no other worker of this isolate does.
+          const lingerFor = Math.min(lingerMs, deadline - Date.now() - 1);
+          if (lingerFor > 0 && failure === undefined && (lingerer === undefined || lingerer === opts.workerId)) {
+            lingerer = opts.workerId;
+            const notified = await waitForReady(readySeen, lingerFor).catch(() => false);
+            if (notified) {
+              if (Date.now() - lastReapAt > REAP_EVERY_MS) reap();
+              lastClaimEmpty = false;
+              continue;
+            }
+          }
+          break;
+        }
+      }
+      // Sleep until something happens; wake in time to write held outcomes.
+      const hold = finished.length > 0 ? Math.max(1, RECORD_HOLD_MS - (Date.now() - finished[0].at)) : undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([changed, ...(hold === undefined ? [] : [new Promise<void>((r) => (timer = setTimeout(r, hold)))])]);
+      clearTimeout(timer);
+    }
+  } finally {
+    if (lingerer === opts.workerId) lingerer = undefined;
+  }
   // Claimed but never started (budget spent or a claim error): back to the queue, attempt not counted.
   if (pending.length > 0) {
     const back = pending.splice(0, pending.length);
     const released = await persist("releasing unstarted tasks", () => releaseTasks(back.map((t) => ({ id: t.id, token: t.lease_token! }))), log)
       .catch(() => [] as number[]);
     stats.claimed -= released.length;
+    stats.released = released.length;
   }
   await recording;
-  await reaping.catch((err) => log.warn(`could not reap expired leases: ${(err as Error).message}`));
+  await Promise.all(reapings);
   stats.duration_ms = Date.now() - started;
   if (failure) log.error(`worker ${opts.workerId} stopped early: ${(failure as Error).message ?? failure}`, { ...stats });
   else if (stats.claimed > 0) log.info(`worker ${opts.workerId} done`, { ...stats });

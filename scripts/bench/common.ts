@@ -4,6 +4,20 @@ import postgres from "postgres";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+// The wall clock at sub-millisecond resolution, anchored to Date.now() (the system clock
+// PostgreSQL's now() also reads). performance.timeOrigin + performance.now() drifts from
+// the system clock over a long run (NTP slewing), which skews enqueue->start figures
+// computed against database timestamps; re-anchor before each measurement.
+let anchorWall = Date.now();
+let anchorPerf = performance.now();
+export function calibrateClock(): void {
+  const t = Date.now();
+  while (Date.now() === t) { /* wait for the next millisecond boundary */ }
+  anchorWall = Date.now();
+  anchorPerf = performance.now();
+}
+export const wallClock = () => anchorWall + (performance.now() - anchorPerf);
+
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
@@ -95,6 +109,7 @@ export async function until<T>(probe: () => Promise<T | undefined | false | null
 
 /** Runs `count` calls of fn at a steady `perSecond` rate (open loop: a slow call does not delay the next). */
 export async function steadyRate(count: number, perSecond: number, fn: (i: number) => Promise<void>, onTick?: (done: number) => void): Promise<void> {
+  calibrateClock();
   const interval = 1000 / perSecond;
   const start = performance.now();
   const pending: Promise<void>[] = [];
@@ -142,8 +157,8 @@ export interface BenchSystem {
   latency(n: number, rate: number, onProgress: (done: number) => void): Promise<LatencyResult>;
   /** Leaves `depth` runnable tasks queued (no worker running) for claim measurements. */
   loadDepth(depth: number, onProgress: (loaded: number) => void): Promise<void>;
-  /** Claims one task at a time `samples` times with the system's own claim statement (each then completed). */
-  claimLatency(samples: number): Promise<number[]>;
+  /** Claims one task at a time `samples` times (or until budgetMs, at least 5) with the system's own claim statement, each then completed. */
+  claimLatency(samples: number, budgetMs?: number): Promise<number[]>;
   clearDepth(): Promise<void>;
   /** Between repetitions: clear finished rows, vacuum, checkpoint. */
   reset(): Promise<void>;

@@ -2,13 +2,15 @@
 // its Performance page recommends for throughput (worker.graphile.org/docs/performance):
 // concurrentJobs 24, maxPoolSize 25, localQueue.size 500, completeJobBatchDelay 0,
 // failJobBatchDelay 0. It runs in this process (as a Node library does); jobs are
-// woken by its LISTEN/NOTIFY. Times: created = client clock before add_job(s),
-// started = handler entry, finished = handler exit (completion is batched right
-// after; graphile-worker deletes finished jobs, so there is no stored timestamp).
+// woken by its LISTEN/NOTIFY. Times, as for the other systems: created = client
+// clock before add_job, started = the claim (jobs.locked_at, set by its get-jobs
+// statement), finished = the completion write (graphile-worker deletes a finished
+// job: an AFTER DELETE trigger, installed only for the latency workload, notes the
+// delete statement's now() and the row's locked_at).
 import { createRequire } from "node:module";
 import type postgres from "postgres";
 import {
-  type BenchSystem, connect, ensureDatabase, type LatencyResult, sleep, steadyRate, summarize, type ThroughputResult, until,
+  type BenchSystem, wallClock, connect, ensureDatabase, type LatencyResult, sleep, steadyRate, summarize, type ThroughputResult, until,
 } from "./common.ts";
 
 const require = createRequire(import.meta.url);
@@ -109,31 +111,38 @@ export class GraphileSystem implements BenchSystem {
   }
 
   async latency(n: number, rate: number, onProgress: (done: number) => void): Promise<LatencyResult> {
-    await this.startRunner();
-    await sleep(300);
-    const enq = new Array<number>(n);
-    const started = new Array<number>(n);
-    const ended = new Array<number>(n);
-    let done = 0;
-    this.onJob = (p, phase) => {
-      const now = performance.timeOrigin + performance.now();
-      if (phase === "start") started[p.i] = now;
-      else {
-        ended[p.i] = now;
-        done++;
-      }
-    };
-    await steadyRate(n, rate, async (i) => {
-      enq[i] = performance.timeOrigin + performance.now();
-      await this.utils.addJob("noop", { i });
-    }, onProgress);
-    await until(async () => done >= n, "graphile-worker to run every job", 5 * 60_000, 5);
-    this.onJob = undefined;
-    return {
-      tasks: n,
-      start: summarize(started.map((s, i) => s - enq[i])),
-      finish: summarize(ended.map((e, i) => e - enq[i])),
-    };
+    await this.sql.unsafe(`
+      create table if not exists public.bench_finished (i int primary key, locked_at timestamptz, deleted_at timestamptz);
+      truncate public.bench_finished;
+      create or replace function public.bench_note_finished() returns trigger language plpgsql as $$
+      begin
+        insert into public.bench_finished values ((old.payload ->> 'i')::int, old.locked_at, now()) on conflict do nothing;
+        return null;
+      end $$;
+      create or replace trigger bench_note_finished after delete on graphile_worker._private_jobs
+        for each row execute function public.bench_note_finished();`);
+    try {
+      await this.startRunner();
+      await sleep(300);
+      const enq = new Array<number>(n);
+      await steadyRate(n, rate, async (i) => {
+        enq[i] = wallClock();
+        await this.utils.addJob("noop", { i });
+      }, onProgress);
+      const rows = await until(async () => {
+        const r = await this.sql<{ i: number; started: number; finished: number }[]>`
+          select i, extract(epoch from locked_at)::float8 * 1000 as started, extract(epoch from deleted_at)::float8 * 1000 as finished
+          from public.bench_finished`;
+        return r.length >= n ? r : undefined;
+      }, "graphile-worker to finish every job", 5 * 60_000, 20);
+      return {
+        tasks: n,
+        start: summarize(rows.map((r) => r.started - enq[r.i])),
+        finish: summarize(rows.map((r) => r.finished - enq[r.i])),
+      };
+    } finally {
+      await this.sql.unsafe(`drop trigger if exists bench_note_finished on graphile_worker._private_jobs`);
+    }
   }
 
   async loadDepth(depth: number, onProgress: (loaded: number) => void): Promise<void> {
@@ -151,7 +160,8 @@ export class GraphileSystem implements BenchSystem {
     await this.sql`vacuum analyze graphile_worker._private_jobs`;
   }
 
-  async claimLatency(samples: number): Promise<number[]> {
+  async claimLatency(samples: number, budgetMs = Infinity): Promise<number[]> {
+    const began = performance.now();
     const client = new pg.Client({ connectionString: this.url });
     await client.connect();
     const withPgClient = Object.assign((fn: (c: Any) => Promise<unknown>) => fn(client), {
@@ -166,7 +176,7 @@ export class GraphileSystem implements BenchSystem {
     const tasks = { noop: async () => {} };
     const times: number[] = [];
     try {
-      for (let i = 0; i < samples; i++) {
+      for (let i = 0; i < samples && (i < 5 || performance.now() - began < budgetMs); i++) {
         const t = performance.now();
         const jobs = await batchGetJobs(options, withPgClient, tasks, "bench-depth", null, 1);
         times.push(performance.now() - t);

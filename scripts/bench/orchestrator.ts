@@ -7,7 +7,7 @@
 import type postgres from "postgres";
 import type { LocalStack } from "../stack/stack.ts";
 import {
-  type BenchSystem, connect, type DepthResult, type LatencyResult, sleep, steadyRate, summarize, type ThroughputResult, until,
+  type BenchSystem, wallClock, connect, type DepthResult, type LatencyResult, sleep, steadyRate, summarize, type ThroughputResult, until,
 } from "./common.ts";
 
 type QueueModule = typeof import("../../functions/_shared/queue.ts");
@@ -68,7 +68,7 @@ export class OrchestratorSystem implements BenchSystem {
   async latency(n: number, rate: number, onProgress: (done: number) => void): Promise<LatencyResult> {
     const enqueuedAt = new Map<number, number>();
     await steadyRate(n, rate, async () => {
-      const t = performance.timeOrigin + performance.now();
+      const t = wallClock();
       const [{ id }] = await this.sql<{ id: number }[]>`
         select (r.task).id from orchestrator.enqueue('noop', '{}'::jsonb, '{"source": "bench"}'::jsonb) r`;
       enqueuedAt.set(id, t);
@@ -99,10 +99,11 @@ export class OrchestratorSystem implements BenchSystem {
     await this.sql`vacuum analyze orchestrator.tasks`;
   }
 
-  async claimLatency(samples: number): Promise<number[]> {
+  async claimLatency(samples: number, budgetMs = Infinity): Promise<number[]> {
+    const began = performance.now();
     const types = this.registry.knownTaskTypes();
     const times: number[] = [];
-    for (let i = 0; i < samples; i++) {
+    for (let i = 0; i < samples && (i < 5 || performance.now() - began < budgetMs); i++) {
       const t = performance.now();
       const [task] = await this.queue.claimTasks("bench:depth", 1, 60, types);
       times.push(performance.now() - t);

@@ -6,7 +6,7 @@
 import { cpus } from "node:os";
 import type postgres from "postgres";
 import {
-  type BenchSystem, connect, ensureDatabase, type LatencyResult, sleep, steadyRate, summarize, type ThroughputResult, until,
+  type BenchSystem, wallClock, connect, ensureDatabase, type LatencyResult, sleep, steadyRate, summarize, type ThroughputResult, until,
 } from "./common.ts";
 
 const BATCH = 500;
@@ -109,7 +109,7 @@ export class SqlCeilingSystem implements BenchSystem {
     const listener = await consumer.listen("jobs", () => void drain());
     const enq = new Map<number, number>();
     await steadyRate(n, rate, async () => {
-      const t = performance.timeOrigin + performance.now();
+      const t = wallClock();
       const [{ id }] = await this.sql<{ id: number }[]>`insert into jobs default values returning id`;
       enq.set(id, t);
     }, onProgress);
@@ -139,11 +139,12 @@ export class SqlCeilingSystem implements BenchSystem {
     await this.sql`vacuum analyze jobs`;
   }
 
-  async claimLatency(samples: number): Promise<number[]> {
+  async claimLatency(samples: number, budgetMs = Infinity): Promise<number[]> {
+    const began = performance.now();
     const db = await this.sql.reserve();
     const times: number[] = [];
     try {
-      for (let i = 0; i < samples; i++) {
+      for (let i = 0; i < samples && (i < 5 || performance.now() - began < budgetMs); i++) {
         const t = performance.now();
         const ids = await this.claim(db, 1);
         times.push(performance.now() - t);

@@ -215,4 +215,19 @@ describe("webhook.deliver", () => {
     expect(rows.map((x) => x.event)).toEqual(["ticket.opened", "ticket.resolved", "ticket.reopened"]);
     expect(rows[1].payload.data).toMatchObject({ ticket: { id: ticketId, status: "resolved" }, previous_status: "open" });
   });
+
+  it("SOP events: each new version is a sop.created event", async () => {
+    const r = receiver(200);
+    const slug = `hook-${rand()}`;
+    const { tasks } = await withSubscription({ url: r.url, events: ["sop.*"], format: "slack" }, async (tx) => {
+      await tx`select orchestrator.sop_insert(${slug}, 'Restart the queue', '{}'::jsonb, ${"# Restart\n\n" + "x".repeat(5000)}, 'template', '{}'::jsonb)`;
+    });
+    expect(tasks).toHaveLength(1);
+    await runLeased(tasks[0]);
+    expect(JSON.parse(r.got[0].body)).toEqual({ text: `*sop.created* · SOP \`${slug}\` v1: Restart the queue` });
+    const [d] = await sql()<{ payload: any }[]>`select payload from orchestrator.webhook_deliveries where id = ${tasks[0].payload.delivery_id as number}`;
+    // Long text is cut in the event (the full SOP stays readable over the API).
+    expect(d.payload.data.sop.body_md.length).toBeLessThan(2100);
+    expect(d.payload.data.sop.body_md).toMatch(/… \[5011 characters\]$/);
+  });
 });

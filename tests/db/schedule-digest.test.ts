@@ -5,7 +5,10 @@ import { taskTypes } from "../../functions/_shared/registry.ts";
 import { createLogger, flushLogs } from "../../functions/_shared/logger.ts";
 import { sql, uniqueType } from "../helpers/stack.ts";
 
-const DAY = "2025-03-04";
+// Five days ago: inside every retention window (so a concurrent prune in another test file
+// cannot delete the rows under us), and a day no other test backdates tasks to.
+const dayOffset = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
+const DAY = dayOffset(5);
 
 async function backdated(type: string, status: string, n: number, error: string | null = null) {
   await sql()`
@@ -23,7 +26,7 @@ describe("maintenance.digest", () => {
     await backdated(flaky, "dead", 2, "timeout talking to the provider");
     await backdated(broken, "dead", 5, "payload rejected");
     // The day before and after do not count.
-    await sql()`insert into orchestrator.tasks (type, status, created_at) values (${good}, 'queued', '2025-03-03T23:59:59Z'), (${good}, 'queued', '2025-03-05T00:00:00Z')`;
+    await sql()`insert into orchestrator.tasks (type, status, created_at) values (${good}, 'queued', ${`${dayOffset(6)}T23:59:59Z`}::timestamptz), (${good}, 'queued', ${`${dayOffset(4)}T00:00:00Z`}::timestamptz)`;
     const title = `Digest ticket ${Math.random().toString(36).slice(2, 8)}`;
     const [ticket] = await sql()<{ id: number }[]>`
       insert into orchestrator.tickets (title, status, priority, occurrences, source) values (${title}, 'open', 'urgent', 999999999, 'test') returning id`;
@@ -35,7 +38,7 @@ describe("maintenance.digest", () => {
       const digest = taskTypes["maintenance.digest"];
       const log = createLogger({ component: "test-digest", taskId: 424242 });
       process.env.LOG_LEVEL = "info"; // the test setup keeps in-process logs at warn
-      const out = await digest.handle(digest.payload.parse({ day: DAY }), { task: { id: 424242 } as never, log, signal: new AbortController().signal }) as {
+      const out = await digest.handle(digest.payload.parse({ day: DAY, top_n: 50 }), { task: { id: 424242 } as never, log, signal: new AbortController().signal }) as {
         by_type: { type: string; total: number; succeeded: number; dead: number }[];
         top_failing: { type: string; dead: number; with_errors: number; last_error: string }[];
         open_tickets: { id: number; title: string }[];

@@ -1,0 +1,80 @@
+// test.chaos: a task type that misbehaves on purpose, for the fault suite
+// (npm run test:faults). Registered ONLY when ORCHESTRATOR_TEST_TASKS=1 is set in
+// the functions' environment (the fault suite's private stacks set it); a
+// deployment never has it, so POST /tasks answers 400 "Unknown task type" there.
+//
+// Modes:
+//   ok                 returns {ok: true}
+//   sleep              waits `ms`, then ok (steady load that is mid-flight when a fault hits)
+//   throw              throws an Error (retryable: retried with backoff, dead after max_attempts)
+//   throw_permanent    throws PermanentTaskError (dead at once)
+//   throw_string       throws a string, not an Error
+//   hang               never settles and ignores its abort signal (the 2 s timeout ends it)
+//   garbage_bigint     returns a BigInt, which JSON cannot hold
+//   garbage_cycle      returns an object that contains itself
+//   garbage_function   returns a function
+//   garbage_huge       returns a 2 MB string (over the 1 MB result limit)
+//   flaky              throws until attempt `succeed_on_attempt`, then ok
+import { z } from "zod";
+import { env } from "../env.ts";
+import { PermanentTaskError } from "../errors.ts";
+import { defineTaskType, type TaskType } from "../task-types.ts";
+
+export const CHAOS_MODES = [
+  "ok", "sleep", "throw", "throw_permanent", "throw_string", "hang",
+  "garbage_bigint", "garbage_cycle", "garbage_function", "garbage_huge", "flaky",
+] as const;
+
+export const testChaos = defineTaskType({
+  description: "Test only (ORCHESTRATOR_TEST_TASKS=1): misbehaves as `mode` says, for the fault suite.",
+  payload: z.strictObject({
+    mode: z.enum(CHAOS_MODES),
+    ms: z.number().int().min(0).max(60_000).optional(),
+    succeed_on_attempt: z.number().int().min(1).max(100).optional(),
+    /** The producer's sequence number, so a test can find its own tasks. */
+    seq: z.number().int().optional(),
+  }),
+  timeoutMs: 2_000,
+  async handle(payload, { task, signal }): Promise<unknown> {
+    switch (payload.mode) {
+      case "ok":
+        return { ok: true, seq: payload.seq ?? null };
+      case "sleep":
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(resolve, payload.ms ?? 50);
+          signal.addEventListener("abort", () => {
+            clearTimeout(timer);
+            reject(signal.reason);
+          }, { once: true });
+        });
+        return { ok: true, slept_ms: payload.ms ?? 50 };
+      case "throw":
+        throw new Error(`chaos: thrown on attempt ${task.attempts}`);
+      case "throw_permanent":
+        throw new PermanentTaskError("chaos: permanent failure");
+      case "throw_string":
+        throw "chaos: a string, not an Error";
+      case "hang":
+        return await new Promise(() => {});
+      case "garbage_bigint":
+        return { n: 10n };
+      case "garbage_cycle": {
+        const o: Record<string, unknown> = { a: 1 };
+        o.self = o;
+        return o;
+      }
+      case "garbage_function":
+        return () => "not JSON";
+      case "garbage_huge":
+        return "x".repeat(2_000_000);
+      case "flaky":
+        if (task.attempts < (payload.succeed_on_attempt ?? 2)) throw new Error(`chaos: flaky, attempt ${task.attempts}`);
+        return { ok: true, attempt: task.attempts };
+    }
+  },
+});
+
+/** The test-only task types, or none unless ORCHESTRATOR_TEST_TASKS=1. */
+export function testTaskTypes(): Record<string, TaskType> {
+  return env("ORCHESTRATOR_TEST_TASKS") === "1" ? { "test.chaos": testChaos as TaskType } : {};
+}

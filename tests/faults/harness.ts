@@ -1,0 +1,261 @@
+// The fault suite's harness: a private stack per fault (nothing else sees the
+// damage), a steady producer of test.chaos tasks, an audit trail of every lease
+// that ends, and the invariants every fault must keep:
+//   - every task is terminal, or queued, or running with a valid lease;
+//   - once drained: enqueued = succeeded + dead + cancelled, and every
+//     acknowledged enqueue is there (nothing lost);
+//   - no attempt finished twice: each (task, attempt) left `running` at most once
+//     by a completion, failure, reap or cancel (audit trigger, installed here only);
+//   - every attempt that started also ended, and attempts <= max_attempts.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import postgres from "postgres";
+import { PG_BIN } from "../../scripts/stack/postgres.ts";
+import { startPrivateStack, type PrivateStack } from "../helpers/private-stack.ts";
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface FaultStack {
+  ps: PrivateStack;
+  sql: postgres.Sql;
+  stop: () => Promise<void>;
+}
+
+export async function startFaultStack(functionEnv: Record<string, string> = {}): Promise<FaultStack> {
+  const ps = await startPrivateStack({ functionEnv: { ORCHESTRATOR_TEST_TASKS: "1", WORKER_IDLE_WAIT_MS: "3000", ...functionEnv } });
+  const sql = postgres(ps.stack.info.DB_URL, {
+    max: 6,
+    onnotice: () => {},
+    types: { bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },
+  });
+  await installAudit(sql);
+  return {
+    ps,
+    sql,
+    stop: async () => {
+      await sql.end({ timeout: 5 }).catch(() => {});
+      await ps.stop();
+    },
+  };
+}
+
+/** Records every end of a lease: complete, fail, reap, cancel, release (test stacks only, never a migration). */
+async function installAudit(sql: postgres.Sql): Promise<void> {
+  await sql.unsafe(`
+    create schema if not exists fault_audit;
+    create table if not exists fault_audit.lease_ends (
+      id bigserial primary key,
+      task_id bigint not null,
+      attempt integer not null,
+      lease_token uuid,
+      kind text not null,
+      at timestamptz not null default clock_timestamp()
+    );
+    create table if not exists fault_audit.lease_starts (
+      id bigserial primary key,
+      task_id bigint not null,
+      attempt integer not null,
+      lease_token uuid not null,
+      at timestamptz not null default clock_timestamp()
+    );
+    create or replace function fault_audit.on_lease_end() returns trigger language plpgsql as $$
+    begin
+      insert into fault_audit.lease_ends (task_id, attempt, lease_token, kind)
+      values (old.id, old.attempts, old.lease_token,
+              case when new.status = 'queued' and new.attempts < old.attempts then 'released'
+                   when new.last_error like 'lease expired:%' and new.last_error is distinct from old.last_error then 'reaped'
+                   when new.status = 'queued' then 'failed_retry'
+                   else new.status::text end);
+      return null;
+    end $$;
+    create or replace function fault_audit.on_lease_start() returns trigger language plpgsql as $$
+    begin
+      insert into fault_audit.lease_starts (task_id, attempt, lease_token) values (new.id, new.attempts, new.lease_token);
+      return null;
+    end $$;
+    drop trigger if exists fault_audit_lease_end on orchestrator.tasks;
+    create trigger fault_audit_lease_end after update on orchestrator.tasks for each row
+      when (old.status = 'running' and (new.status <> 'running' or new.lease_token is distinct from old.lease_token))
+      execute function fault_audit.on_lease_end();
+    drop trigger if exists fault_audit_lease_start on orchestrator.tasks;
+    create trigger fault_audit_lease_start after update on orchestrator.tasks for each row
+      when (new.status = 'running' and new.lease_token is distinct from old.lease_token)
+      execute function fault_audit.on_lease_start();
+  `);
+}
+
+export interface ChaosPayload {
+  mode: string;
+  ms?: number;
+  succeed_on_attempt?: number;
+}
+
+/** Enqueues test.chaos tasks one at a time at a steady rate, open loop, over its own connections. */
+export class Producer {
+  readonly source: string;
+  acked = 0;
+  errors = 0;
+  private seq = 0;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private readonly sql: postgres.Sql;
+  private readonly inFlight = new Set<Promise<void>>();
+  readonly ackedSeqs: number[] = [];
+
+  constructor(dbUrl: string, source: string) {
+    this.source = source;
+    this.sql = postgres(dbUrl, { max: 4, onnotice: () => {}, connect_timeout: 2 });
+  }
+
+  start(perSecond: number, payload: ChaosPayload = { mode: "sleep", ms: 30 }, opts: Record<string, unknown> = {}): void {
+    this.running = true;
+    const interval = 1000 / perSecond;
+    this.loop = (async () => {
+      let next = performance.now();
+      while (this.running) {
+        const seq = ++this.seq;
+        const p = this.sql`
+          select orchestrator.enqueue('test.chaos', ${this.sql.json({ ...payload, seq } as never)},
+                                      ${this.sql.json({ source: this.source, ...opts } as never)})`
+          .then(() => {
+            this.acked++;
+            this.ackedSeqs.push(seq);
+          })
+          .catch(() => {
+            this.errors++;
+          });
+        this.inFlight.add(p);
+        void p.finally(() => this.inFlight.delete(p));
+        next += interval;
+        const wait = next - performance.now();
+        if (wait > 0) await sleep(wait);
+        else next = performance.now();
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    await Promise.all([...this.inFlight]);
+  }
+
+  async end(): Promise<void> {
+    await this.stop();
+    await this.sql.end({ timeout: 5 }).catch(() => {});
+  }
+}
+
+export interface Counts {
+  total: number;
+  queued: number;
+  running: number;
+  running_expired: number;
+  succeeded: number;
+  dead: number;
+  cancelled: number;
+  retried: number;
+  max_attempts_seen: number;
+  over_max: number;
+}
+
+export async function counts(sql: postgres.Sql, source: string): Promise<Counts> {
+  const [c] = await sql<Counts[]>`
+    select count(*)::int as total,
+           count(*) filter (where status = 'queued')::int as queued,
+           count(*) filter (where status = 'running')::int as running,
+           count(*) filter (where status = 'running' and locked_until < now())::int as running_expired,
+           count(*) filter (where status = 'succeeded')::int as succeeded,
+           count(*) filter (where status = 'dead')::int as dead,
+           count(*) filter (where status = 'cancelled')::int as cancelled,
+           count(*) filter (where attempts > 1)::int as retried,
+           coalesce(max(attempts), 0)::int as max_attempts_seen,
+           count(*) filter (where attempts > max_attempts)::int as over_max
+    from orchestrator.tasks where source = ${source}`;
+  return c;
+}
+
+/** Waits until none of the source's tasks is queued or running; on timeout, says what the stack printed last. */
+export async function drain(fs: FaultStack, source: string, timeoutMs: number): Promise<{ counts: Counts; ms: number }> {
+  const started = Date.now();
+  for (;;) {
+    const c = await counts(fs.sql, source).catch(() => undefined);
+    if (c && c.queued === 0 && c.running === 0) return { counts: c, ms: Date.now() - started };
+    if (Date.now() - started > timeoutMs) {
+      const tail = fs.ps.recentLines().filter((l) => !l.includes('"level":"info"')).slice(-40).join("\n");
+      throw new Error(`not drained after ${timeoutMs / 1000} s: ${JSON.stringify(c)}\nlast lines of the stack:\n${tail}`);
+    }
+    await sleep(250);
+  }
+}
+
+export interface AuditFigures {
+  /** Leases handed out (claims). */
+  claims: number;
+  /** (task, attempt) pairs that left `running` more than once through a finish (complete, fail, reap, cancel). */
+  finished_twice: number;
+  /** Leases that started and never ended, on tasks that are no longer running. */
+  leases_never_ended: number;
+  /** Terminal tasks whose attempts do not match the attempts that ended. */
+  attempt_mismatch: number;
+  ends: Record<string, number>;
+}
+
+export async function audit(sql: postgres.Sql, source: string): Promise<AuditFigures> {
+  const [{ claims }] = await sql<{ claims: number }[]>`
+    select count(*)::int as claims from fault_audit.lease_starts s join orchestrator.tasks t on t.id = s.task_id where t.source = ${source}`;
+  const [{ finished_twice }] = await sql<{ finished_twice: number }[]>`
+    select count(*)::int as finished_twice from (
+      select e.task_id, e.attempt from fault_audit.lease_ends e join orchestrator.tasks t on t.id = e.task_id
+      where t.source = ${source} and e.kind <> 'released'
+      group by e.task_id, e.attempt having count(*) > 1) x`;
+  const [{ leases_never_ended }] = await sql<{ leases_never_ended: number }[]>`
+    select count(*)::int as leases_never_ended
+    from fault_audit.lease_starts s join orchestrator.tasks t on t.id = s.task_id
+    where t.source = ${source} and t.status <> 'running'
+      and not exists (select 1 from fault_audit.lease_ends e where e.task_id = s.task_id and e.lease_token = s.lease_token)`;
+  const [{ attempt_mismatch }] = await sql<{ attempt_mismatch: number }[]>`
+    select count(*)::int as attempt_mismatch from orchestrator.tasks t
+    where t.source = ${source} and t.status in ('succeeded', 'dead')
+      and t.attempts <> (select count(*) from fault_audit.lease_ends e where e.task_id = t.id and e.kind <> 'released')`;
+  const ends = await sql<{ kind: string; n: number }[]>`
+    select e.kind, count(*)::int as n from fault_audit.lease_ends e join orchestrator.tasks t on t.id = e.task_id
+    where t.source = ${source} group by e.kind order by e.kind`;
+  return { claims, finished_twice, leases_never_ended, attempt_mismatch, ends: Object.fromEntries(ends.map((e) => [e.kind, e.n])) };
+}
+
+/** The acknowledged enqueues that are not in the database (must be none). */
+export async function lostAcked(sql: postgres.Sql, source: string, ackedSeqs: number[]): Promise<number> {
+  if (ackedSeqs.length === 0) return 0;
+  const [{ found }] = await sql<{ found: number }[]>`
+    select count(distinct (payload ->> 'seq')::int)::int as found from orchestrator.tasks
+    where source = ${source} and (payload ->> 'seq')::int = any(${ackedSeqs}::int[])`;
+  return ackedSeqs.length - found;
+}
+
+/** pg_ctl restart without blocking this process (the producer keeps trying during the outage). */
+export async function restartPostgres(ps: PrivateStack): Promise<number> {
+  const c = ps.stack.cluster;
+  const isRoot = process.getuid?.() === 0;
+  const args = ["-D", c.pgdata, "-l", c.logFile, "-w", "-t", "60", "-m", "fast", "-o", `-p ${c.opts.port} -k ${c.socketDir}`, "restart"];
+  const [cmd, argv] = isRoot ? ["runuser", ["-u", "postgres", "--", join(PG_BIN, "pg_ctl"), ...args]] : [join(PG_BIN, "pg_ctl"), args];
+  const started = Date.now();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: "ignore" });
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl restart exited ${code}`))));
+  });
+  return Date.now() - started;
+}
+
+/** Processes of the stack that died on their own (a deliberate kill -9 or stop is not listed). */
+export function crashes(fs: FaultStack): string[] {
+  const found = fs.ps.recentLines().filter((l) => /exited unexpectedly|Uncaught \(in promise\)/.test(l));
+  if (!fs.ps.stack.functions.running) found.push("the function server is not running");
+  if (!fs.ps.stack.dispatcher.running) found.push("the pg_net dispatcher is not running");
+  return found;
+}
+
+export function report(fault: string, lines: Record<string, unknown>): void {
+  const body = Object.entries(lines).map(([k, v]) => `    ${k.padEnd(28)} ${typeof v === "object" ? JSON.stringify(v) : v}`).join("\n");
+  console.log(`\n[fault] ${fault}\n${body}\n`);
+}
