@@ -6,12 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { LocalStack } from "./stack/stack.ts";
+import { freePort } from "./stack/ports.ts";
 
 const COUNT = Number(process.argv[2] ?? 200);
 const GAP_MS = 50;
 const dataDir = mkdtempSync(join(tmpdir(), "orchestrator-latency-"));
 chmodSync(dataDir, 0o755);
-const stack = new LocalStack({ dataDir, pgPort: 54422, apiPort: 54421, fast: false, onProgress: (s) => console.log(`› ${s}`) });
+const stack = new LocalStack({ dataDir, pgPort: await freePort(), apiPort: await freePort(), fast: false, onProgress: (s) => console.log(`› ${s}`) });
 const info = await stack.start();
 const sql = postgres(info.DB_URL, { max: 2, onnotice: () => {} });
 try {

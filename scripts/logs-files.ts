@@ -20,16 +20,9 @@ export function connect(url: string, appName: string): Sql {
   });
 }
 
-export interface LogRow {
-  id: number;
-  at: Date;
-  level: string;
-  component: string;
-  message: string;
-  context: Record<string, unknown>;
-  task_id: number | null;
-  request_id: string | null;
-}
+/** A log row as stored in orchestrator.logs (the same shape GET /logs returns). */
+import type { LogEntry as LogRow } from "../functions/_shared/logs.ts";
+export type { LogRow };
 
 /** One NDJSON line (without the newline). Secrets are masked again on the way to disk. */
 export function formatLogLine(r: LogRow): string {

@@ -3,13 +3,13 @@
 // laptop and a phone width into docs/dashboard-<view>-<width>.png.
 // Views whose API is not deployed yet are skipped (as the dashboard hides them).
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import type { Page } from "playwright-core";
 import { launchChromium } from "./browser.ts";
 import { LocalStack, ROOT, type StackInfo } from "./stack/stack.ts";
+import { freePort } from "./stack/ports.ts";
 
 const OUT = join(ROOT, "docs");
 const WIDTHS = [
@@ -17,16 +17,6 @@ const WIDTHS = [
   { name: "phone", width: 390, height: 844, scale: 2 },
 ] as const;
 
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function api(info: StackInfo, path: string, body?: unknown): Promise<any> {
   const res = await fetch(`${info.FUNCTIONS_URL}${path}`, {

@@ -1,6 +1,6 @@
 // Shared bits of the benchmark: statistics, timing, progress lines, free ports.
-import { createServer, type AddressInfo } from "node:net";
 import postgres from "postgres";
+export { freePort } from "../stack/ports.ts";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -57,17 +57,6 @@ export function say(line: string): void {
   console.log(line);
 }
 
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export function connect(url: string, max = 4): postgres.Sql {
   return postgres(url, {

@@ -2,24 +2,14 @@
 // stack and for tests that break things on purpose (kill the function server,
 // stop the dispatcher), so their faults never reach other test files.
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import postgres from "postgres";
 import { LocalStack } from "../../scripts/stack/stack.ts";
+import { freePort } from "../../scripts/stack/ports.ts";
+export { freePort };
 
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface PrivateStack {
   stack: LocalStack;
