@@ -143,7 +143,11 @@ describe("Notion sync, end to end", () => {
     // 5. A tracked task shows up too, and /notion/status reports the sync.
     const [{ id: taskId }] = await sql`select (r.task).id from orchestrator.enqueue(${type}, '{}', '{"run_at": "2099-01-01T00:00:00Z"}') r`;
     await waitFor(async () => fake.findByOrchestratorId(`task:${taskId}`)[0], "the task's page", 30_000, 20);
-    const status = await fn("/notion/status");
+    // The page exists in Notion a moment before the push task stores its mapping: wait for both.
+    const status = await waitFor(async () => {
+      const s = await fn("/notion/status");
+      return s.status === 200 && s.body.pages_mapped >= 2 && s;
+    }, "both pages to be mapped", 10_000, 50);
     expect(status.status).toBe(200);
     expect(status.body).toMatchObject({ configured: true, enabled: true, data_source_id: fake.dataSourceId, tracked_task_types: [type] });
     expect(status.body.pages_mapped).toBeGreaterThanOrEqual(2);
