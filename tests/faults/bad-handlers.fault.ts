@@ -3,11 +3,9 @@
 // steady load of well-behaved tasks. Each ends as its failure calls for (retried
 // with backoff, then dead; or dead at once when retrying cannot help), the
 // well-behaved tasks are not held up, and the worker keeps serving.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { audit, crashes, drain, type FaultStack, lostAcked, Producer, report, startFaultStack } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { audit, crashes, drain, lostAcked, report, useFaultStack } from "./harness.ts";
 
-let fs: FaultStack;
-let producer: Producer;
 const SOURCE = "fault-handlers";
 const LOAD = "fault-handlers-load";
 const EACH = 20;
@@ -26,41 +24,35 @@ const EXPECT: Record<string, { status: "succeeded" | "dead"; attempts: number; e
   flaky: { status: "succeeded", attempts: 2 },
 };
 
-beforeAll(async () => {
-  fs = await startFaultStack();
-  producer = new Producer(fs.ps.stack.info.DB_URL, LOAD);
-});
-afterAll(async () => {
-  await producer?.end();
-  await fs?.stop();
-});
+
+const ctx = useFaultStack(LOAD);
 
 describe("fault (e): handlers that throw, hang and return garbage", () => {
   it("each misbehaving task ends as its failure calls for; the load keeps flowing", async () => {
-    producer.start(20, { mode: "sleep", ms: 20 });
+    ctx.producer.start(20, { mode: "sleep", ms: 20 });
     const started = Date.now();
     for (const [mode, e] of Object.entries(EXPECT)) {
       const payload = mode === "flaky" ? { mode, succeed_on_attempt: 2 } : { mode };
-      await fs.sql`
+      await ctx.fs.sql`
         select count(*) from orchestrator.enqueue_many('test.chaos',
-          array(select ${fs.sql.json(payload as never)}::jsonb || jsonb_build_object('seq', g) from generate_series(1, ${EACH}) g),
+          array(select ${ctx.fs.sql.json(payload as never)}::jsonb || jsonb_build_object('seq', g) from generate_series(1, ${EACH}) g),
           jsonb_build_object('source', ${SOURCE}::text, 'max_attempts', ${e.max ?? 3}::int, 'backoff_base_seconds', 0.2))`;
     }
-    const drained = await drain(fs, SOURCE, 180_000);
-    await producer.stop();
-    const load = await drain(fs, LOAD, 60_000);
+    const drained = await drain(ctx.fs, SOURCE, 180_000);
+    await ctx.producer.stop();
+    const load = await drain(ctx.fs, LOAD, 60_000);
 
-    const rows = await fs.sql<{ mode: string; status: string; attempts: number; last_error: string | null; n: number }[]>`
+    const rows = await ctx.fs.sql<{ mode: string; status: string; attempts: number; last_error: string | null; n: number }[]>`
       select payload ->> 'mode' as mode, status::text, attempts, last_error, count(*)::int as n
       from orchestrator.tasks where source = ${SOURCE}
       group by 1, 2, 3, 4 order by 1`;
-    const a = await audit(fs.sql, SOURCE);
-    const aLoad = await audit(fs.sql, LOAD);
-    const lost = await lostAcked(fs.sql, LOAD, producer.ackedSeqs);
-    const [{ p95 }] = await fs.sql<{ p95: number }[]>`
+    const a = await audit(ctx.fs.sql, SOURCE);
+    const aLoad = await audit(ctx.fs.sql, LOAD);
+    const lost = await lostAcked(ctx.fs.sql, LOAD, ctx.producer.ackedSeqs);
+    const [{ p95 }] = await ctx.fs.sql<{ p95: number }[]>`
       select percentile_cont(0.95) within group (order by extract(epoch from finished_at - created_at) * 1000)::float8 as p95
       from orchestrator.tasks where source = ${LOAD} and created_at > ${new Date(started)}`;
-    const health = await fetch(`${fs.ps.stack.info.FUNCTIONS_URL}/health`);
+    const health = await fetch(`${ctx.fs.ps.stack.info.FUNCTIONS_URL}/health`);
     const byMode = Object.fromEntries(Object.keys(EXPECT).map((m) => {
       const r = rows.filter((x) => x.mode === m);
       return [m, r.map((x) => `${x.n}× ${x.status} after ${x.attempts}`).join(", ")];
@@ -85,7 +77,7 @@ describe("fault (e): handlers that throw, hang and return garbage", () => {
       }
     }
     expect(health.status).toBe(200);
-    expect(crashes(fs)).toEqual([]);
+    expect(crashes(ctx.fs)).toEqual([]);
     expect(lost).toBe(0);
     expect(load.counts.succeeded).toBe(load.counts.total);
     expect(a.finished_twice + aLoad.finished_twice).toBe(0);

@@ -1,46 +1,38 @@
 // Fault (d): 200 concurrent task-worker invocations (as a burst of webhooks or a
 // retry storm would send) over a queue of 4,000 ready tasks, under a steady load.
 // SKIP LOCKED hands every task to exactly one of them; none answers 5xx.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { audit, crashes, counts, drain, type FaultStack, lostAcked, Producer, report, sleep, startFaultStack } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { audit, crashes, counts, drain, lostAcked, report, sleep, useFaultStack } from "./harness.ts";
 
-let fs: FaultStack;
-let producer: Producer;
 const SOURCE = "fault-concurrent";
 const N = 4_000;
 const INVOCATIONS = 200;
 
-beforeAll(async () => {
-  fs = await startFaultStack();
-  producer = new Producer(fs.ps.stack.info.DB_URL, SOURCE);
-});
-afterAll(async () => {
-  await producer?.end();
-  await fs?.stop();
-});
+
+const ctx = useFaultStack(SOURCE);
 
 describe("fault (d): 200 concurrent task-worker invocations", () => {
   it("runs every task once, answers every call, keeps the connection count bounded", async () => {
     // Scheduled in the future (no wake-up), then made due by UPDATE (which wakes nobody):
     // the 200 invocations below find a full queue.
-    await fs.sql`
+    await ctx.fs.sql`
       select count(*) from orchestrator.enqueue_many('test.chaos',
         array(select jsonb_build_object('mode', 'sleep', 'ms', 5, 'seq', -g) from generate_series(1, ${N}) g),
         jsonb_build_object('source', ${SOURCE}::text, 'run_at', now() + interval '1 hour'))`;
-    await fs.sql`update orchestrator.tasks set run_at = now() where source = ${SOURCE} and status = 'queued'`;
-    producer.start(20, { mode: "sleep", ms: 20 });
+    await ctx.fs.sql`update orchestrator.tasks set run_at = now() where source = ${SOURCE} and status = 'queued'`;
+    ctx.producer.start(20, { mode: "sleep", ms: 20 });
 
     let maxConnections = 0;
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const [{ n }] = await fs.sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where application_name = 'orchestrator'`;
+        const [{ n }] = await ctx.fs.sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where application_name = 'orchestrator'`;
         maxConnections = Math.max(maxConnections, n);
         await sleep(100);
       }
     })();
 
-    const { FUNCTIONS_URL, SERVICE_ROLE_KEY } = fs.ps.stack.info;
+    const { FUNCTIONS_URL, SERVICE_ROLE_KEY } = ctx.fs.ps.stack.info;
     const started = Date.now();
     const calls = await Promise.all(Array.from({ length: INVOCATIONS }, async () => {
       const t = performance.now();
@@ -54,13 +46,13 @@ describe("fault (d): 200 concurrent task-worker invocations", () => {
     }));
     const burstMs = Date.now() - started;
     await sleep(3_000);
-    await producer.stop();
-    const drained = await drain(fs, SOURCE, 120_000);
+    await ctx.producer.stop();
+    const drained = await drain(ctx.fs, SOURCE, 120_000);
     sampling = false;
     await sampler;
     const c = drained.counts;
-    const a = await audit(fs.sql, SOURCE);
-    const lost = await lostAcked(fs.sql, SOURCE, producer.ackedSeqs);
+    const a = await audit(ctx.fs.sql, SOURCE);
+    const lost = await lostAcked(ctx.fs.sql, SOURCE, ctx.producer.ackedSeqs);
     const statuses = calls.reduce<Record<number, number>>((m, x) => ({ ...m, [x.status]: (m[x.status] ?? 0) + 1 }), {});
     const claimed = calls.map((x) => x.claimed).sort((p, q) => p - q);
     const ms = calls.map((x) => x.ms).sort((p, q) => p - q);
@@ -81,7 +73,7 @@ describe("fault (d): 200 concurrent task-worker invocations", () => {
     });
 
     expect(statuses[200]).toBe(INVOCATIONS);
-    expect(crashes(fs)).toEqual([]);
+    expect(crashes(ctx.fs)).toEqual([]);
     expect(lost).toBe(0);
     expect(c.total).toBe(c.succeeded + c.dead + c.cancelled);
     expect(c.succeeded).toBe(c.total);

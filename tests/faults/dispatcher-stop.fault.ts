@@ -4,43 +4,35 @@
 // (60 s) ends, then tasks pile up queued; when the dispatcher is back it sends
 // the backlog of wake-ups and the queue drains. FAULT_DISPATCHER_STOP_MS shortens
 // the outage for a quick local run.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { audit, crashes, counts, drain, type FaultStack, lostAcked, Producer, report, sleep, startFaultStack } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { audit, crashes, counts, drain, lostAcked, report, sleep, useFaultStack } from "./harness.ts";
 
-let fs: FaultStack;
-let producer: Producer;
 const SOURCE = "fault-dispatcher";
 const STOP_MS = Number(process.env.FAULT_DISPATCHER_STOP_MS ?? 120_000);
 
-beforeAll(async () => {
-  fs = await startFaultStack();
-  producer = new Producer(fs.ps.stack.info.DB_URL, SOURCE);
-});
-afterAll(async () => {
-  await producer?.end();
-  await fs?.stop();
-});
+
+const ctx = useFaultStack(SOURCE);
 
 describe("fault (c): stop the dispatcher for two minutes", () => {
   it("queues work while wake-ups cannot be sent, then drains it all", async () => {
-    producer.start(20, { mode: "sleep", ms: 20 });
+    ctx.producer.start(20, { mode: "sleep", ms: 20 });
     await sleep(3_000);
-    await fs.ps.stack.dispatcher.stop();
+    await ctx.fs.ps.stack.dispatcher.stop();
     const stoppedAt = Date.now();
     // Work in flight finishes; then nothing new runs.
     await sleep(Math.min(5_000, STOP_MS / 2));
-    const early = await counts(fs.sql, SOURCE);
+    const early = await counts(ctx.fs.sql, SOURCE);
     await sleep(Math.max(0, STOP_MS - (Date.now() - stoppedAt)));
-    const peak = await counts(fs.sql, SOURCE);
-    const [{ pending }] = await fs.sql<{ pending: number }[]>`select count(*)::int as pending from net.http_request_queue`;
-    fs.ps.stack.dispatcher.start();
+    const peak = await counts(ctx.fs.sql, SOURCE);
+    const [{ pending }] = await ctx.fs.sql<{ pending: number }[]>`select count(*)::int as pending from net.http_request_queue`;
+    ctx.fs.ps.stack.dispatcher.start();
     const restartedAt = Date.now();
     await sleep(5_000);
-    await producer.stop();
-    const drained = await drain(fs, SOURCE, 120_000);
+    await ctx.producer.stop();
+    const drained = await drain(ctx.fs, SOURCE, 120_000);
     const c = drained.counts;
-    const a = await audit(fs.sql, SOURCE);
-    const lost = await lostAcked(fs.sql, SOURCE, producer.ackedSeqs);
+    const a = await audit(ctx.fs.sql, SOURCE);
+    const lost = await lostAcked(ctx.fs.sql, SOURCE, ctx.producer.ackedSeqs);
 
     report("(c) stop the pg_net dispatcher", {
       "steady load": "20 test.chaos tasks/s, 20 ms each",
@@ -48,7 +40,7 @@ describe("fault (c): stop the dispatcher for two minutes", () => {
       "queued when it came back": peak.queued,
       "wake-ups waiting in net.http_request_queue": pending,
       "ran while it was stopped": `${peak.succeeded - early.succeeded} (after the first ${Math.min(5, STOP_MS / 2000)} s; a lingering worker's budget)`,
-      "enqueued (acked / in db)": `${producer.acked} / ${c.total}`,
+      "enqueued (acked / in db)": `${ctx.producer.acked} / ${c.total}`,
       "succeeded + dead + cancelled": `${c.succeeded} + ${c.dead} + ${c.cancelled} = ${c.succeeded + c.dead + c.cancelled}`,
       "lost / finished twice": `${lost} / ${a.finished_twice}`,
       "lease ends by kind": a.ends,
@@ -59,7 +51,7 @@ describe("fault (c): stop the dispatcher for two minutes", () => {
     // budget (60 s) ends; after that nothing runs, and the queue grows until the dispatcher is back.
     if (STOP_MS > 65_000) expect(peak.queued).toBeGreaterThan(0);
     expect(pending).toBeGreaterThan(0);
-    expect(crashes(fs)).toEqual([]);
+    expect(crashes(ctx.fs)).toEqual([]);
     expect(lost).toBe(0);
     expect(c.total).toBe(c.succeeded + c.dead + c.cancelled);
     expect(c.dead).toBe(0);

@@ -9,6 +9,7 @@
 //   - every attempt that started also ended, and attempts <= max_attempts.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import postgres from "postgres";
 import { PG_BIN } from "../../scripts/stack/postgres.ts";
 import { startPrivateStack, type PrivateStack } from "../helpers/private-stack.ts";
@@ -258,4 +259,26 @@ export function crashes(fs: FaultStack): string[] {
 export function report(fault: string, lines: Record<string, unknown>): void {
   const body = Object.entries(lines).map(([k, v]) => `    ${k.padEnd(28)} ${typeof v === "object" ? JSON.stringify(v) : v}`).join("\n");
   console.log(`\n[fault] ${fault}\n${body}\n`);
+}
+
+/** One fault file's stack and load producer: started in beforeAll, stopped in afterAll. */
+export function useFaultStack(loadSource: string): { readonly fs: FaultStack; readonly producer: Producer } {
+  let fs: FaultStack | undefined;
+  let producer: Producer | undefined;
+  beforeAll(async () => {
+    fs = await startFaultStack();
+    producer = new Producer(fs.ps.stack.info.DB_URL, loadSource);
+  });
+  afterAll(async () => {
+    await producer?.end();
+    await fs?.stop();
+  });
+  return {
+    get fs() {
+      return fs!;
+    },
+    get producer() {
+      return producer!;
+    },
+  };
 }

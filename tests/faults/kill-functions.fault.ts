@@ -2,58 +2,50 @@
 // then start it again. Tasks it held are reaped when their lease expires
 // (test.chaos: 2 s timeout + 15 s margin) and run again; nothing is lost and no
 // attempt is finished twice.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { audit, crashes, counts, drain, type FaultStack, lostAcked, Producer, report, sleep, startFaultStack } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { audit, crashes, counts, drain, lostAcked, report, sleep, useFaultStack } from "./harness.ts";
 
-let fs: FaultStack;
-let producer: Producer;
 const SOURCE = "fault-kill";
 
-beforeAll(async () => {
-  fs = await startFaultStack();
-  producer = new Producer(fs.ps.stack.info.DB_URL, SOURCE);
-});
-afterAll(async () => {
-  await producer?.end();
-  await fs?.stop();
-});
+
+const ctx = useFaultStack(SOURCE);
 
 describe("fault (a): kill -9 the function server mid-batch", () => {
   it("loses nothing and finishes no attempt twice", async () => {
     // Steady load: 40 tasks/s that each take 300 ms, so a batch is always in flight.
-    producer.start(40, { mode: "sleep", ms: 300 });
+    ctx.producer.start(40, { mode: "sleep", ms: 300 });
     await sleep(5_000);
     let runningAtKill = 0;
     for (let i = 0; i < 100 && runningAtKill === 0; i++) {
-      runningAtKill = (await counts(fs.sql, SOURCE)).running;
+      runningAtKill = (await counts(ctx.fs.sql, SOURCE)).running;
       if (runningAtKill === 0) await sleep(20);
     }
     expect(runningAtKill).toBeGreaterThan(0);
     const killedAt = Date.now();
-    await fs.ps.stack.functions.stop("SIGKILL");
-    const orphaned = (await counts(fs.sql, SOURCE)).running;
+    await ctx.fs.ps.stack.functions.stop("SIGKILL");
+    const orphaned = (await counts(ctx.fs.sql, SOURCE)).running;
     await sleep(1_000);
-    fs.ps.stack.functions.start();
-    await fs.ps.stack.waitHealthy();
+    ctx.fs.ps.stack.functions.start();
+    await ctx.fs.ps.stack.waitHealthy();
     const downMs = Date.now() - killedAt;
 
     // Right after the restart: every running task still holds a lease that has not expired.
-    const after = await counts(fs.sql, SOURCE);
+    const after = await counts(ctx.fs.sql, SOURCE);
     expect(after.running_expired).toBe(0);
 
     // Keep the load on past the orphans' lease (17 s), so workers reap them as they start.
     await sleep(22_000);
-    await producer.stop();
-    const drained = await drain(fs, SOURCE, 120_000);
+    await ctx.producer.stop();
+    const drained = await drain(ctx.fs, SOURCE, 120_000);
     const c = drained.counts;
-    const a = await audit(fs.sql, SOURCE);
-    const lost = await lostAcked(fs.sql, SOURCE, producer.ackedSeqs);
+    const a = await audit(ctx.fs.sql, SOURCE);
+    const lost = await lostAcked(ctx.fs.sql, SOURCE, ctx.producer.ackedSeqs);
 
     report("(a) kill -9 the function server mid-batch, restart it", {
       "steady load": "40 test.chaos tasks/s, 300 ms each",
       "running at the kill": orphaned,
       "server down for": `${downMs} ms`,
-      "enqueued (acked / in db)": `${producer.acked} / ${c.total} (${producer.errors} enqueue errors)`,
+      "enqueued (acked / in db)": `${ctx.producer.acked} / ${c.total} (${ctx.producer.errors} enqueue errors)`,
       "succeeded + dead + cancelled": `${c.succeeded} + ${c.dead} + ${c.cancelled} = ${c.succeeded + c.dead + c.cancelled}`,
       "reaped leases (re-run)": a.ends.reaped ?? 0,
       "tasks with a 2nd attempt": c.retried,
@@ -63,7 +55,7 @@ describe("fault (a): kill -9 the function server mid-batch", () => {
       "drained after the load stopped": `${(drained.ms / 1000).toFixed(1)} s`,
     });
 
-    expect(crashes(fs)).toEqual([]);
+    expect(crashes(ctx.fs)).toEqual([]);
     expect(lost).toBe(0);
     expect(c.total).toBe(c.succeeded + c.dead + c.cancelled);
     expect(c.dead).toBe(0);

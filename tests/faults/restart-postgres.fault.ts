@@ -3,45 +3,37 @@
 // survives; workers that were mid-batch write their outcomes once the database
 // is back (the worker retries those writes), or their leases expire and the
 // tasks run again. Nothing is lost, no attempt finished twice.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { audit, crashes, counts, drain, type FaultStack, lostAcked, Producer, report, restartPostgres, sleep, startFaultStack } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { audit, crashes, counts, drain, lostAcked, report, restartPostgres, sleep, useFaultStack } from "./harness.ts";
 
-let fs: FaultStack;
-let producer: Producer;
 const SOURCE = "fault-pg-restart";
 
-beforeAll(async () => {
-  fs = await startFaultStack();
-  producer = new Producer(fs.ps.stack.info.DB_URL, SOURCE);
-});
-afterAll(async () => {
-  await producer?.end();
-  await fs?.stop();
-});
+
+const ctx = useFaultStack(SOURCE);
 
 describe("fault (b): restart Postgres", () => {
   it("loses no acknowledged task and finishes no attempt twice", async () => {
-    producer.start(40, { mode: "sleep", ms: 200 });
+    ctx.producer.start(40, { mode: "sleep", ms: 200 });
     await sleep(5_000);
-    const before = await counts(fs.sql, SOURCE);
-    const ackedBefore = producer.acked;
-    const errorsBefore = producer.errors;
-    const restartMs = await restartPostgres(fs.ps);
+    const before = await counts(ctx.fs.sql, SOURCE);
+    const ackedBefore = ctx.producer.acked;
+    const errorsBefore = ctx.producer.errors;
+    const restartMs = await restartPostgres(ctx.fs.ps);
     // Load continues after the restart; the pool reconnects by itself.
     await sleep(25_000);
-    await producer.stop();
-    const drained = await drain(fs, SOURCE, 120_000);
+    await ctx.producer.stop();
+    const drained = await drain(ctx.fs, SOURCE, 120_000);
     const c = drained.counts;
-    const a = await audit(fs.sql, SOURCE);
-    const lost = await lostAcked(fs.sql, SOURCE, producer.ackedSeqs);
-    const health = await fetch(`${fs.ps.stack.info.FUNCTIONS_URL}/health`);
+    const a = await audit(ctx.fs.sql, SOURCE);
+    const lost = await lostAcked(ctx.fs.sql, SOURCE, ctx.producer.ackedSeqs);
+    const health = await fetch(`${ctx.fs.ps.stack.info.FUNCTIONS_URL}/health`);
 
     report("(b) restart PostgreSQL (pg_ctl restart -m fast)", {
       "steady load": "40 test.chaos tasks/s, 200 ms each",
       "running at the restart": before.running,
       "restart took": `${restartMs} ms`,
-      "enqueues refused in the outage": producer.errors - errorsBefore,
-      "enqueued (acked / in db)": `${producer.acked} / ${c.total} (acked before the restart: ${ackedBefore})`,
+      "enqueues refused in the outage": ctx.producer.errors - errorsBefore,
+      "enqueued (acked / in db)": `${ctx.producer.acked} / ${c.total} (acked before the restart: ${ackedBefore})`,
       "succeeded + dead + cancelled": `${c.succeeded} + ${c.dead} + ${c.cancelled} = ${c.succeeded + c.dead + c.cancelled}`,
       "reaped leases (re-run)": a.ends.reaped ?? 0,
       "max attempts seen": c.max_attempts_seen,
@@ -52,9 +44,9 @@ describe("fault (b): restart Postgres", () => {
     });
 
     expect(health.status).toBe(200);
-    expect(crashes(fs)).toEqual([]);
+    expect(crashes(ctx.fs)).toEqual([]);
     expect(lost).toBe(0);
-    expect(c.total).toBeGreaterThanOrEqual(producer.acked);
+    expect(c.total).toBeGreaterThanOrEqual(ctx.producer.acked);
     expect(c.total).toBe(c.succeeded + c.dead + c.cancelled);
     expect(c.dead).toBe(0);
     expect(c.over_max).toBe(0);
@@ -62,6 +54,6 @@ describe("fault (b): restart Postgres", () => {
     expect(a.leases_never_ended).toBe(0);
     expect(a.attempt_mismatch).toBe(0);
     // Work continued after the restart.
-    expect(producer.acked).toBeGreaterThan(ackedBefore + 100);
+    expect(ctx.producer.acked).toBeGreaterThan(ackedBefore + 100);
   });
 });

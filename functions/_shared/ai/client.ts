@@ -10,6 +10,7 @@ import type { Logger } from "../logger.ts";
 import { redactString } from "../redact.ts";
 import { AiConfigError, AiOutputError, AiRejectedError, AiTimeoutError, AiUnavailableError } from "./errors.ts";
 import { pgSemaphore, type Semaphore } from "./semaphore.ts";
+import { delay } from "deno-std/async/delay.js";
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
@@ -96,20 +97,6 @@ export function addUsage(a: Usage, b: Partial<Usage> | undefined): Usage {
 
 const RETRYABLE_STATUS = new Set([408, 409, 425, 429]);
 const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) + "…" : s);
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 
 /** Milliseconds the provider asks us to wait: `retry-after-ms` (OpenAI), `retry-after` as seconds or an HTTP date. */
 export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
@@ -217,7 +204,7 @@ export class AiClient {
       if (attempt > 0) {
         const wait = last instanceof RetryAfter ? last.ms : this.backoffMs(attempt - 1);
         this.log?.warn(`AI provider call failed; retry ${attempt}/${this.maxRetries} in ${Math.round(wait)} ms`, { error: last?.message, attempt });
-        await sleep(wait, signal);
+        await delay(wait, { signal });
       }
       const release = this.semaphore ? await this.semaphore.acquire(signal) : undefined;
       const timeout = AbortSignal.timeout(this.timeoutMs);

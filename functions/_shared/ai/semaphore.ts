@@ -3,6 +3,7 @@
 // around each provider call, so the cap holds across every worker at once.
 import type { Sql } from "../db.ts";
 import { AiBusyError } from "./errors.ts";
+import { delay } from "deno-std/async/delay.js";
 
 export interface Semaphore {
   /** Waits for a slot; resolves with the function that frees it. */
@@ -19,20 +20,6 @@ export interface PgSemaphoreOptions {
   /** Give up (a retryable error) after waiting this long for a slot. */
   maxWaitMs?: number;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 
 export function pgSemaphore(opts: PgSemaphoreOptions): Semaphore {
   const maxWaitMs = opts.maxWaitMs ?? 60_000;
@@ -59,7 +46,7 @@ export function pgSemaphore(opts: PgSemaphoreOptions): Semaphore {
         }
         // 25 ms doubling to 250 ms, with jitter so waiting workers do not poll in lockstep.
         const base = Math.min(25 * 2 ** round, 250);
-        await sleep(base / 2 + Math.random() * base / 2, signal);
+        await delay(base / 2 + Math.random() * base / 2, { signal });
       }
     },
   };

@@ -1,4 +1,5 @@
 // noop: does nothing (optionally after a delay) and succeeds; for tests, smoke checks and benchmarks.
+import { delay } from "deno-std/async/delay.js";
 import { z } from "zod";
 import { defineTaskType } from "../task-types.ts";
 
@@ -10,15 +11,7 @@ export const noop = defineTaskType({
   }),
   timeoutMs: 10_000,
   async handle(payload, { signal }) {
-    if (payload.delay_ms) {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(resolve, payload.delay_ms);
-        signal.addEventListener("abort", () => {
-          clearTimeout(timer);
-          reject(signal.reason);
-        }, { once: true });
-      });
-    }
+    if (payload.delay_ms) await delay(payload.delay_ms, { signal });
     return payload.echo === undefined ? { ok: true } : { ok: true, echo: payload.echo };
   },
 });
