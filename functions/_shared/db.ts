@@ -3,6 +3,8 @@ import postgres from "postgres";
 import { envInt, requireEnv } from "./env.ts";
 
 export type Sql = postgres.Sql;
+/** A pool or a transaction: helpers that run in either take this. */
+export type AnySql = postgres.Sql | postgres.TransactionSql;
 let pool: Sql | undefined;
 
 export function db(): Sql {
@@ -21,6 +23,12 @@ export function db(): Sql {
     });
   }
   return pool;
+}
+
+/** Whether a table exists here: optional parts (tickets, SOPs, events) may be absent from a database. */
+export async function tableExists(sql: AnySql, name: string): Promise<boolean> {
+  const [{ exists }] = await sql<{ exists: boolean }[]>`select to_regclass(${name}) is not null as exists`;
+  return exists;
 }
 
 export async function closeDb(): Promise<void> {

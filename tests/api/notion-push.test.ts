@@ -6,6 +6,7 @@ import notion from "../../functions/notion/index.ts";
 import { createLogger } from "../../functions/_shared/logger.ts";
 import { taskTypes } from "../../functions/_shared/registry.ts";
 import { hooks } from "../../functions/_shared/notion/sync.ts";
+import { type Digest, digestMarkdown } from "../../functions/_shared/tasks/digest.ts";
 import { runWorker } from "../../functions/_shared/worker.ts";
 import { defaultSchema, FakeNotion, maxInWindow, notionHandlers } from "../helpers/notion-mock.ts";
 import { leaseAgain, leaseNew, runLeased, runTask, withEnv } from "../helpers/inprocess.ts";
@@ -121,6 +122,65 @@ describe("notion.push", () => {
     // The retry looked the row up by its Orchestrator ID and created nothing: one pages.create in all.
     expect(fake.requests.filter((r) => r.method === "POST" && r.path === "/v1/pages")).toHaveLength(1);
     expect(fake.requests.some((r) => r.path.endsWith("/query") && r.body?.filter?.rich_text?.equals === `task:${id}`)).toBe(true);
+  });
+
+  it("a daily digest becomes one page per day with its tables; digesting the day again rewrites the body", async () => {
+    const fake = workspace();
+    // A day of the last century nobody else digests (the digests table is shared).
+    const day = new Date(Date.UTC(1900 + Math.floor(Math.random() * 99), Math.floor(Math.random() * 12), 1 + Math.floor(Math.random() * 28)))
+      .toISOString().slice(0, 10);
+    const digest: Digest = {
+      day,
+      totals: { total: 7, succeeded: 4, dead: 3, cancelled: 0, queued: 0, running: 0 },
+      by_type: [{ type: "sop.generate", total: 7, succeeded: 4, dead: 3, cancelled: 0, queued: 0, running: 0 }],
+      top_failing: [{ type: "sop.generate", dead: 3, with_errors: 3, total: 7, last_error: "AI provider answered 503 | twice" }],
+      open_tickets: [{ id: 42, title: "Checkout 500 on Safari", status: "open", priority: "urgent", occurrences: 17, last_seen: null }],
+      workflow_runs: [],
+    };
+    const store = (d: Digest) => sql()`
+      insert into orchestrator.digests (day, summary, body_md) values (${day}::date, ${sql().json(d as never)}, ${digestMarkdown(d)})
+      on conflict (day) do update set summary = excluded.summary, body_md = excluded.body_md, updated_at = now()`;
+    await store(digest);
+
+    const out = await runTask("notion.push", { entity: "digest", key: day });
+    expect(out.status, out.last_error ?? "").toBe("succeeded");
+    expect(out.result).toMatchObject({ action: "created", entity: "digest", key: day });
+    const pages = fake.findByOrchestratorId(`digest:${day}`);
+    expect(pages).toHaveLength(1);
+    const page = pages[0];
+    expect(prop(page, "Name")).toBe(`Orchestrator digest for ${day}`);
+    expect(prop(page, "Type")).toBe("Digest");
+    expect(prop(page, "Status")).toBe("Published");
+    expect(prop(page, "Priority")).toBe("High"); // a day with dead tasks
+    const blocks = fake.pageBlocks(page.id);
+    expect(blocks[0].type).toBe("heading_1");
+    expect(blocks[0].heading_1.rich_text.map((r: any) => r.plain_text ?? r.text.content).join("")).toBe(`Orchestrator digest for ${day} (UTC)`);
+    const tables = blocks.filter((b) => b.type === "table");
+    expect(tables).toHaveLength(3); // by type, top failing, open tickets
+    const cellText = (row: any, i: number) => row.table_row.cells[i].map((r: any) => r.text.content).join("");
+    const failingRow = tables[1].table.children[1];
+    expect(cellText(failingRow, 0)).toBe("sop.generate");
+    expect(cellText(failingRow, 4)).toBe("AI provider answered 503 | twice");
+
+    // Nothing changed: nothing sent.
+    const again = await runTask("notion.push", { entity: "digest", key: day });
+    expect(again.result).toMatchObject({ action: "unchanged", page_id: page.id });
+
+    // The day digested again (a late task landed): the same page, a new body.
+    await store({ ...digest, totals: { ...digest.totals, total: 8, succeeded: 5 }, by_type: [{ ...digest.by_type[0], total: 8, succeeded: 5 }] });
+    const rewritten = await runTask("notion.push", { entity: "digest", key: day });
+    expect(rewritten.result).toMatchObject({ action: "updated", page_id: page.id });
+    expect(fake.findByOrchestratorId(`digest:${day}`)).toHaveLength(1);
+    const text = JSON.stringify(fake.pageBlocks(page.id));
+    expect(text).toContain("8 tasks created");
+    expect(text).not.toContain("7 tasks created");
+
+    // A digest key is a day; anything else is refused before a task exists.
+    const parsed = taskTypes["notion.push"].payload.safeParse({ entity: "digest", key: "yesterday" });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]).toMatchObject({ path: ["key"], message: "a digest key is its UTC day, YYYY-MM-DD" });
+    const gone = await runTask("notion.push", { entity: "digest", key: "1899-01-01" });
+    expect(gone.result).toMatchObject({ action: "skipped", reason: "digest 1899-01-01 does not exist (deleted or pruned)" });
   });
 
   it("an SOP of 300+ blocks with a 5,000-character paragraph syncs in batches; a new version replaces the body", async () => {

@@ -43,7 +43,7 @@ describe("maintenance.digest", () => {
         top_failing: { type: string; dead: number; with_errors: number; last_error: string }[];
         open_tickets: { id: number; title: string }[];
         markdown: string;
-        sent: { webhook_deliveries: number | null };
+        sent: { webhook_deliveries: number | null; notion: { enabled: boolean; push_enqueued: number } | null };
       };
       await flushLogs();
       process.env.LOG_LEVEL = "warn";
@@ -57,6 +57,16 @@ describe("maintenance.digest", () => {
       expect(out.markdown).toContain(`# Orchestrator digest for ${DAY} (UTC)`);
       expect(out.markdown).toContain(`| ${broken} | 5 | 5 | 5 | payload rejected |`);
       expect(out.markdown).toContain(`| ${ticket.id} | ${title} | open | urgent | 999999999 |`);
+
+      // Kept for Notion (and whoever reads it later); the shared stack has no Notion sync, so no push.
+      const [kept] = await sql()<{ body_md: string; summary: { day: string; totals: { total: number } } }[]>`
+        select body_md, summary from orchestrator.digests where day = ${DAY}::date`;
+      expect(kept.body_md).toBe(out.markdown);
+      expect(kept.summary.day).toBe(DAY);
+      expect(kept.summary.totals.total).toBeGreaterThanOrEqual(22);
+      expect(out.sent.notion).toEqual({ enabled: false, push_enqueued: 0 });
+      const pushes = await sql()`select id from orchestrator.tasks where type = 'notion.push' and payload = ${sql().json({ entity: "digest", key: DAY })}`;
+      expect(pushes).toHaveLength(0);
 
       expect(out.sent.webhook_deliveries).toBeGreaterThanOrEqual(1);
       const [delivery] = await sql()<{ event: string; payload: { data: { day: string; markdown: string } }; task_id: number }[]>`
@@ -80,10 +90,17 @@ describe("maintenance.digest", () => {
     const digest = taskTypes["maintenance.digest"];
     const out = await digest.handle(digest.payload.parse({ send: false }), {
       task: { id: 1 } as never, log: createLogger({ component: "test-digest" }), signal: new AbortController().signal,
-    }) as { day: string; sent: { webhook_deliveries: number | null } };
+    }) as { day: string; markdown: string; sent: { webhook_deliveries: number | null; notion: unknown } };
     const y = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
     expect(out.day).toBe(y);
-    expect(out.sent.webhook_deliveries).toBeNull();
+    expect(out.sent).toEqual({ webhook_deliveries: null, notion: null });
+    // A day digested again replaces its stored digest instead of failing or adding a second one.
+    const again = await digest.handle(digest.payload.parse({ send: false, top_n: 1 }), {
+      task: { id: 1 } as never, log: createLogger({ component: "test-digest" }), signal: new AbortController().signal,
+    }) as { markdown: string };
+    const kept = await sql()<{ body_md: string }[]>`select body_md from orchestrator.digests where day = ${y}::date`;
+    expect(kept).toHaveLength(1);
+    expect(kept[0].body_md).toBe(again.markdown);
     expect(digest.payload.safeParse({ day: "yesterday" }).success).toBe(false);
   });
 });

@@ -201,4 +201,45 @@ describe("Notion sync, end to end", () => {
     expect(after.page_id).toBe(pages[0].id);
     figures.pages_after_crash_and_retry = pages.length;
   }, 120_000);
+
+  it("the daily digest, run as the shipped schedule runs it, lands in Notion as that day's page", async () => {
+    // A digest written while the sync was off reaches Notion with the enable's backfill.
+    const earlier = new Date(Date.now() - 3 * 86_400_000).toISOString().slice(0, 10);
+    await sql`insert into orchestrator.digests (day, summary, body_md) values (${earlier}, '{}', ${`# Orchestrator digest for ${earlier} (UTC)`})
+              on conflict (day) do nothing`;
+    const enabled = await fn("/notion/enable", { method: "POST", body: JSON.stringify({ backfill: true }) });
+    expect(enabled.status, JSON.stringify(enabled.body)).toBe(200);
+    expect(enabled.body.backfill_pushes_enqueued).toBeGreaterThanOrEqual(1);
+    const backfilled = await waitFor(async () => fake.findByOrchestratorId(`digest:${earlier}`)[0], "the backfilled digest's page", 30_000, 20);
+    expect(backfilled.properties.Type.select.name).toBe("Digest");
+    const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const type = uniqueType("digested");
+    await sql`insert into orchestrator.tasks (type, status, attempts, max_attempts, last_error, created_at, finished_at)
+              values (${type}, 'dead', 3, 3, 'the receiver answered 410 Gone', ${`${day}T12:00:00Z`}, ${`${day}T12:01:00Z`})`;
+    const t0 = Date.now();
+    const created = await fn("/tasks", { method: "POST", body: JSON.stringify({ type: "maintenance.digest", payload: { day } }) });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const digest = await finished(created.body.id, "the digest");
+    expect(digest.status, digest.last_error ?? "").toBe("succeeded");
+    expect(digest.result.sent.notion).toEqual({ enabled: true, push_enqueued: 1 });
+    const page = await waitFor(async () => fake.findByOrchestratorId(`digest:${day}`)[0], "the digest's page", 30_000, 20);
+    const [push] = await sql`select id from orchestrator.tasks where type = 'notion.push' and payload = ${sql.json({ entity: "digest", key: day })}`;
+    expect((await finished(push.id, "the digest push")).status).toBe("succeeded");
+    figures.digest_to_notion_page_ms = Date.now() - t0;
+    expect(page.properties.Name.title[0].plain_text).toBe(`Orchestrator digest for ${day}`);
+    expect(page.properties.Type.select.name).toBe("Digest");
+    const body = JSON.stringify(fake.pageBlocks(page.id));
+    expect(body).toContain(`Orchestrator digest for ${day} (UTC)`);
+    expect(body).toContain(type);
+    expect(body).toContain("the receiver answered 410 Gone");
+    // Digesting the same day again keeps one page.
+    const again = await fn("/tasks", { method: "POST", body: JSON.stringify({ type: "maintenance.digest", payload: { day } }) });
+    expect((await finished(again.body.id, "the second digest")).status).toBe("succeeded");
+    await waitFor(async () => {
+      const [n] = await sql`select count(*) filter (where status in ('queued', 'running'))::int as open from orchestrator.tasks
+                            where type = 'notion.push' and payload ->> 'entity' = 'digest'`;
+      return n.open === 0;
+    }, "the second digest push", 30_000, 50);
+    expect(fake.findByOrchestratorId(`digest:${day}`)).toHaveLength(1);
+  }, 120_000);
 });

@@ -121,6 +121,7 @@ describe("page values", () => {
   it("parses Orchestrator IDs", () => {
     expect(parseOrchestratorId("ticket:42")).toEqual({ entity: "ticket", key: "42" });
     expect(parseOrchestratorId(" sop:reset-password ")).toEqual({ entity: "sop", key: "reset-password" });
+    expect(parseOrchestratorId("digest:2026-11-23")).toEqual({ entity: "digest", key: "2026-11-23" });
     expect(parseOrchestratorId("user:1")).toBeUndefined();
     expect(parseOrchestratorId("")).toBeUndefined();
   });

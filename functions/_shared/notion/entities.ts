@@ -2,10 +2,8 @@
 //   task   (tracked types): pushed; a page set to Cancelled cancels the task.
 //   ticket (when orchestrator.tickets exists): pushed; title, status and priority edits flow back.
 //   sop    (when orchestrator.sops exists, one page per slug): pushed with its body; read-only in Notion.
-import type postgres from "postgres";
-
-/** A pool or a transaction: adapters run in either. */
-type Sql = postgres.Sql | postgres.TransactionSql;
+//   digest (one page per UTC day, from orchestrator.digests): pushed with its body; read-only in Notion.
+import { type AnySql as Sql, tableExists } from "../db.ts";
 import type { Entity } from "./mapping.ts";
 
 /** Values of a row in our terms (our status values, priority words). */
@@ -56,10 +54,6 @@ export function priorityWord(p: unknown): string | null {
 const iso = (d: unknown) => (d instanceof Date ? d.toISOString() : d ? new Date(String(d)).toISOString() : null);
 const isId = (key: string) => /^[1-9][0-9]{0,15}$/.test(key);
 
-async function tableExists(sql: Sql, name: string): Promise<boolean> {
-  const [row] = await sql<{ ok: boolean }[]>`select to_regclass(${name}) is not null as ok`;
-  return row.ok;
-}
 
 export const taskAdapter: EntityAdapter = {
   entity: "task",
@@ -195,4 +189,27 @@ export const sopAdapter: EntityAdapter = {
   apply: () => Promise.resolve({ applied: [], refused: [] }),
 };
 
-export const ADAPTERS: Record<Entity, EntityAdapter> = { task: taskAdapter, ticket: ticketAdapter, sop: sopAdapter };
+export const digestAdapter: EntityAdapter = {
+  entity: "digest",
+  pullFields: [],
+  available: (sql) => tableExists(sql, "orchestrator.digests"),
+  async load(sql, key) {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(key) || !(await tableExists(sql, "orchestrator.digests"))) return undefined;
+    const [d] = await sql<{ day: string; body_md: string; updated_at: Date; dead: number | null }[]>`
+      select day::text, body_md, updated_at, (summary #>> '{totals,dead}')::int as dead
+      from orchestrator.digests where day = ${key}::date`;
+    if (!d) return undefined;
+    return {
+      title: `Orchestrator digest for ${d.day}`,
+      status: "published",
+      // A day with dead tasks stands out in a Notion view sorted by priority.
+      priority: d.dead ? "high" : null,
+      updated: iso(d.updated_at),
+      link: null,
+      body: d.body_md,
+    };
+  },
+  apply: () => Promise.resolve({ applied: [], refused: [] }),
+};
+
+export const ADAPTERS: Record<Entity, EntityAdapter> = { task: taskAdapter, ticket: ticketAdapter, sop: sopAdapter, digest: digestAdapter };

@@ -136,21 +136,22 @@ export function validateMapping(dataSource: DataSourceLike, wanted: Partial<Reco
 
 // ---- values -------------------------------------------------------------------
 
-export type Entity = "task" | "ticket" | "sop";
+export type Entity = "task" | "ticket" | "sop" | "digest";
 
 /** Notion "Type" option per kind of row. */
-export const TYPE_NAMES = { task: "Task", ticket: "Ticket", sop: "SOP", sop_request: "SOP request" } as const;
+export const TYPE_NAMES = { task: "Task", ticket: "Ticket", sop: "SOP", digest: "Digest", sop_request: "SOP request" } as const;
 export const SOP_REQUESTED_STATUS = "Requested";
 
 export const DEFAULT_STATUS_NAMES: Record<Entity, Record<string, string>> = {
   task: { queued: "Queued", running: "Running", succeeded: "Done", dead: "Failed", cancelled: "Cancelled" },
   ticket: { open: "Open", in_progress: "In progress", resolved: "Resolved", closed: "Closed" },
   sop: { published: "Published" },
+  digest: { published: "Published" },
 };
 
 export const PRIORITY_NAMES: Record<string, string> = { urgent: "Urgent", high: "High", medium: "Medium", low: "Low" };
 
-const statusMapSchema = z.partialRecord(z.enum(["task", "ticket", "sop"]), z.record(z.string().min(1).max(50), z.string().min(1).max(100)));
+const statusMapSchema = z.partialRecord(z.enum(["task", "ticket", "sop", "digest"]), z.record(z.string().min(1).max(50), z.string().min(1).max(100)));
 
 /** Our status values -> Notion option names, with NOTION_STATUS_MAP overrides. */
 export function statusNames(overrideJson?: string): Record<Entity, Record<string, string>> {
@@ -261,6 +262,6 @@ export function readPage(mapping: ResolvedMapping, page: PageLike): PageValues {
 
 /** "ticket:42" -> {entity, key}; anything else -> undefined. */
 export function parseOrchestratorId(id: string | undefined | null): { entity: Entity; key: string } | undefined {
-  const m = /^(task|ticket|sop):(.{1,200})$/.exec((id ?? "").trim());
+  const m = /^(task|ticket|sop|digest):(.{1,200})$/.exec((id ?? "").trim());
   return m ? { entity: m[1] as Entity, key: m[2] } : undefined;
 }

@@ -2,7 +2,7 @@
 // integration webhooks (verification handshake, signature check, targeted pulls).
 import { verifyWebhookSignature } from "@notionhq/client";
 import { z } from "zod";
-import { db } from "../db.ts";
+import { db, tableExists } from "../db.ts";
 import { notionSettings } from "../env.ts";
 import { AppError, badRequest, PermanentTaskError, unauthorized } from "../errors.ts";
 import type { Logger } from "../logger.ts";
@@ -14,7 +14,7 @@ const TASK_TYPE = /^[a-z][a-z0-9_.:-]{0,63}$/;
 export const enableSchema = z.strictObject({
   /** Task types whose tasks appear in Notion (replaces the list when given). */
   track_task_types: z.array(z.string().regex(TASK_TYPE, "not a task type").refine((t) => !/^(notion|webhook)\./.test(t), "the sync's own task types cannot be tracked")).max(100).optional(),
-  /** Push every existing ticket and SOP (and recent tracked tasks) now. */
+  /** Push every existing ticket and SOP (and recent tracked tasks and the last week's digests) now. */
   backfill: z.boolean().optional().default(false),
 });
 export type EnableInput = z.infer<typeof enableSchema>;
@@ -77,11 +77,16 @@ async function backfill(): Promise<number> {
       and (status in ('queued', 'running') or finished_at > now() - interval '7 days')`;
   n += tasks;
   for (const [entity, table, key] of [["ticket", "orchestrator.tickets", "id"], ["sop", "orchestrator.sops", "slug"]] as const) {
-    const [{ exists }] = await sql<{ exists: boolean }[]>`select to_regclass(${table}) is not null as exists`;
-    if (!exists) continue;
+    if (!(await tableExists(sql, table))) continue;
     const [{ c }] = await sql.unsafe<{ c: number }[]>(
       `select orchestrator.notion_enqueue_pushes($1, coalesce(array_agg(distinct ${key}::text), '{}')) as c from ${table}`, [entity]);
     n += c;
+  }
+  if (await tableExists(sql, "orchestrator.digests")) {
+    const [{ digests }] = await sql<{ digests: number }[]>`
+      select orchestrator.notion_enqueue_pushes('digest', coalesce(array_agg(day::text), '{}')) as digests
+      from orchestrator.digests where day >= current_date - 7`;
+    n += digests;
   }
   return n;
 }

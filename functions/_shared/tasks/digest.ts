@@ -1,12 +1,12 @@
 // maintenance.digest: yesterday (UTC) in one page: tasks by type and status,
 // the types that failed most, the open tickets that matter most, workflow runs.
 // Written to the logs (a Markdown body in the context), returned as the task
-// result, and sent to webhook subscribers of `digest.daily` where outbound
-// webhooks exist.
+// result, kept in orchestrator.digests, and sent to webhook subscribers of
+// `digest.daily` and to Notion (a page per day) where those are set up.
 import { z } from "zod";
-import { db, type Sql } from "../db.ts";
+import { db, type Sql, tableExists } from "../db.ts";
 import { defineTaskType } from "../task-types.ts";
-import { emitWebhookEvent, tableExists } from "../workflows/publish.ts";
+import { emitWebhookEvent } from "../workflows/publish.ts";
 
 const STATUSES = ["succeeded", "dead", "cancelled", "queued", "running"] as const;
 
@@ -118,7 +118,7 @@ function yesterdayUtc(now = new Date()): string {
 }
 
 export const dailyDigest = defineTaskType({
-  description: "Yesterday's digest (tasks by type and status, top failing types, top open tickets): logged, returned, and sent to digest.daily webhook subscribers.",
+  description: "Yesterday's digest (tasks by type and status, top failing types, top open tickets): logged, returned, kept, and sent to digest.daily webhook subscribers and to Notion where the sync is enabled.",
   payload: z.strictObject({
     /** The UTC day to digest (default: yesterday). */
     day: z.iso.date().optional(),
@@ -134,12 +134,24 @@ export const dailyDigest = defineTaskType({
       select coalesce((orchestrator.setting('digest.top_n') #>> '{}')::int, 5) as top`;
     const digest = await buildDigest(sql, day, payload.top_n ?? top);
     const markdown = digestMarkdown(digest);
-    const webhooks = payload.send ? await emitWebhookEvent(sql, "digest.daily", { ...digest, markdown }) : null;
+    // One transaction: the stored digest and the sends it triggers land together
+    // (a retried task rewrites the same day's row, and the dedupe keys stop a second send).
+    const sent = await sql.begin(async (tx) => {
+      await tx`
+        insert into orchestrator.digests (day, summary, body_md) values (${day}::date, ${tx.json(digest as never)}, ${markdown})
+        on conflict (day) do update set summary = excluded.summary, body_md = excluded.body_md, updated_at = now()`;
+      if (!payload.send) return { webhook_deliveries: null, notion: null };
+      const webhooks = await emitWebhookEvent(tx, "digest.daily", { ...digest, markdown });
+      const [{ enabled }] = await tx<{ enabled: boolean }[]>`select orchestrator.notion_sync_enabled() as enabled`;
+      if (!enabled) return { webhook_deliveries: webhooks, notion: { enabled: false, push_enqueued: 0 } };
+      const [{ n }] = await tx<{ n: number }[]>`select orchestrator.notion_enqueue_pushes('digest', array[${day}]::text[]) as n`;
+      return { webhook_deliveries: webhooks, notion: { enabled: true, push_enqueued: n } };
+    });
     log.info(`daily digest for ${day}: ${digest.totals.total} tasks, ${digest.totals.dead} dead, ${digest.top_failing.length} failing types`, {
       digest,
       markdown,
-      webhook_deliveries: webhooks,
+      ...sent,
     });
-    return { ...digest, markdown, sent: { webhook_deliveries: webhooks } };
+    return { ...digest, markdown, sent };
   },
 });

@@ -8,12 +8,14 @@ import { normaliseId } from "../notion/context.ts";
 import { pullDataSource, pullPage, pushRow } from "../notion/sync.ts";
 import { defineTaskType, type TaskContext } from "../task-types.ts";
 
-const entity = z.enum(["task", "ticket", "sop"]);
+const entity = z.enum(["task", "ticket", "sop", "digest"]);
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
-/** {entity, key} ("sop" keys are slugs, others ids); {kind, id} is accepted too (an SOP version id). */
+/** {entity, key} ("sop" keys are slugs, "digest" keys UTC days, others ids); {kind, id} is accepted too (an SOP version id). */
 export const notionPushPayload = z.union([
-  z.strictObject({ entity, key: z.string().min(1).max(200) }),
-  z.strictObject({ kind: entity, id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER) }),
+  z.strictObject({ entity, key: z.string().min(1).max(200) })
+    .refine((p) => p.entity !== "digest" || DAY.test(p.key), { path: ["key"], message: "a digest key is its UTC day, YYYY-MM-DD" }),
+  z.strictObject({ kind: z.enum(["task", "ticket", "sop"]), id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER) }),
 ]);
 
 async function logged<T>(ctx: TaskContext, what: string, work: () => Promise<T>): Promise<T> {
@@ -30,13 +32,13 @@ async function logged<T>(ctx: TaskContext, what: string, work: () => Promise<T>)
 }
 
 export const notionPush = defineTaskType({
-  description: "Creates or updates the Notion page of a task, ticket or SOP (never a duplicate page).",
+  description: "Creates or updates the Notion page of a task, ticket, SOP or daily digest (never a duplicate page).",
   payload: notionPushPayload,
   timeoutMs: 180_000,
   async handle(payload, ctx) {
     return await logged(ctx, "notion.push", async () => {
       const notion = await notionContext(ctx.log, { signal: ctx.signal });
-      let ent: "task" | "ticket" | "sop";
+      let ent: z.infer<typeof entity>;
       let key: string;
       if ("entity" in payload) {
         ent = payload.entity;

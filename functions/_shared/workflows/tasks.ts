@@ -2,11 +2,11 @@
 // an event rule or the ticket-resolved trigger), incident.gather (first step of
 // incident-sop) and notify (log + webhook subscribers).
 import { z } from "zod";
-import { db } from "../db.ts";
+import { db, tableExists } from "../db.ts";
 import { env } from "../env.ts";
 import { AppError, PermanentTaskError } from "../errors.ts";
 import { defineTaskType } from "../task-types.ts";
-import { emitWebhookEvent, tableExists } from "./publish.ts";
+import { emitWebhookEvent } from "./publish.ts";
 import { WORKFLOW_NAME } from "./names.ts";
 
 export const workflowStart = defineTaskType({
