@@ -146,7 +146,7 @@ describe("/schedules/settings", () => {
   it("shows the retention defaults and validates changes", async () => {
     const res = await call("/schedules/settings");
     const byKey = Object.fromEntries(res.body.settings.map((s: { key: string; value: unknown }) => [s.key, s.value]));
-    expect(byKey).toMatchObject({ "retention.tasks_days": 14, "retention.logs_days": 30, "retention.cron_runs_days": 7, "retention.http_responses_hours": 6 });
+    expect(byKey).toMatchObject({ "retention.tasks_days": 14, "retention.logs_days": 30, "retention.cron_runs_days": 7, "retention.http_responses_hours": 6, "retention.events_days": 30 });
     const bad = await send("PATCH", "/schedules/settings", { "retention.tasks_days": 0, "retention.bogus": 3 });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.issues.map((i: { path: string }) => i.path).sort()).toEqual(["", "retention.tasks_days"]);

@@ -99,6 +99,38 @@ describe("prune_history", () => {
     expect(ticks.map((t) => t.tick.toISOString())).toEqual(["2026-01-01T00:01:00.000Z"]);
   });
 
+  it("prunes routed events past retention (30 d) and keeps unrouted ones whatever their age; ticket counts stay", async () => {
+    const type = `retention.${uniqueType("ev")}`;
+    const edge = 60_000;
+    const [ticket] = await sql()<{ id: number }[]>`
+      insert into orchestrator.tickets (title, source, occurrences) values (${`Retention ${type}`}, 'test', 3) returning id`;
+    const ids: Record<string, number> = {};
+    for (const [key, receivedAgo] of [["old", 30 * DAY + edge], ["young", 30 * DAY - edge], ["oldUnrouted", 90 * DAY], ["oldOfTicket", 45 * DAY]] as const) {
+      const [e] = await sql()<{ id: number }[]>`
+        insert into orchestrator.events (source, type, message, occurred_at, received_at, ticket_id)
+        values ('test', ${type}, ${key}, ${ago(receivedAgo)}, ${ago(receivedAgo)}, ${key === "oldOfTicket" ? ticket.id : null}) returning id`;
+      ids[key] = e.id;
+    }
+    // A routing failure leaves processed_at null; the events job retries it, so it must survive.
+    await sql()`update orchestrator.events set processed_at = null, route_error = 'rule failed' where id = ${ids.oldUnrouted}`;
+
+    const [{ out }] = await sql()<{ out: Record<string, { deleted: number; days?: number }> }[]>`select orchestrator.prune_history() as out`;
+    expect(out.events.days).toBe(30);
+    expect(out.tasks.days).toBe(14); // the rest of the history is still pruned by the same call
+    const left = await sql()<{ id: number }[]>`select id from orchestrator.events where type = ${type} order by id`;
+    expect(left.map((r) => r.id)).toEqual([ids.young, ids.oldUnrouted]);
+    const [t] = await sql()`select occurrences from orchestrator.tickets where id = ${ticket.id}`;
+    expect(t.occurrences).toBe(3);
+
+    // A call's option overrides the setting (29 days: nothing of other tests is that old).
+    const [{ out: short }] = await sql()<{ out: { events: { days: number } } }[]>`select orchestrator.prune_events('{"events_days": 29}') as out`;
+    expect(short.events.days).toBe(29);
+    expect(await exists("orchestrator.events", "id", ids.young)).toBe(false);
+    expect(await exists("orchestrator.events", "id", ids.oldUnrouted)).toBe(true);
+    await sql()`update orchestrator.events set processed_at = now() where id = ${ids.oldUnrouted}`;
+    await sql()`update orchestrator.tickets set status = 'closed' where id = ${ticket.id}`;
+  });
+
   it("reads retention from settings, and a call's options override them", async () => {
     const type = uniqueType("set");
     const threeDays = await insertTask(type, "succeeded", 3 * DAY + 60_000);

@@ -61,6 +61,7 @@ export const settingsPatchSchema = z.strictObject({
   "retention.schedule_runs_days": days.optional(),
   "retention.workflow_runs_days": days.optional(),
   "retention.cron_runs_days": days.optional(),
+  "retention.events_days": days.optional(),
   "retention.http_responses_hours": z.number().int().min(1).max(876_000).optional(),
   "digest.top_n": z.number().int().min(1).max(50).optional(),
 }).refine((v) => Object.keys(v).length > 0, "send at least one setting to change");

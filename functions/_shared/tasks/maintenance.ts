@@ -18,14 +18,15 @@ const days = z.number().int().min(1).max(36500).optional();
 
 export const pruneHistory = defineTaskType({
   description:
-    "Deletes finished tasks, logs, schedule runs, finished workflow runs, pg_cron run history and pg_net responses past their retention " +
-    "(orchestrator.settings retention.*; defaults 14, 30, 30, 30, 7 days and 6 hours). Payload fields override the settings for one run.",
+    "Deletes finished tasks, logs, schedule runs, finished workflow runs, routed events, pg_cron run history and pg_net responses past their " +
+    "retention (orchestrator.settings retention.*; defaults 14, 30, 30, 30, 30, 7 days and 6 hours). Payload fields override the settings for one run.",
   payload: z.strictObject({
     tasks_days: days,
     logs_days: days,
     schedule_runs_days: days,
     workflow_runs_days: days,
     cron_runs_days: days,
+    events_days: days,
     http_responses_hours: z.number().int().min(1).max(876_000).optional(),
   }),
   timeoutMs: 120_000,
