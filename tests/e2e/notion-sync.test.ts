@@ -242,4 +242,28 @@ describe("Notion sync, end to end", () => {
     }, "the second digest push", 30_000, 50);
     expect(fake.findByOrchestratorId(`digest:${day}`)).toHaveLength(1);
   }, 120_000);
+
+  it("the shipped incident -> SOP workflow with Notion configured: every step runs and the SOP lands as a page", async () => {
+    const [{ id: ticket }] = await sql`
+      insert into orchestrator.tickets (title, status, priority, source)
+      values ('Refunds stuck after payout', 'resolved', 'high', 'candyland') returning id`;
+    const t0 = Date.now();
+    const started = await fn("/workflows/incident-sop/runs", { method: "POST", body: JSON.stringify({ input: { ticket_id: ticket } }) });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    const run = await waitFor(async () => {
+      const r = await fn(`/workflows/incident-sop/runs/${started.body.id}`);
+      return r.body.status !== "running" && r.body;
+    }, "the incident-sop run", 60_000, 100);
+    figures.incident_sop_with_notion_ms = Date.now() - t0;
+    expect(run.error).toBeNull();
+    expect(run.status).toBe("succeeded");
+    const steps = Object.fromEntries(run.steps.map((st: { name: string; status: string; result: any }) => [st.name, st]));
+    expect(Object.fromEntries(Object.entries(steps).map(([k, v]: [string, any]) => [k, v.status])))
+      .toEqual({ gather: "succeeded", sop: "succeeded", notion: "succeeded", notify: "succeeded" });
+    expect(steps.notion.result).toMatchObject({ entity: "sop", key: `incident-${ticket}` });
+    const [page] = fake.findByOrchestratorId(`sop:incident-${ticket}`);
+    expect(page).toBeDefined();
+    expect(page.properties.Type.select.name).toBe("SOP");
+    expect(JSON.stringify(fake.pageBlocks(page.id))).toContain("Refunds stuck after payout");
+  }, 120_000);
 });
