@@ -35,7 +35,7 @@ async function send(req: QueuedRequest): Promise<void> {
     const res = await fetch(req.url, {
       method: req.method,
       headers: req.headers,
-      body: req.body ?? undefined,
+      body: req.body ? new Uint8Array(req.body) : undefined,
       signal: AbortSignal.timeout(req.timeout_milliseconds),
     });
     const content = await res.text();
