@@ -6,6 +6,7 @@
 -- retried by the events job) stay whatever their age. Tickets keep their own
 -- occurrence counts and first/last seen times, so no count is lost; a sender's
 -- external_id older than the retention is no longer remembered as a repeat.
+-- The same job forgets watchers whose table was dropped.
 insert into orchestrator.settings (key, value, description) values
   ('retention.events_days', '30', 'Routed events are deleted this many days after they were received (tickets keep their counts).')
 on conflict (key) do nothing;
@@ -19,10 +20,22 @@ declare
   v_days integer := greatest(1, coalesce((coalesce(p_opts, '{}'::jsonb) ->> 'events_days')::integer,
                                          (orchestrator.setting('retention.events_days') #>> '{}')::integer, 30));
   v_n bigint;
+  v_fn text;
+  v_dropped integer := 0;
 begin
   delete from orchestrator.events where processed_at is not null and received_at < now() - make_interval(days => v_days);
   get diagnostics v_n = row_count;
-  return jsonb_build_object('events', jsonb_build_object('deleted', v_n, 'days', v_days));
+  -- A dropped watched table takes its trigger with it but leaves its watcher row
+  -- and capture function behind: forget both.
+  for v_fn in
+    delete from orchestrator.watchers w where not exists (select 1 from pg_class c where c.oid = w.relid)
+    returning w.function_name
+  loop
+    execute format('drop function if exists orchestrator.%I()', v_fn);
+    v_dropped := v_dropped + 1;
+  end loop;
+  return jsonb_build_object('events', jsonb_build_object('deleted', v_n, 'days', v_days),
+                            'watchers_of_dropped_tables', jsonb_build_object('deleted', v_dropped));
 end
 $$;
 

@@ -131,6 +131,34 @@ describe("prune_history", () => {
     await sql()`update orchestrator.tickets set status = 'closed' where id = ${ticket.id}`;
   });
 
+  it("forgets the watcher (and its capture function) of a table that was dropped, and only that one", async () => {
+    const suffix = Math.random().toString(36).slice(2, 8);
+    const [gone, kept] = [`public.ret_gone_${suffix}`, `public.ret_kept_${suffix}`];
+    await sql().unsafe(`create table ${gone} (id int, message text); create table ${kept} (id int, message text)`);
+    try {
+      const source = `ret-${suffix}`;
+      for (const t of [gone, kept]) await sql()`select orchestrator.watch_table(${t}::regclass, ${source}, 'log', '{"message_column": "message"}'::jsonb)`;
+      const [{ fn }] = await sql()<{ fn: string }[]>`select function_name as fn from orchestrator.watchers where table_name = ${gone}`;
+      await sql().unsafe(`drop table ${gone}`);
+      const before = await sql()`select table_name, active from orchestrator.watcher_status where table_name in (${gone}, ${kept}) order by table_name`;
+      expect(before.map((w) => [w.table_name, w.active])).toEqual([[gone, false], [kept, true]]);
+
+      const [{ out }] = await sql()<{ out: Record<string, { deleted: number }> }[]>`select orchestrator.prune_history() as out`;
+      expect(out.watchers_of_dropped_tables.deleted).toBeGreaterThanOrEqual(1);
+      const after = await sql()`select table_name from orchestrator.watchers where table_name in (${gone}, ${kept})`;
+      expect(after.map((w) => w.table_name)).toEqual([kept]);
+      const [{ left }] = await sql()`select to_regprocedure(${`orchestrator.${fn}()`}) is not null as left`;
+      expect(left).toBe(false);
+      // The kept table still turns inserts into events.
+      await sql().unsafe(`insert into ${kept} (id, message) values (1, 'still watched')`);
+      const evs = await sql()`select message from orchestrator.events where source = ${source}`;
+      expect(evs.map((e) => e.message)).toEqual(["still watched"]);
+    } finally {
+      await sql()`select orchestrator.unwatch_table(${kept}::regclass)`;
+      await sql().unsafe(`drop table if exists ${gone}; drop table if exists ${kept}`);
+    }
+  });
+
   it("reads retention from settings, and a call's options override them", async () => {
     const type = uniqueType("set");
     const threeDays = await insertTask(type, "succeeded", 3 * DAY + 60_000);
