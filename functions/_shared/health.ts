@@ -1,4 +1,5 @@
 // The health report: database reachability, queue counts, and the cron jobs' last runs.
+import { orchestratorCronJobs } from "./cron-jobs.ts";
 import { db } from "./db.ts";
 import { VERSION } from "./version.ts";
 
@@ -37,14 +38,7 @@ export async function healthReport(): Promise<HealthReport> {
     sql<{ age: number | null }[]>`
       select extract(epoch from now() - min(run_at))::float8 as age
       from orchestrator.tasks where status = 'queued' and run_at <= now()`,
-    sql<{ job: string; schedule: string; last_run: Date | null; last_status: string | null }[]>`
-      select j.jobname as job, j.schedule, d.start_time as last_run, d.status as last_status
-      from cron.job j
-      left join lateral (
-        select start_time, status from cron.job_run_details r where r.jobid = j.jobid order by runid desc limit 1
-      ) d on true
-      where j.jobname like 'orchestrator-%'
-      order by j.jobname`,
+    orchestratorCronJobs(sql),
   ]), DB_TIMEOUT_MS);
   for (const s of STATUSES) queue[s] = 0;
   for (const c of counts) queue[c.status] = c.n;

@@ -2,7 +2,7 @@
 // retry storm would send) over a queue of 4,000 ready tasks, under a steady load.
 // SKIP LOCKED hands every task to exactly one of them; none answers 5xx.
 import { describe, expect, it } from "vitest";
-import { audit, crashes, counts, drain, lostAcked, report, sleep, useFaultStack } from "./harness.ts";
+import { crashes, report, sleep, useFaultStack } from "./harness.ts";
 
 const SOURCE = "fault-concurrent";
 const N = 4_000;
@@ -46,13 +46,9 @@ describe("fault (d): 200 concurrent task-worker invocations", () => {
     }));
     const burstMs = Date.now() - started;
     await sleep(3_000);
-    await ctx.producer.stop();
-    const drained = await drain(ctx.fs, SOURCE, 120_000);
+    const { counts: c, audit: a, lost } = await ctx.settle();
     sampling = false;
     await sampler;
-    const c = drained.counts;
-    const a = await audit(ctx.fs.sql, SOURCE);
-    const lost = await lostAcked(ctx.fs.sql, SOURCE, ctx.producer.ackedSeqs);
     const statuses = calls.reduce<Record<number, number>>((m, x) => ({ ...m, [x.status]: (m[x.status] ?? 0) + 1 }), {});
     const claimed = calls.map((x) => x.claimed).sort((p, q) => p - q);
     const ms = calls.map((x) => x.ms).sort((p, q) => p - q);

@@ -5,11 +5,10 @@
 // the backlog of wake-ups and the queue drains. FAULT_DISPATCHER_STOP_MS shortens
 // the outage for a quick local run.
 import { describe, expect, it } from "vitest";
-import { audit, crashes, counts, drain, lostAcked, report, sleep, useFaultStack } from "./harness.ts";
+import { crashes, counts, report, sleep, useFaultStack } from "./harness.ts";
 
 const SOURCE = "fault-dispatcher";
 const STOP_MS = Number(process.env.FAULT_DISPATCHER_STOP_MS ?? 120_000);
-
 
 const ctx = useFaultStack(SOURCE);
 
@@ -28,11 +27,7 @@ describe("fault (c): stop the dispatcher for two minutes", () => {
     ctx.fs.ps.stack.dispatcher.start();
     const restartedAt = Date.now();
     await sleep(5_000);
-    await ctx.producer.stop();
-    const drained = await drain(ctx.fs, SOURCE, 120_000);
-    const c = drained.counts;
-    const a = await audit(ctx.fs.sql, SOURCE);
-    const lost = await lostAcked(ctx.fs.sql, SOURCE, ctx.producer.ackedSeqs);
+    const { counts: c, audit: a, lost } = await ctx.settle();
 
     report("(c) stop the pg_net dispatcher", {
       "steady load": "20 test.chaos tasks/s, 20 ms each",

@@ -262,7 +262,16 @@ export function report(fault: string, lines: Record<string, unknown>): void {
 }
 
 /** One fault file's stack and load producer: started in beforeAll, stopped in afterAll. */
-export function useFaultStack(loadSource: string): { readonly fs: FaultStack; readonly producer: Producer } {
+export interface Settled {
+  counts: Counts;
+  /** How long the queue took to drain after the load stopped. */
+  ms: number;
+  audit: AuditFigures;
+  /** Acknowledged enqueues missing from the database. */
+  lost: number;
+}
+
+export function useFaultStack(loadSource: string): { readonly fs: FaultStack; readonly producer: Producer; settle(timeoutMs?: number): Promise<Settled> } {
   let fs: FaultStack | undefined;
   let producer: Producer | undefined;
   beforeAll(async () => {
@@ -279,6 +288,16 @@ export function useFaultStack(loadSource: string): { readonly fs: FaultStack; re
     },
     get producer() {
       return producer!;
+    },
+    /** Stops the load, waits for its tasks to finish, then audits them: what every fault checks afterwards. */
+    async settle(timeoutMs = 120_000): Promise<Settled> {
+      await producer!.stop();
+      const drained = await drain(fs!, loadSource, timeoutMs);
+      return {
+        ...drained,
+        audit: await audit(fs!.sql, loadSource),
+        lost: await lostAcked(fs!.sql, loadSource, producer!.ackedSeqs),
+      };
     },
   };
 }

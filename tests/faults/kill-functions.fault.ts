@@ -3,10 +3,9 @@
 // (test.chaos: 2 s timeout + 15 s margin) and run again; nothing is lost and no
 // attempt is finished twice.
 import { describe, expect, it } from "vitest";
-import { audit, crashes, counts, drain, lostAcked, report, sleep, useFaultStack } from "./harness.ts";
+import { crashes, counts, report, sleep, useFaultStack } from "./harness.ts";
 
 const SOURCE = "fault-kill";
-
 
 const ctx = useFaultStack(SOURCE);
 
@@ -35,11 +34,8 @@ describe("fault (a): kill -9 the function server mid-batch", () => {
 
     // Keep the load on past the orphans' lease (17 s), so workers reap them as they start.
     await sleep(22_000);
-    await ctx.producer.stop();
-    const drained = await drain(ctx.fs, SOURCE, 120_000);
-    const c = drained.counts;
-    const a = await audit(ctx.fs.sql, SOURCE);
-    const lost = await lostAcked(ctx.fs.sql, SOURCE, ctx.producer.ackedSeqs);
+    const drained = await ctx.settle();
+    const { counts: c, audit: a, lost } = drained;
 
     report("(a) kill -9 the function server mid-batch, restart it", {
       "steady load": "40 test.chaos tasks/s, 300 ms each",

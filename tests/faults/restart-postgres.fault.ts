@@ -4,10 +4,9 @@
 // is back (the worker retries those writes), or their leases expire and the
 // tasks run again. Nothing is lost, no attempt finished twice.
 import { describe, expect, it } from "vitest";
-import { audit, crashes, counts, drain, lostAcked, report, restartPostgres, sleep, useFaultStack } from "./harness.ts";
+import { crashes, counts, report, restartPostgres, sleep, useFaultStack } from "./harness.ts";
 
 const SOURCE = "fault-pg-restart";
-
 
 const ctx = useFaultStack(SOURCE);
 
@@ -21,11 +20,8 @@ describe("fault (b): restart Postgres", () => {
     const restartMs = await restartPostgres(ctx.fs.ps);
     // Load continues after the restart; the pool reconnects by itself.
     await sleep(25_000);
-    await ctx.producer.stop();
-    const drained = await drain(ctx.fs, SOURCE, 120_000);
-    const c = drained.counts;
-    const a = await audit(ctx.fs.sql, SOURCE);
-    const lost = await lostAcked(ctx.fs.sql, SOURCE, ctx.producer.ackedSeqs);
+    const drained = await ctx.settle();
+    const { counts: c, audit: a, lost } = drained;
     const health = await fetch(`${ctx.fs.ps.stack.info.FUNCTIONS_URL}/health`);
 
     report("(b) restart PostgreSQL (pg_ctl restart -m fast)", {

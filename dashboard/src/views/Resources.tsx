@@ -149,6 +149,19 @@ function Detail({ path, name, onClose, title, children }: {
   );
 }
 
+/** A resource's page: its list, and the selected row's detail beside it. */
+function SplitView({ title, open, wide, detail, children }: { title: string; open: boolean; wide?: boolean; detail: ComponentChildren; children: ComponentChildren }) {
+  return (
+    <div class={`view split${wide ? " wide-detail" : ""}${open ? " has-detail" : ""}`}>
+      <div class="list-pane">
+        <header class="view-head"><h1>{title}</h1></header>
+        {children}
+      </div>
+      {detail}
+    </div>
+  );
+}
+
 const idOf = (r: Row) => String(first(r, ["id", "slug", "name"]) ?? JSON.stringify(r).slice(0, 40));
 const TaskLink = ({ id }: { id: unknown }) => (typeof id === "number" || (typeof id === "string" && /^\d+$/.test(id)) ? <a href={href(`/tasks/${id}`)}>#{String(id)}</a> : <>{cell(id)}</>);
 
@@ -157,39 +170,36 @@ export function Tickets({ route }: { route: Route }) {
   const selected = route.parts[1];
   const back = () => navigate("/tickets", route.query);
   return (
-    <div class={`view split${selected ? " has-detail" : ""}`}>
-      <div class="list-pane">
-        <header class="view-head"><h1>Tickets</h1></header>
-        <ListBlock
-          title="Tickets"
-          path="/tickets"
-          name="tickets"
-          route={route}
-          rowKey={idOf}
-          filters={[
-            { key: "status", label: "Status", options: ["open", "in_progress", "resolved", "closed"] },
-            { key: "priority", label: "Priority", options: ["urgent", "high", "normal", "low"] },
-          ]}
-          empty="No tickets. Error events from the watched apps open tickets."
-          columns={[
-            { key: "id", label: "id", render: (r) => <a href={href(`/tickets/${idOf(r)}`, route.query)}>#{idOf(r)}</a> },
-            { key: "title", label: "title", render: (r) => cell(r.title) },
-            { key: "status", label: "status", render: (r) => <Badge value={r.status as string} /> },
-            { key: "priority", label: "priority", optional: true, render: (r) => <Badge value={r.priority as string} /> },
-            { key: "source", label: "source", optional: true },
-            { key: "occurrences", label: "seen" , render: (r) => <span title="occurrences">{cell(r.occurrences)}×</span> },
-            { key: "first_seen", label: "first seen", optional: true },
-            { key: "last_seen", label: "last seen" },
-            { key: "notion", label: "Notion", optional: true, render: (r) => <NotionLink row={r} /> },
-          ]}
-        />
-      </div>
-      {selected && (
+    <SplitView title="Tickets" open={!!selected}
+      detail={selected && (
         <Detail key={selected} path={`/tickets/${encodeURIComponent(selected)}`} name="ticket" title={`Ticket #${selected}`} onClose={back}>
           {(t) => <TicketDetail t={t} />}
         </Detail>
-      )}
-    </div>
+      )}>
+      <ListBlock
+        title="Tickets"
+        path="/tickets"
+        name="tickets"
+        route={route}
+        rowKey={idOf}
+        filters={[
+          { key: "status", label: "Status", options: ["open", "in_progress", "resolved", "closed"] },
+          { key: "priority", label: "Priority", options: ["urgent", "high", "normal", "low"] },
+        ]}
+        empty="No tickets. Error events from the watched apps open tickets."
+        columns={[
+          { key: "id", label: "id", render: (r) => <a href={href(`/tickets/${idOf(r)}`, route.query)}>#{idOf(r)}</a> },
+          { key: "title", label: "title", render: (r) => cell(r.title) },
+          { key: "status", label: "status", render: (r) => <Badge value={r.status as string} /> },
+          { key: "priority", label: "priority", optional: true, render: (r) => <Badge value={r.priority as string} /> },
+          { key: "source", label: "source", optional: true },
+          { key: "occurrences", label: "seen" , render: (r) => <span title="occurrences">{cell(r.occurrences)}×</span> },
+          { key: "first_seen", label: "first seen", optional: true },
+          { key: "last_seen", label: "last seen" },
+          { key: "notion", label: "Notion", optional: true, render: (r) => <NotionLink row={r} /> },
+        ]}
+      />
+    </SplitView>
   );
 }
 
@@ -247,28 +257,25 @@ function TicketDetail({ t }: { t: Row }) {
 export function Sops({ route }: { route: Route }) {
   const selected = route.parts[1];
   return (
-    <div class={`view split wide-detail${selected ? " has-detail" : ""}`}>
-      <div class="list-pane">
-        <header class="view-head"><h1>SOPs</h1></header>
-        <ListBlock
-          title="SOPs"
-          path="/sops"
-          name="sops"
-          route={route}
-          rowKey={(r) => String(first(r, ["slug", "id"]))}
-          baseQuery={{ latest: "true" }}
-          empty="No SOPs yet. POST /functions/v1/tasks/generate-sop writes one."
-          columns={[
-            { key: "slug", label: "slug", render: (r) => <a href={href(`/sops/${String(r.slug)}`)}>{String(r.slug)}</a> },
-            { key: "title", label: "title" },
-            { key: "version", label: "version" },
-            { key: "generator", label: "generator", optional: true },
-            { key: "created_at", label: "written", optional: true },
-          ]}
-        />
-      </div>
-      {selected && <SopDetail key={selected} slug={selected} version={route.query.get("version")} />}
-    </div>
+    <SplitView title="SOPs" open={!!selected} wide
+      detail={selected && <SopDetail key={selected} slug={selected} version={route.query.get("version")} />}>
+      <ListBlock
+        title="SOPs"
+        path="/sops"
+        name="sops"
+        route={route}
+        rowKey={(r) => String(first(r, ["slug", "id"]))}
+        baseQuery={{ latest: "true" }}
+        empty="No SOPs yet. POST /functions/v1/tasks/generate-sop writes one."
+        columns={[
+          { key: "slug", label: "slug", render: (r) => <a href={href(`/sops/${String(r.slug)}`)}>{String(r.slug)}</a> },
+          { key: "title", label: "title" },
+          { key: "version", label: "version" },
+          { key: "generator", label: "generator", optional: true },
+          { key: "created_at", label: "written", optional: true },
+        ]}
+      />
+    </SplitView>
   );
 }
 
@@ -323,30 +330,27 @@ function SopDetail({ slug, version }: { slug: string; version: string | null }) 
 export function Schedules({ route }: { route: Route }) {
   const selected = route.parts[1];
   return (
-    <div class={`view split${selected ? " has-detail" : ""}`}>
-      <div class="list-pane">
-        <header class="view-head"><h1>Schedules</h1></header>
-        <ListBlock
-          title="Schedules"
-          path="/schedules"
-          name="schedules"
-          route={route}
-          rowKey={idOf}
-          paged={false}
-          empty="No schedules. POST /functions/v1/schedules creates one."
-          columns={[
-            { key: "name", label: "name", render: (r) => <a href={href(`/schedules/${encodeURIComponent(String(first(r, ["name", "id"])))}`)}>{String(first(r, ["name", "id"]))}</a> },
-            { key: "cron", label: "cron", render: (r) => <code>{String(first(r, ["cron", "schedule", "expression"]) ?? "—")}</code> },
-            { key: "task_type", label: "task type", optional: true, render: (r) => <code>{String(first(r, ["task_type", "type"]) ?? "—")}</code> },
-            { key: "enabled", label: "enabled", render: (r) => <Badge value={r.enabled === false ? "disabled" : "enabled"} /> },
-            { key: "last_run", label: "last run", render: (r) => <LastRun run={r.last_run} /> },
-            { key: "next_runs", label: "next", optional: true, render: (r) => (Array.isArray(r.next_runs) && r.next_runs.length ? <When iso={String(r.next_runs[0])} future /> : <span class="muted">—</span>) },
-          ]}
-          after={(body) => <SystemJobs body={body} />}
-        />
-      </div>
-      {selected && <ScheduleDetail key={selected} name={selected} />}
-    </div>
+    <SplitView title="Schedules" open={!!selected}
+      detail={selected && <ScheduleDetail key={selected} name={selected} />}>
+      <ListBlock
+        title="Schedules"
+        path="/schedules"
+        name="schedules"
+        route={route}
+        rowKey={idOf}
+        paged={false}
+        empty="No schedules. POST /functions/v1/schedules creates one."
+        columns={[
+          { key: "name", label: "name", render: (r) => <a href={href(`/schedules/${encodeURIComponent(String(first(r, ["name", "id"])))}`)}>{String(first(r, ["name", "id"]))}</a> },
+          { key: "cron", label: "cron", render: (r) => <code>{String(first(r, ["cron", "schedule", "expression"]) ?? "—")}</code> },
+          { key: "task_type", label: "task type", optional: true, render: (r) => <code>{String(first(r, ["task_type", "type"]) ?? "—")}</code> },
+          { key: "enabled", label: "enabled", render: (r) => <Badge value={r.enabled === false ? "disabled" : "enabled"} /> },
+          { key: "last_run", label: "last run", render: (r) => <LastRun run={r.last_run} /> },
+          { key: "next_runs", label: "next", optional: true, render: (r) => (Array.isArray(r.next_runs) && r.next_runs.length ? <When iso={String(r.next_runs[0])} future /> : <span class="muted">—</span>) },
+        ]}
+        after={(body) => <SystemJobs body={body} />}
+      />
+    </SplitView>
   );
 }
 
@@ -440,35 +444,32 @@ function ScheduleDetail({ name }: { name: string }) {
 export function Workflows({ route }: { route: Route }) {
   const [, name, sub, runId] = route.parts;
   return (
-    <div class={`view split${name ? " has-detail" : ""}`}>
-      <div class="list-pane">
-        <header class="view-head"><h1>Workflows</h1></header>
-        <ListBlock
-          title="Workflows"
-          path="/workflows"
-          name="workflows"
-          route={route}
-          rowKey={idOf}
-          paged={false}
-          empty="No workflows defined."
-          columns={[
-            { key: "name", label: "name", render: (r) => <a href={href(`/workflows/${encodeURIComponent(String(first(r, ["name", "id"])))}`)}>{String(first(r, ["name", "id"]))}</a> },
-            { key: "description", label: "description", optional: true },
-            { key: "steps", label: "steps", render: (r) => (Array.isArray(r.steps) ? (r.steps as Row[]).map((s) => String(s.name ?? s.type)).join(" → ") : cell(r.steps)) },
-            { key: "runs", label: "runs", render: (r) => <RunCounts runs={r.runs} /> },
-            { key: "enabled", label: "enabled", optional: true, render: (r) => <Badge value={r.enabled === false ? "disabled" : r.runnable === false ? "not runnable" : "enabled"} kind={r.enabled === false || r.runnable === false ? "disabled" : "enabled"} /> },
-          ]}
-        />
-      </div>
-      {name && sub === "runs" && runId ? (
+    <SplitView title="Workflows" open={!!name}
+      detail={name && sub === "runs" && runId ? (
         <Detail key={`${name}/${runId}`} path={`/workflows/${encodeURIComponent(name)}/runs/${encodeURIComponent(runId)}`} name="run" title={`Run #${runId} of ${name}`}
           onClose={() => navigate(`/workflows/${name}`)}>
           {(r) => <RunDetail run={r} />}
         </Detail>
       ) : name ? (
         <WorkflowRuns key={name} name={name} />
-      ) : null}
-    </div>
+      ) : null}>
+      <ListBlock
+        title="Workflows"
+        path="/workflows"
+        name="workflows"
+        route={route}
+        rowKey={idOf}
+        paged={false}
+        empty="No workflows defined."
+        columns={[
+          { key: "name", label: "name", render: (r) => <a href={href(`/workflows/${encodeURIComponent(String(first(r, ["name", "id"])))}`)}>{String(first(r, ["name", "id"]))}</a> },
+          { key: "description", label: "description", optional: true },
+          { key: "steps", label: "steps", render: (r) => (Array.isArray(r.steps) ? (r.steps as Row[]).map((s) => String(s.name ?? s.type)).join(" → ") : cell(r.steps)) },
+          { key: "runs", label: "runs", render: (r) => <RunCounts runs={r.runs} /> },
+          { key: "enabled", label: "enabled", optional: true, render: (r) => <Badge value={r.enabled === false ? "disabled" : r.runnable === false ? "not runnable" : "enabled"} kind={r.enabled === false || r.runnable === false ? "disabled" : "enabled"} /> },
+        ]}
+      />
+    </SplitView>
   );
 }
 
@@ -555,29 +556,26 @@ function WorkflowRuns({ name }: { name: string }) {
 export function Rules({ route }: { route: Route }) {
   const selected = route.parts[1];
   return (
-    <div class={`view split${selected ? " has-detail" : ""}`}>
-      <div class="list-pane">
-        <header class="view-head"><h1>Rules</h1></header>
-        <ListBlock
-          title="Rules"
-          path="/rules"
-          name="rules"
-          route={route}
-          rowKey={idOf}
-          paged={false}
-          filters={[{ key: "enabled", label: "Enabled", options: ["true", "false"] }]}
-          empty="No event rules."
-          columns={[
-            { key: "name", label: "name", render: (r) => <a href={href(`/rules/${encodeURIComponent(idOf(r))}`)}>{String(first(r, ["name", "id"]))}</a> },
-            { key: "enabled", label: "enabled", render: (r) => <Badge value={r.enabled === false ? "disabled" : "enabled"} /> },
-            { key: "source", label: "source", optional: true },
-            { key: "type", label: "event type", render: (r) => <code>{String(first(r, ["type", "event_type", "type_glob"]) ?? "*")}</code> },
-            { key: "min_level", label: "min level", optional: true },
-            { key: "task_type", label: "task type", render: (r) => <code>{String(first(r, ["task_type"]) ?? "—")}</code> },
-          ]}
-        />
-      </div>
-      {selected && <Detail key={selected} path={`/rules/${encodeURIComponent(selected)}`} name="rule" title={`Rule ${selected}`} onClose={() => navigate("/rules")} />}
-    </div>
+    <SplitView title="Rules" open={!!selected}
+      detail={selected && <Detail key={selected} path={`/rules/${encodeURIComponent(selected)}`} name="rule" title={`Rule ${selected}`} onClose={() => navigate("/rules")} />}>
+      <ListBlock
+        title="Rules"
+        path="/rules"
+        name="rules"
+        route={route}
+        rowKey={idOf}
+        paged={false}
+        filters={[{ key: "enabled", label: "Enabled", options: ["true", "false"] }]}
+        empty="No event rules."
+        columns={[
+          { key: "name", label: "name", render: (r) => <a href={href(`/rules/${encodeURIComponent(idOf(r))}`)}>{String(first(r, ["name", "id"]))}</a> },
+          { key: "enabled", label: "enabled", render: (r) => <Badge value={r.enabled === false ? "disabled" : "enabled"} /> },
+          { key: "source", label: "source", optional: true },
+          { key: "type", label: "event type", render: (r) => <code>{String(first(r, ["type", "event_type", "type_glob"]) ?? "*")}</code> },
+          { key: "min_level", label: "min level", optional: true },
+          { key: "task_type", label: "task type", render: (r) => <code>{String(first(r, ["task_type"]) ?? "—")}</code> },
+        ]}
+      />
+    </SplitView>
   );
 }

@@ -192,9 +192,10 @@ export const sopAdapter: EntityAdapter = {
 export const digestAdapter: EntityAdapter = {
   entity: "digest",
   pullFields: [],
-  available: (sql) => tableExists(sql, "orchestrator.digests"),
+  // orchestrator.digests comes with the migration that made "digest" an entity: no lookup needed.
+  available: () => Promise.resolve(true),
   async load(sql, key) {
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(key) || !(await tableExists(sql, "orchestrator.digests"))) return undefined;
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(key)) return undefined;
     const [d] = await sql<{ day: string; body_md: string; updated_at: Date; dead: number | null }[]>`
       select day::text, body_md, updated_at, (summary #>> '{totals,dead}')::int as dead
       from orchestrator.digests where day = ${key}::date`;

@@ -1,5 +1,6 @@
 // The schedules service: rows in orchestrator.schedules, kept in step with
 // pg_cron by the table's trigger (so this module never calls cron.* itself).
+import { orchestratorCronJobs } from "../cron-jobs.ts";
 import { db } from "../db.ts";
 import { conflict, notFound } from "../errors.ts";
 import { validateTaskPayload } from "../queue.ts";
@@ -70,14 +71,7 @@ export async function listSchedules() {
   const [schedules, system] = await Promise.all([
     selectSchedules(),
     // The pure-SQL jobs the orchestrator also runs (sweep, reap): shown, not editable here.
-    sql<{ job: string; schedule: string; active: boolean; last_run: Date | null; last_status: string | null }[]>`
-      select j.jobname as job, j.schedule, j.active, d.start_time as last_run, d.status as last_status
-      from cron.job j
-      left join lateral (
-        select start_time, status from cron.job_run_details r where r.jobid = j.jobid order by runid desc limit 1
-      ) d on true
-      where j.jobname like 'orchestrator-%'
-      order by j.jobname`,
+    orchestratorCronJobs(sql),
   ]);
   return { schedules, system_jobs: system };
 }
