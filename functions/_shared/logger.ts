@@ -25,6 +25,15 @@ export interface LogFields {
 }
 
 const buffer: LogRow[] = [];
+/** Sampled keys: at most one row per key per window (see Logger.sampled). */
+const SAMPLE_WINDOW_MS = 60_000;
+const SAMPLE_KEYS_MAX = 1_000;
+const samples = new Map<string, { windowStart: number; suppressed: number }>();
+
+/** Forget the sampling windows (tests). */
+export function resetLogSampling(): void {
+  samples.clear();
+}
 const FLUSH_AT = 200;
 let flushing: Promise<void> = Promise.resolve();
 
@@ -57,6 +66,23 @@ export class Logger {
   }
   fatal(message: string, context?: Record<string, unknown>) {
     this.write("fatal", message, context);
+  }
+
+  /**
+   * For what unauthenticated callers can trigger at will: the first occurrence of `key` in a window
+   * is written (with how many were held back since the last one written); the rest are only counted.
+   * An attacker then cannot turn requests into stored rows, and the operator still sees the problem.
+   */
+  sampled(level: Level, key: string, message: string, context: Record<string, unknown> = {}) {
+    const now = Date.now();
+    const seen = samples.get(key);
+    if (seen && now - seen.windowStart < SAMPLE_WINDOW_MS) {
+      seen.suppressed++;
+      return;
+    }
+    if (!seen && samples.size >= SAMPLE_KEYS_MAX) samples.delete(samples.keys().next().value!);
+    samples.set(key, { windowStart: now, suppressed: 0 });
+    this.write(level, message, { ...context, sample_key: key, suppressed_since_last: seen?.suppressed ?? 0 });
   }
 
   private write(level: Level, message: string, context: Record<string, unknown> = {}) {
