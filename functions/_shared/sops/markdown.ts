@@ -2,7 +2,7 @@
 // a model), so it is rendered as inline text: newlines folded, Markdown and
 // HTML control characters escaped. It can never open a heading, a list, a code
 // block, a link or raw HTML of its own; the document structure is ours.
-import type { SopContent } from "./schema.ts";
+import { type SopContent, sopContentSchema } from "./schema.ts";
 
 /** One line of literal text in Markdown. */
 export function mdText(value: string): string {
@@ -43,13 +43,27 @@ export function renderSopMarkdown(sop: SopContent, meta: RenderMeta = {}): strin
   out.push("## Prerequisites", "", ...list(sop.prerequisites, "None."), "");
   out.push("## Procedure", "");
   sop.steps.forEach((s, i) => {
-    out.push(`${i + 1}. ${mdText(s.action)}`);
-    out.push(`   - Expected result: ${mdText(s.expected_result)}`);
-    if (s.warning) out.push(`   - **Warning:** ${mdText(s.warning)}`);
+    const marker = `${i + 1}. `;
+    // A list item's sub-items belong to it only when indented to its content column, which is the
+    // marker's width: 3 spaces under "9. ", 4 under "10. ". Fewer and step 10 on loses its sub-items.
+    const indent = " ".repeat(marker.length);
+    out.push(`${marker}${mdText(s.action)}`);
+    out.push(`${indent}- Expected result: ${mdText(s.expected_result)}`);
+    if (s.warning) out.push(`${indent}- **Warning:** ${mdText(s.warning)}`);
   });
   out.push("");
   out.push("## Verification", "", ...list(sop.verification, "None."), "");
   out.push("## Rollback", "", ...list(sop.rollback, "None."), "");
   out.push("## References", "", ...list(sop.references, "None."), "");
   return out.join("\n");
+}
+
+/**
+ * The Markdown of a stored version, rendered again from its content (the record; body_md is a view
+ * of it). Versions stored before steps 10+ were indented to their marker lost those steps' sub-items
+ * in body_md; their content is intact. A content that no longer fits the schema keeps its stored text.
+ */
+export function storedSopMarkdown(sop: { content: unknown; slug: string; generator: string; body_md: string }): string {
+  const content = sopContentSchema.safeParse(sop.content);
+  return content.success ? renderSopMarkdown(content.data, { slug: sop.slug, generator: sop.generator }) : sop.body_md;
 }

@@ -5,6 +5,7 @@ import { badRequest } from "../errors.ts";
 import { enqueueTask, type PublicTask } from "../queue.ts";
 import type { GenerateSopInput, ListSopsQuery } from "./schema.ts";
 import { slugify } from "./schema.ts";
+import { storedSopMarkdown } from "./markdown.ts";
 import { getSop, listSops, type SopRow, type SopSummary } from "./store.ts";
 
 /** Every id the request names must exist now; a 400 lists the ones that do not. */
@@ -48,6 +49,8 @@ export async function listStoredSops(q: ListSopsQuery): Promise<{ sops: SopSumma
   return await listSops(db(), q);
 }
 
+/** One version, its Markdown rendered from its content (so versions stored by an older renderer read right too). */
 export async function readSop(slug: string, version?: number): Promise<SopRow> {
-  return await getSop(db(), slug, version);
+  const sop = await getSop(db(), slug, version);
+  return { ...sop, body_md: storedSopMarkdown(sop) };
 }
