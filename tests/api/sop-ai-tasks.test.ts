@@ -183,6 +183,12 @@ describe("ai.run", () => {
     delete process.env.AI_BASE_URL;
     delete process.env.AI_API_KEY;
     const seen = provider(answer("never"));
+    // AI_MODEL alone names no provider.
+    const modelOnly = await runInProcess("ai.run", { prompt: "hello" });
+    expect(modelOnly.status).toBe("dead");
+    expect(modelOnly.attempts).toBe(1);
+    expect(modelOnly.last_error).toBe("AiConfigError: The AI configuration is incomplete: AI_MODEL is set but no provider is: set AI_BASE_URL to an OpenAI-compatible …/v1 URL (and AI_API_KEY unless the server needs none), or unset AI_MODEL to keep the template writer.");
+    delete process.env.AI_MODEL;
     const out = await runInProcess("ai.run", { prompt: "hello" });
     expect(out.status).toBe("dead");
     expect(out.attempts).toBe(1);

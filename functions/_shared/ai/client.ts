@@ -8,6 +8,7 @@ import { db } from "../db.ts";
 import { settings } from "../env.ts";
 import type { Logger } from "../logger.ts";
 import { redactString } from "../redact.ts";
+import { type AiConfigReport, inspectAiConfig } from "./config.ts";
 import { AiConfigError, AiOutputError, AiRejectedError, AiTimeoutError, AiUnavailableError } from "./errors.ts";
 import { pgSemaphore, type Semaphore } from "./semaphore.ts";
 import { delay } from "deno-std/async/delay.js";
@@ -344,34 +345,32 @@ class RetryAfter extends AiUnavailableError {
   }
 }
 
-export function aiProviderConfigured(): boolean {
-  return !!settings.aiBaseUrl;
+export interface AiProvider {
+  /** What the AI_* settings amount to (no secrets): see ai/config.ts. */
+  config: AiConfigReport;
+  /** Present only when `config.usable`. */
+  client?: AiClient;
 }
 
-/** The client the env describes (undefined without a provider), sharing the 'ai' cap through Postgres. */
-export function aiClientFromEnv(opts: { holder?: string; log?: Logger; fetch?: FetchLike } = {}): AiClient | undefined {
-  const baseUrl = settings.aiBaseUrl;
-  if (!baseUrl) return undefined;
-  if (!URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol)) {
-    throw new AiConfigError(`AI_BASE_URL is not an http(s) URL: "${clip(baseUrl, 100)}".`);
-  }
-  const mode = settings.aiResponseFormat;
-  if (mode !== "json_schema" && mode !== "json_object" && mode !== "none") {
-    throw new AiConfigError(`AI_RESPONSE_FORMAT must be json_schema, json_object or none (got "${mode}").`);
-  }
+/**
+ * The provider the env describes, sharing the 'ai' cap through Postgres. No client when the settings are
+ * missing or incomplete: the caller decides what that means (sop.generate: the template; ai.run: a failure).
+ * `model`: a model the caller passes on every call, so an unset AI_MODEL is no problem.
+ */
+export function aiProviderFromEnv(opts: { holder?: string; log?: Logger; fetch?: FetchLike; model?: string } = {}): AiProvider {
+  const config = inspectAiConfig({ model: opts.model });
+  if (!config.usable) return { config };
   const timeoutMs = settings.aiTimeoutMs;
-  return new AiClient({
-    baseUrl,
+  const client = new AiClient({
+    baseUrl: settings.aiBaseUrl!,
     apiKey: settings.aiApiKey,
     model: settings.aiModel,
     timeoutMs,
     maxRetries: settings.aiMaxRetries,
-    responseFormat: mode,
+    responseFormat: config.response_format as ResponseFormatMode,
     semaphore: pgSemaphore({ sql: db, name: "ai", holder: opts.holder ?? "ai-client", leaseSeconds: Math.ceil(timeoutMs / 1000) + 30 }),
     fetch: opts.fetch,
     log: opts.log,
   });
+  return { config, client };
 }
-
-export const NO_PROVIDER_MESSAGE =
-  "No AI provider is configured: set AI_BASE_URL (an OpenAI-compatible …/v1 URL), AI_MODEL and, unless the server needs none, AI_API_KEY.";

@@ -1,16 +1,13 @@
 // sop.generate, the work itself: gather -> write (AI provider, or the template
-// without one) -> validate -> render Markdown -> store the next version ->
+// when it is not usable: writer.ts) -> validate -> render Markdown -> store the next version ->
 // hand it to Notion sync when that is configured and available.
 import type { Sql } from "../db.ts";
 import { env } from "../env.ts";
-import type { Logger } from "../logger.ts";
-import type { AiClient, Usage } from "../ai/client.ts";
-import { gatherSopContext, type SopContext } from "./context.ts";
+import { gatherSopContext } from "./context.ts";
 import { renderSopMarkdown } from "./markdown.ts";
-import { buildSopPrompt, SOP_JSON_SCHEMA, SOP_SCHEMA_NAME } from "./prompt.ts";
-import { type GenerateSopInput, type SopContent, sopModelSchema, slugify } from "./schema.ts";
+import { type GenerateSopInput, slugify } from "./schema.ts";
 import { insertSop } from "./store.ts";
-import { templateSop } from "./template.ts";
+import { writeSop, type WriterDeps } from "./writer.ts";
 
 export interface NotionOutcome {
   status: "enqueued" | "not_available" | "skipped";
@@ -18,21 +15,12 @@ export interface NotionOutcome {
   reason?: string;
 }
 
-export interface GenerateDeps {
+/** The writer's inputs (ai, aiConfig, attempt, log, signal: see writer.ts), and where to store. */
+export interface GenerateDeps extends WriterDeps {
   sql: Sql;
-  log: Logger;
-  /** Undefined: no provider configured, so the template writes the SOP. */
-  ai?: AiClient;
   taskId?: number;
-  signal?: AbortSignal;
   /** Looks a task type up in the registry (passed in to keep the import graph acyclic). */
   taskType?: (name: string) => { payload: { safeParse(v: unknown): { success: boolean; error?: { issues: { message: string }[] } } } } | undefined;
-}
-
-export async function writeWithAi(ctx: SopContext, ai: AiClient, signal?: AbortSignal): Promise<{ content: SopContent; model: string; usage: Usage; rounds: number }> {
-  const { messages } = buildSopPrompt(ctx);
-  const out = await ai.chatJson({ messages, schema: sopModelSchema, jsonSchema: SOP_JSON_SCHEMA, schemaName: SOP_SCHEMA_NAME, strict: true, signal });
-  return { content: out.value, model: out.model, usage: out.usage, rounds: out.rounds };
 }
 
 export function notionConfigured(): boolean {
@@ -71,19 +59,7 @@ export async function generateSop(input: GenerateSopInput, deps: GenerateDeps) {
   const missing = ctx.missing.ticket_id !== undefined || ctx.missing.event_ids.length || ctx.missing.task_ids.length;
   if (missing) deps.log.warn("some linked records do not exist; writing the SOP without them", { missing: ctx.missing });
 
-  let content: SopContent;
-  let generator: string;
-  let usage: Usage | undefined;
-  if (deps.ai) {
-    const out = await writeWithAi(ctx, deps.ai, deps.signal);
-    content = out.content;
-    generator = `ai:${out.model}`.slice(0, 200);
-    usage = out.usage;
-    deps.log.info("SOP written by the AI provider", { model: out.model, rounds: out.rounds, ...out.usage });
-  } else {
-    content = templateSop(ctx);
-    generator = "template";
-  }
+  const { content, generator, usage, ai_fallback } = await writeSop(ctx, deps);
 
   const slug = input.slug ?? slugify(input.topic);
   const body_md = renderSopMarkdown(content, { slug, generator });
@@ -110,6 +86,7 @@ export async function generateSop(input: GenerateSopInput, deps: GenerateDeps) {
     generator: sop.generator,
     ...(sop.usage ? { usage: sop.usage } : {}),
     sources,
+    ...(ai_fallback ? { ai_fallback } : {}),
     ...(missing ? { missing: ctx.missing } : {}),
     omitted: ctx.omitted,
     notion,

@@ -1,7 +1,8 @@
 // ai.run: one chat-completions call as a task. Text in, text (or JSON checked
 // against a caller-given JSON Schema) out, with the token usage on the result.
 import { z } from "zod";
-import { aiClientFromEnv, type ChatMessage, NO_PROVIDER_MESSAGE } from "../ai/client.ts";
+import { aiProviderFromEnv, type ChatMessage } from "../ai/client.ts";
+import { describeAiProblems } from "../ai/config.ts";
 import { AiConfigError } from "../ai/errors.ts";
 import { defineTaskType } from "../task-types.ts";
 
@@ -39,8 +40,9 @@ export const aiRun = defineTaskType({
   payload: aiRunPayload,
   timeoutMs: 180_000,
   async handle(payload, { task, log, signal }) {
-    const client = aiClientFromEnv({ holder: `task:${task.id}`, log });
-    if (!client) throw new AiConfigError(NO_PROVIDER_MESSAGE);
+    // Unlike sop.generate there is nothing to fall back to: fail at once (not retried), saying what to set.
+    const { config, client } = aiProviderFromEnv({ holder: `task:${task.id}`, log, model: payload.model });
+    if (!client) throw new AiConfigError(describeAiProblems(config));
     const messages: ChatMessage[] = [
       ...(payload.system ? [{ role: "system" as const, content: payload.system }] : []),
       ...(payload.messages ?? [{ role: "user" as const, content: payload.prompt! }]),

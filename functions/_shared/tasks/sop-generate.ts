@@ -1,8 +1,9 @@
 // sop.generate: writes the next version of an SOP from the linked ticket,
-// events and tasks. With an AI provider configured it asks the model for the
-// SOP schema; without one the deterministic template writes it (generator
+// events and tasks. With a usable AI provider it asks the model for the SOP
+// schema; without one (or with incomplete AI settings, or a provider still down
+// on the last attempt) the deterministic template writes it (generator
 // "template"), so a local run without keys still produces SOPs end to end.
-import { aiClientFromEnv } from "../ai/client.ts";
+import { aiProviderFromEnv } from "../ai/client.ts";
 import { db } from "../db.ts";
 import { generateSop } from "../sops/generate.ts";
 import { generateSopSchema } from "../sops/schema.ts";
@@ -15,10 +16,13 @@ export const sopGenerate = defineTaskType({
   async handle(payload, { task, log, signal }) {
     // The registry imports this module: look it up at call time, not at import time.
     const { taskType } = await import("../registry.ts");
+    const { config, client } = aiProviderFromEnv({ holder: `task:${task.id}`, log });
     return await generateSop(payload, {
       sql: db(),
       log,
-      ai: aiClientFromEnv({ holder: `task:${task.id}`, log }),
+      ai: client,
+      aiConfig: config,
+      attempt: { n: task.attempts, max: task.max_attempts },
       taskId: task.id,
       signal,
       taskType,
