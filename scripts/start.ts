@@ -1,18 +1,46 @@
-// `npm start`: the whole orchestrator on this machine, no Docker. Ctrl-C stops
-// everything it started; a second `npm start` on a running stack says so.
-import { mkdirSync, rmSync } from "node:fs";
+// `npm start`: the whole orchestrator on this machine, no Docker. It supervises
+// what it starts (a process that dies is reported and restarted) and keeps
+// .orchestrator/stack.json current for `npm run status`. Ctrl-C stops everything
+// it started. A second `npm start` on a running stack says so, and when that
+// stack is degraded, what is wrong and what to do.
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_PG_PORT, runningStack, statusLines } from "./stack/config.ts";
-import { LocalStack, ROOT, writeStackFile } from "./stack/stack.ts";
-import { StackError } from "./stack/postgres.ts";
+import {
+  DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_PG_PORT, STATE_FILE, probeHealth, processProblems, readStackFile,
+  removeStackFile, runningStack, statusLines, writeStackFile, type StackFile,
+} from "./stack/config.ts";
+import { stopLeftovers } from "./stack/leftovers.ts";
+import { pidAlive, StackError } from "./stack/postgres.ts";
+import { LocalStack, ROOT, type StackInfo } from "./stack/stack.ts";
+import type { ProcessSnapshot } from "./stack/process-snapshot.ts";
 
 const started = Date.now();
 const already = runningStack();
 if (already) {
-  console.log(`The orchestrator is already running (pid ${already.pid}, since ${already.started_at}); not starting another.`);
-  console.log(statusLines(already).join("\n"));
-  console.log("Stop it with Ctrl-C in its terminal (or `kill ${pid}`) before starting again.".replace("${pid}", String(already.pid)));
-  process.exit(0);
+  const health = await probeHealth(already);
+  const problems = processProblems(already);
+  if (health.ok && problems.length === 0) {
+    console.log(`The orchestrator is already running (pid ${already.pid}, since ${already.started_at}); not starting another.`);
+    console.log(statusLines(already).join("\n"));
+    console.log(`Stop it with Ctrl-C in its terminal (or \`kill ${already.pid}\`) before starting again.`);
+    process.exit(0);
+  }
+  console.log(`The orchestrator is already running (pid ${already.pid}, since ${already.started_at}), but it is degraded:`);
+  if (!health.ok) console.log(`  - functions: ${health.detail}`);
+  for (const p of problems) console.log(`  - ${p}`);
+  const failed = (already.processes ?? []).some((p) => p.state === "failed");
+  console.log(failed
+    ? `What to do: read the error above (the stack's terminal shows the whole output), fix it, then stop the stack\n` +
+      `(Ctrl-C in its terminal, or \`kill ${already.pid}\`) and run \`npm start\` again.`
+    : `What to do: the supervisor is restarting what died; run \`npm run status\` in a few seconds. If it stays degraded,\n` +
+      `stop the stack (Ctrl-C in its terminal, or \`kill ${already.pid}\`) and run \`npm start\` again.`);
+  process.exit(1);
+}
+const stale = readStackFile();
+if (stale && !pidAlive(stale.pid)) {
+  const ended = await stopLeftovers(stale.processes ?? []);
+  if (ended.length) console.log(`› the last \`npm start\` (pid ${stale.pid}) died without stopping its processes; stopped ${ended.join(", ")}`);
+  removeStackFile();
 }
 
 const COLORS: Record<string, string> = { debug: "\x1b[90m", info: "\x1b[36m", warn: "\x1b[33m", error: "\x1b[31m", fatal: "\x1b[41m" };
@@ -36,6 +64,17 @@ function printLine(source: string, line: string): void {
   console.log(`${time} ${lvl} ${(entry.component ?? source).padEnd(12)} ${entry.message ?? ""}${task}${ctx}`);
 }
 
+let info: StackInfo | undefined;
+let startedAt = "";
+function saveState(processes: ProcessSnapshot[]): void {
+  if (!info || stopping) return;
+  const state: StackFile = {
+    ...info, pid: process.pid, started_at: startedAt, data_dir: DEFAULT_DATA_DIR, pg_port: DEFAULT_PG_PORT,
+    api_port: DEFAULT_API_PORT, processes, updated_at: new Date().toISOString(),
+  };
+  writeStackFile(state);
+}
+
 mkdirSync(DEFAULT_DATA_DIR, { recursive: true });
 const stack = new LocalStack({
   dataDir: DEFAULT_DATA_DIR,
@@ -45,6 +84,7 @@ const stack = new LocalStack({
   logsDir: process.env.ORCH_LOGS_DIR ?? join(ROOT, "logs"),
   onProgress: (step) => console.log(`› ${step}`),
   onLine: printLine,
+  onProcesses: saveState,
 });
 
 let stopping = false;
@@ -53,7 +93,7 @@ async function shutdown(code: number): Promise<never> {
     stopping = true;
     console.log("\nstopping the functions, the dispatcher and PostgreSQL…");
     await stack.stop();
-    rmSync(join(DEFAULT_DATA_DIR, "stack.json"), { force: true });
+    removeStackFile();
     console.log("stopped.");
   }
   process.exit(code);
@@ -62,8 +102,9 @@ process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
 
 try {
-  const info = await stack.start();
-  writeStackFile(DEFAULT_DATA_DIR, { ...info, pid: process.pid, started_at: new Date().toISOString(), data_dir: DEFAULT_DATA_DIR });
+  info = await stack.start();
+  startedAt = new Date().toISOString();
+  saveState(stack.processes());
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   console.log(`
   Orchestrator is running (healthy in ${secs}s). Ctrl-C stops it.
@@ -74,7 +115,7 @@ try {
 
   Try:  curl ${info.FUNCTIONS_URL}/health
         curl -X POST ${info.FUNCTIONS_URL}/tasks -H "Authorization: Bearer $SERVICE_ROLE_KEY" -H 'content-type: application/json' -d '{"type":"noop"}'
-  (\`eval "$(npm run -s status)"\` puts these variables in your shell.)
+  (\`eval "$(npm run -s status)"\` puts these variables in your shell; it reads ${STATE_FILE}.)
 `);
 } catch (err) {
   console.error(`\n✗ could not start the orchestrator: ${err instanceof StackError ? err.message : (err as Error).stack}`);

@@ -1,6 +1,8 @@
-// The health report: database reachability, queue counts, and the cron jobs' last runs.
+// The health report: database reachability, queue counts, the cron jobs' last runs,
+// and on the local stack its supervised processes (local_stack.processes, which
+// only the local stack's compat layer creates: on hosted Supabase the section is absent).
 import { orchestratorCronJobs } from "./cron-jobs.ts";
-import { db } from "./db.ts";
+import { db, tableExists, type Sql } from "./db.ts";
 import { VERSION } from "./version.ts";
 
 const DB_TIMEOUT_MS = 3_000;
@@ -12,6 +14,26 @@ export interface HealthReport {
   db: { ok: boolean; latency_ms: number | null; error?: string };
   queue: Record<string, number | null>;
   cron: { job: string; schedule: string; last_run: string | null; last_status: string | null }[];
+  local_stack?: { processes: LocalProcess[] };
+}
+
+export interface LocalProcess {
+  name: string;
+  pid: number | null;
+  /** running | restarting (died; the supervisor brings it back) | stopped | failed (the supervisor gave up) */
+  state: string;
+  restarts: number;
+  last_exit: string | null;
+  last_exit_at: string | null;
+  since: string;
+  gave_up: string | null;
+}
+
+async function localProcesses(sql: Sql): Promise<LocalProcess[] | undefined> {
+  if (!(await tableExists(sql, "local_stack.processes"))) return undefined;
+  const rows = await sql<(Omit<LocalProcess, "last_exit_at" | "since"> & { last_exit_at: Date | null; since: Date })[]>`
+    select name, pid, state, restarts, last_exit, last_exit_at, since, gave_up from local_stack.processes order by name`;
+  return rows.map((r) => ({ ...r, last_exit_at: r.last_exit_at?.toISOString() ?? null, since: r.since.toISOString() }));
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -33,20 +55,24 @@ export async function healthReport(): Promise<HealthReport> {
     };
   }
   const latency = Math.round((performance.now() - started) * 10) / 10;
-  const [counts, oldest, cron] = await withTimeout(Promise.all([
+  const [counts, oldest, cron, processes] = await withTimeout(Promise.all([
     sql<{ status: string; n: number }[]>`select status::text, count(*)::int as n from orchestrator.tasks group by status`,
     sql<{ age: number | null }[]>`
       select extract(epoch from now() - min(run_at))::float8 as age
       from orchestrator.tasks where status = 'queued' and run_at <= now()`,
     orchestratorCronJobs(sql),
+    localProcesses(sql),
   ]), DB_TIMEOUT_MS);
   for (const s of STATUSES) queue[s] = 0;
   for (const c of counts) queue[c.status] = c.n;
   queue.oldest_queued_age_s = oldest[0]?.age == null ? 0 : Math.max(0, Math.round(oldest[0].age));
   return {
-    status: "ok", version: VERSION,
+    // A local process that is down (restarting, or given up on) leaves the stack degraded, not dead.
+    status: processes?.some((p) => p.state !== "running") ? "degraded" : "ok",
+    version: VERSION,
     db: { ok: true, latency_ms: latency },
     queue,
     cron: cron.map((c) => ({ job: c.job, schedule: c.schedule, last_run: c.last_run?.toISOString() ?? null, last_status: c.last_status })),
+    ...(processes ? { local_stack: { processes } } : {}),
   };
 }

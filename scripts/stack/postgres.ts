@@ -1,8 +1,8 @@
 // A project-local PostgreSQL 15 cluster with pg_cron preloaded, managed with
 // Debian's binaries. Postgres refuses to run as root, so as root every server
 // command runs as the `postgres` OS user, and the data dir is handed to it.
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chownSync, appendFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chownSync, appendFileSync, statSync, openSync, readSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { userInfo } from "node:os";
 
@@ -92,19 +92,60 @@ export class Cluster {
     return true;
   }
 
-  isRunning(): boolean {
+  /** The running postmaster's pid, or undefined. */
+  postmasterPid(): number | undefined {
     const pidFile = join(this.pgdata, "postmaster.pid");
-    if (!existsSync(pidFile)) return false;
+    if (!existsSync(pidFile)) return undefined;
     const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
-    return pidAlive(pid);
+    return pidAlive(pid) ? pid : undefined;
+  }
+
+  isRunning(): boolean {
+    return this.postmasterPid() !== undefined;
+  }
+
+  private startArgs(): string[] {
+    return ["-D", this.pgdata, "-l", this.logFile, "-w", "-t", "60", "-o", `-p ${this.opts.port} -k ${this.socketDir}`, "start"];
   }
 
   start(): void {
     if (this.isRunning()) return;
-    run(join(PG_BIN, "pg_ctl"), [
-      "-D", this.pgdata, "-l", this.logFile, "-w", "-t", "60",
-      "-o", `-p ${this.opts.port} -k ${this.socketDir}`, "start",
-    ], `starting PostgreSQL on port ${this.opts.port} (log: ${this.logFile})`);
+    run(join(PG_BIN, "pg_ctl"), this.startArgs(), `starting PostgreSQL on port ${this.opts.port} (log: ${this.logFile})`);
+  }
+
+  /** start() without blocking the caller's event loop (the supervisor keeps serving its other processes). */
+  async startInBackground(): Promise<void> {
+    if (this.isRunning()) return;
+    const [cmd, args] = asPostgresUser(join(PG_BIN, "pg_ctl"), this.startArgs());
+    const output: string[] = [];
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+      child.stdout.on("data", (d) => output.push(String(d)));
+      child.stderr.on("data", (d) => output.push(String(d)));
+      child.on("error", (err) => {
+        output.push(err.message);
+        resolve(-1);
+      });
+      child.on("exit", (c) => resolve(c));
+    });
+    if (code !== 0 && !this.isRunning()) {
+      throw new StackError(`starting PostgreSQL on port ${this.opts.port} failed (log: ${this.logFile}):\n${output.join("").trim()}`);
+    }
+  }
+
+  /** The last lines of the server log (what it said before it died). */
+  logTail(lines: number): string[] {
+    if (!existsSync(this.logFile)) return [];
+    try {
+      const size = statSync(this.logFile).size;
+      const fd = openSync(this.logFile, "r");
+      const buf = Buffer.alloc(Math.min(size, 16_384));
+      readSync(fd, buf, 0, buf.length, size - buf.length);
+      closeSync(fd);
+      return buf.toString("utf8").split("\n").filter(Boolean).slice(-lines);
+    } catch {
+      return [];
+    }
   }
 
   stop(mode: "fast" | "immediate" = "fast"): void {

@@ -1,17 +1,27 @@
 // The Docker-free local Supabase stack: PostgreSQL + pg_cron, the compat layer,
 // migrations through the real Supabase CLI, the pg_net dispatcher and Deno
 // serving every function. Used by `npm start` and by the test suite (each test
-// run gets its own data dir and ports).
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+// run gets its own data dir and ports). It supervises what it runs: a process
+// that dies is reported and restarted (supervised-process.ts, and
+// supervised-postgres.ts when it started PostgreSQL), with the restarts handed to
+// /health through local_stack.processes; where pg_cron cannot sweep more often
+// than once a minute, it sweeps itself (sweep-ticker.ts).
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createInterface } from "node:readline";
 import { parseEnv } from "node:util";
 import postgres from "postgres";
 import { Cluster, ensurePostgresInstalled, StackError } from "./postgres.ts";
 import { loadOrCreateKeys, type StackKeys } from "./keys.ts";
 import { ensureDashboard } from "./dashboard.ts";
+import { ManagedProcess } from "./supervised-process.ts";
+import { SupervisedPostgres } from "./supervised-postgres.ts";
+import { ProcessReport } from "./process-report.ts";
+import { SweepTicker } from "./sweep-ticker.ts";
+import type { ProcessSnapshot } from "./process-snapshot.ts";
+import type { RestartPolicy } from "./restart-policy.ts";
+export { ManagedProcess };
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = join(ROOT, "node_modules", ".bin");
@@ -29,6 +39,10 @@ export interface StackOptions {
   logsDir?: string;
   onLine?: (source: string, line: string) => void;
   onProgress?: (step: string) => void;
+  /** Every change of a supervised process (npm start keeps its state file current with it). */
+  onProcesses?: (processes: ProcessSnapshot[]) => void;
+  /** Restart backoff and give-up rule (tests shorten it). */
+  restartPolicy?: RestartPolicy;
 }
 
 export interface StackInfo {
@@ -42,55 +56,6 @@ export interface StackInfo {
   LOGS_DIR?: string;
 }
 
-export class ManagedProcess {
-  child: ChildProcess | undefined;
-  readonly name: string;
-  private readonly cmd: string;
-  private readonly args: string[];
-  private readonly env: Record<string, string>;
-  private readonly onLine: (source: string, line: string) => void;
-  constructor(
-    name: string,
-    cmd: string,
-    args: string[],
-    env: Record<string, string>,
-    onLine: (source: string, line: string) => void,
-  ) {
-    this.name = name;
-    this.cmd = cmd;
-    this.args = args;
-    this.env = env;
-    this.onLine = onLine;
-  }
-
-  start(): void {
-    const child = spawn(this.cmd, this.args, { cwd: ROOT, env: { ...process.env, ...this.env }, stdio: ["ignore", "pipe", "pipe"] });
-    for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream! }).on("line", (line) => this.onLine(this.name, line));
-    }
-    child.on("exit", (code, signal) => {
-      if (this.child === child && code !== 0 && signal !== "SIGTERM" && signal !== "SIGKILL" && signal !== "SIGINT") {
-        this.onLine(this.name, `exited unexpectedly (code ${code}, signal ${signal})`);
-      }
-    });
-    this.child = child;
-  }
-
-  get running(): boolean {
-    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
-
 export class LocalStack {
   readonly cluster: Cluster;
   keys!: StackKeys;
@@ -98,6 +63,11 @@ export class LocalStack {
   dispatcher!: ManagedProcess;
   logsMirror!: ManagedProcess;
   functions!: ManagedProcess;
+  /** Set when this stack started PostgreSQL (a cluster someone else runs is theirs to watch). */
+  postgres: SupervisedPostgres | undefined;
+  sweepTicker: SweepTicker | undefined;
+  private supervisorSql: postgres.Sql | undefined;
+  private report: ProcessReport | undefined;
   private readonly onLine: (source: string, line: string) => void;
   private readonly progress: (step: string) => void;
 
@@ -113,6 +83,7 @@ export class LocalStack {
     ensurePostgresInstalled(this.progress);
     this.progress(this.cluster.init() ? `created a new cluster in ${this.cluster.pgdata}` : `reusing cluster ${this.cluster.pgdata}`);
     this.progress(`starting PostgreSQL 15 + pg_cron on 127.0.0.1:${this.opts.pgPort}`);
+    const startsPostgres = !this.cluster.isRunning();
     this.cluster.start();
     this.keys = await loadOrCreateKeys(this.opts.dataDir);
     const apiUrl = `http://127.0.0.1:${this.opts.apiPort}`;
@@ -127,22 +98,51 @@ export class LocalStack {
     };
     await this.prepareDatabase();
     ensureDashboard(ROOT, this.progress);
+    this.supervisorSql = postgres(this.info.DB_URL, {
+      max: 2, onnotice: () => {}, connect_timeout: 3, connection: { application_name: "orchestrator_supervisor" },
+    });
+    this.report = new ProcessReport(this.supervisorSql);
+    await this.report.reset();
+    const onChange = (snapshot: ProcessSnapshot) => this.processChanged(snapshot);
     this.progress("starting the pg_net dispatcher and the functions (Deno)");
     this.dispatcher = new ManagedProcess("pg_net", process.execPath, [join(ROOT, "scripts/pg-net-dispatcher.ts")], {
       DB_URL: this.info.DB_URL,
-    }, this.onLine);
+    }, this.onLine, { cwd: ROOT, onChange });
     this.functions = new ManagedProcess("functions", join(BIN, "deno"), [
       "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--no-prompt", "--unstable-no-legacy-abort",
       "--config", join(ROOT, "deno.json"), join(ROOT, "scripts/edge-runtime.ts"),
-    ], this.functionEnv(), this.onLine);
+    ], this.functionEnv(), this.onLine, { cwd: ROOT, onChange });
     this.logsMirror = new ManagedProcess("logs", process.execPath, [join(ROOT, "scripts/logs-mirror.ts")], {
       DB_URL: this.info.DB_URL, LOGS_DIR: this.info.LOGS_DIR!, FUNCTIONS_URL: this.info.FUNCTIONS_URL,
-    }, this.onLine);
+    }, this.onLine, { cwd: ROOT, onChange });
+    if (startsPostgres) this.postgres = new SupervisedPostgres(this.cluster, this.onLine, onChange, this.opts.restartPolicy);
     this.dispatcher.start();
     this.logsMirror.start();
     this.functions.start();
+    // A function server that cannot come up at all is a start-up error, not something to retry.
     await this.waitHealthy();
+    // From here on, a process that dies is reported and restarted.
+    for (const p of [this.dispatcher, this.logsMirror, this.functions]) p.supervise(this.opts.restartPolicy);
+    if (this.postgres) {
+      this.processChanged(this.postgres.snapshot);
+      this.postgres.watch();
+    }
+    this.sweepTicker = new SweepTicker(this.supervisorSql, this.onLine);
+    const sweeps = await this.sweepTicker.start();
+    this.progress(sweeps === "pg_cron"
+      ? "pg_cron sweeps every 10 seconds"
+      : "pg_cron < 1.5 schedules by the minute only: the supervisor sweeps every 10 s and when a lease expires");
     return this.info;
+  }
+
+  /** What the supervisor knows about every process of the stack, PostgreSQL included when it started it. */
+  processes(): ProcessSnapshot[] {
+    return [this.functions, this.dispatcher, this.logsMirror, this.postgres].filter((p) => p !== undefined).map((p) => p.snapshot);
+  }
+
+  private processChanged(snapshot: ProcessSnapshot): void {
+    this.report?.update(snapshot);
+    if (this.functions && this.dispatcher && this.logsMirror) this.opts.onProcesses?.(this.processes());
   }
 
   private functionEnv(): Record<string, string> {
@@ -189,7 +189,11 @@ export class LocalStack {
     const deadline = Date.now() + timeoutMs;
     let last = "";
     while (Date.now() < deadline) {
-      if (!this.functions.running) throw new StackError(`the function server exited during start-up. ${last}`);
+      const f = this.functions.snapshot;
+      if (f.state === "failed" || f.state === "stopped") {
+        const stderr = f.last_stderr.length ? ` Its last stderr lines:\n  ${f.last_stderr.join("\n  ")}` : "";
+        throw new StackError(`the function server exited (${f.last_exit ?? "stopped"}) before it answered /health. ${last}${stderr}`);
+      }
       try {
         const res = await fetch(`${this.info.FUNCTIONS_URL}/health`);
         if (res.status === 200) return;
@@ -210,11 +214,11 @@ export class LocalStack {
   }
 
   async stop(): Promise<void> {
+    this.sweepTicker?.stop();
+    this.postgres?.stop();
+    this.report?.close();
     await Promise.allSettled([this.functions?.stop(), this.dispatcher?.stop(), this.logsMirror?.stop()]);
+    await this.supervisorSql?.end({ timeout: 2 }).catch(() => {});
     this.cluster.stop("fast");
   }
-}
-
-export function writeStackFile(dataDir: string, content: unknown): void {
-  writeFileSync(join(dataDir, "stack.json"), JSON.stringify(content, null, 2), { mode: 0o600 });
 }

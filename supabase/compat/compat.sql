@@ -179,3 +179,22 @@ begin
   return coalesce(new, old);
 end
 $$;
+
+-- Local stack only (hosted Supabase has no such schema, so /health shows no
+-- local_stack section there): the supervisor (scripts/stack/process-report.ts)
+-- keeps one row per process it runs, so the functions, a separate Deno process,
+-- can show restarts in /health. No stderr here: that stays in the terminal.
+create schema if not exists local_stack;
+revoke all on schema local_stack from public;
+create table if not exists local_stack.processes (
+  name text primary key,
+  pid integer,
+  state text not null check (state in ('running', 'restarting', 'stopped', 'failed')),
+  restarts integer not null default 0,
+  last_exit text,
+  last_exit_at timestamptz,
+  since timestamptz not null,
+  gave_up text,
+  supervisor_pid integer,
+  updated_at timestamptz not null default now()
+);
