@@ -1,21 +1,18 @@
 // /notion: the Notion sync.
-//   POST /notion/webhook  Notion's integration webhooks (public: the X-Notion-Signature is its auth)
-//   GET  /notion/status   sync status: configuration, last push/pull, watermark, pages mapped, errors in the last hour
-//   POST /notion/enable   validate the configuration against Notion and turn the sync on
-//   POST /notion/disable  turn it off (nothing is enqueued any more)
-//   POST /notion/pull     pull now ({page_id} for one page)
+//   POST   /notion/webhook               Notion's integration webhooks (public: the X-Notion-Signature is its auth;
+//                                        a verification token is accepted only inside an open window)
+//   POST   /notion/webhook/verification  open a window for Notion's verification token ({open_for_seconds, replace})
+//   DELETE /notion/webhook/verification  forget the stored verification token (and close any window)
+//   GET    /notion/status                sync status: configuration, problems, last push/pull, watermark, pages mapped
+//   POST   /notion/enable                validate the configuration against Notion and turn the sync on ({repush_dead})
+//   POST   /notion/disable               turn it off (nothing is enqueued any more)
+//   POST   /notion/pull                  pull now ({page_id} for one page)
 import { z } from "zod";
 import { json, parseBody } from "../_shared/http.ts";
 import { defineFunction } from "../_shared/router.ts";
-import {
-  disableSync,
-  enableSchema,
-  enableSync,
-  handleNotionWebhook,
-  readRawBody,
-  requestPull,
-  syncStatus,
-} from "../_shared/notion/service.ts";
+import { disableSync, enableSchema, enableSync, requestPull, syncStatus } from "../_shared/notion/service.ts";
+import { clearVerificationToken, openVerificationWindow, openWindowSchema } from "../_shared/notion/verification.ts";
+import { handleNotionWebhook, readRawBody } from "../_shared/notion/webhook.ts";
 
 const pullSchema = z.strictObject({ page_id: z.string().regex(/^[0-9a-fA-F-]{32,36}$/, "a Notion page id (UUID)").optional() });
 
@@ -26,10 +23,17 @@ export default defineFunction("notion", [
     public: true,
     handler: async ({ req, log }) => {
       const raw = await readRawBody(req);
-      const out = await handleNotionWebhook(raw, req.headers.get("x-notion-signature"), log);
+      const out = await handleNotionWebhook(raw, req.headers, log);
       return json(out.status, out.body);
     },
   },
+  {
+    method: "POST",
+    path: "/webhook/verification",
+    handler: async ({ req, log }) =>
+      openVerificationWindow((await parseBody(req, openWindowSchema.optional())) ?? openWindowSchema.parse({}), log),
+  },
+  { method: "DELETE", path: "/webhook/verification", handler: ({ log }) => clearVerificationToken(log) },
   { method: "GET", path: "/status", handler: () => syncStatus() },
   {
     method: "POST",

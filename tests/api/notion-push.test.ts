@@ -397,15 +397,16 @@ describe("configuration errors", () => {
     expect((await enable.json()).error.code).toBe("notion_not_configured");
   });
 
-  it("POST /notion/enable with a broken configuration answers 422 naming the problem and enables nothing", async () => {
+  it("POST /notion/enable with a broken configuration answers 400 naming the problem and enables nothing", async () => {
     const schema = defaultSchema();
     schema.Status = { type: "checkbox" };
     const fake = workspace({ schema });
     const res = await notion.fetch(request("/notion/enable", { method: "POST", body: JSON.stringify({ track_task_types: ["noop"] }) }));
-    expect(res.status).toBe(422);
+    expect(res.status).toBe(400);
     const body = await res.json();
     expect(body.error.code).toBe("notion_config_invalid");
     expect(body.error.message).toMatch(/"Status" is a checkbox property; the sync needs status or select/);
+    expect(body.error.details.problems).toEqual([expect.stringMatching(/"Status" is a checkbox property/)]);
     const [row] = await sql()`select enabled from orchestrator.sync_state where database_id = ${fake.opts.databaseId}`;
     expect(row.enabled).toBe(false);
     const bad = await notion.fetch(request("/notion/enable", { method: "POST", body: JSON.stringify({ track_task_types: ["notion.push"] }) }));

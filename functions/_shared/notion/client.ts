@@ -97,6 +97,32 @@ export interface NotionApi {
   stats: NotionHttpStats;
 }
 
+/** The request each failed call made ("GET /v1/databases/<id>"), for error messages. */
+const failedRequests = new WeakMap<object, string>();
+
+/** The method and path of the Notion call that threw err, when it came from our client. */
+export function failedRequestOf(err: unknown): string | undefined {
+  return typeof err === "object" && err !== null ? failedRequests.get(err) : undefined;
+}
+
+/**
+ * Every SDK method goes through Client.request: wrapping it names the call that
+ * failed (method + path; the token travels in a header, never in the path), so
+ * "Notion API 400 invalid_request_url" always says which request it was.
+ */
+class RequestNamingClient extends Client {
+  override async request<ResponseBody extends object>(args: Parameters<Client["request"]>[0]): Promise<ResponseBody> {
+    try {
+      return await super.request<ResponseBody>(args);
+    } catch (err) {
+      if (typeof err === "object" && err !== null && !failedRequests.has(err)) {
+        failedRequests.set(err, `${String(args.method).toUpperCase()} /v1/${String(args.path).replace(/^\/+/, "")}`);
+      }
+      throw err;
+    }
+  }
+}
+
 export async function createNotionClient(opts: NotionClientOptions): Promise<NotionApi> {
   const bucket = await rateBucketFor(opts.apiKey);
   const rate = opts.ratePerSecond ?? 3;
@@ -151,7 +177,7 @@ export async function createNotionClient(opts: NotionClientOptions): Promise<Not
     }
   };
 
-  const client = new Client({
+  const client = new RequestNamingClient({
     auth: opts.apiKey,
     baseUrl: opts.baseUrl ?? "https://api.notion.com",
     notionVersion: NOTION_VERSION,
@@ -174,9 +200,17 @@ export interface NotionFailure {
   retryable: boolean;
   /** The configuration is wrong (token, database, sharing, schema): someone must fix it. */
   config: boolean;
+  /** The call that failed, "METHOD /v1/path" (no secrets: the token is a header). */
+  request?: string;
 }
 
 export function describeNotionError(err: unknown): NotionFailure {
+  const failure = describeFailure(err);
+  const request = failedRequestOf(err);
+  return request ? { ...failure, request, message: `${failure.message} (request: ${request})` } : failure;
+}
+
+function describeFailure(err: unknown): NotionFailure {
   if (err instanceof RateLimitBusyError) return { message: err.message, retryable: true, config: false };
   if (APIResponseError.isAPIResponseError(err)) {
     const e = err as APIResponseError;

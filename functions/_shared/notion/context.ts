@@ -17,6 +17,16 @@ import {
   wantedMapping,
 } from "./mapping.ts";
 
+/** The configuration cannot work until someone fixes it: not retryable, with each problem on its own. */
+export class NotionConfigInvalid extends PermanentTaskError {
+  readonly problems: string[];
+  constructor(message: string, problems: string[]) {
+    super(message);
+    this.name = "NotionConfigInvalid";
+    this.problems = problems;
+  }
+}
+
 /** How long a validated configuration is trusted before dataSources.retrieve runs again. */
 const CONFIG_TTL_MS = 10 * 60_000;
 
@@ -78,9 +88,17 @@ export async function invalidateNotionConfig(databaseId: string): Promise<void> 
   await db()`update orchestrator.sync_state set config_checked_at = null, updated_at = now() where database_id = ${databaseId}`;
 }
 
-async function resolve(api: NotionApi, databaseId: string, log: Logger): Promise<Resolved> {
+/** The entities whose pages get pushed: tasks only while some task type is tracked. */
+async function pushedEntities(trackedTaskTypes?: readonly string[]): Promise<Entity[]> {
+  const tracked = trackedTaskTypes ??
+    (await db()<{ type: string }[]>`select type from orchestrator.notion_tracked_task_types limit 1`).map((r) => r.type);
+  return ["ticket", "sop", "digest", ...(tracked.length ? ["task" as const] : [])];
+}
+
+async function resolve(api: NotionApi, databaseId: string, log: Logger, trackedTaskTypes?: readonly string[]): Promise<Resolved> {
   const wanted = wantedMapping(notionSettings.propertyMap);
-  statusNames(notionSettings.statusMap); // validates NOTION_STATUS_MAP early
+  // Validates NOTION_STATUS_MAP, and that every status we push exists as an option (else every push would die on it).
+  const statusCheck = { names: statusNames(notionSettings.statusMap), entities: await pushedEntities(trackedTaskTypes) };
   const me = await api.client.users.me({});
   const database = await api.client.databases.retrieve({ database_id: databaseId }) as { object: string; data_sources?: { id: string; name?: string }[] };
   const sources = database.data_sources ?? [];
@@ -91,7 +109,7 @@ async function resolve(api: NotionApi, databaseId: string, log: Logger): Promise
     log.warn(`Notion database ${databaseId} has ${sources.length} data sources; syncing with the first, "${sources[0].name ?? sources[0].id}"`);
   }
   const dataSource = await api.client.dataSources.retrieve({ data_source_id: sources[0].id }) as never;
-  const mapping = validateMapping(dataSource, wanted);
+  const mapping = validateMapping(dataSource, wanted, statusCheck);
   return { dataSourceId: sources[0].id, botUserId: me.id, mapping, checkedAt: Date.now() };
 }
 
@@ -100,7 +118,10 @@ async function resolve(api: NotionApi, databaseId: string, log: Logger): Promise
  * problem (recorded in sync_state.config_error and logged), or a plain Error
  * when Notion could not be reached (retryable).
  */
-export async function notionContext(log: Logger, opts: { signal?: AbortSignal; revalidate?: boolean } = {}): Promise<NotionContext> {
+export async function notionContext(
+  log: Logger,
+  opts: { signal?: AbortSignal; revalidate?: boolean; /** The tracked task types about to be set (enable). */ trackedTaskTypes?: readonly string[] } = {},
+): Promise<NotionContext> {
   const { apiKey, databaseId } = notionEnv();
   const slog = log.child({ component: "notion-sync" });
   const api = await createNotionClient({
@@ -123,11 +144,14 @@ export async function notionContext(log: Logger, opts: { signal?: AbortSignal; r
     }
   }
   if (!resolved) {
-    let pending = inflight.get(cacheKey);
+    // A revalidation (enable) checks against its own tracked types: it never joins a resolution already under way.
+    let pending = opts.revalidate ? undefined : inflight.get(cacheKey);
     if (!pending) {
-      pending = resolveAndStore(api, databaseId, slog);
-      inflight.set(cacheKey, pending);
-      pending.finally(() => inflight.delete(cacheKey)).catch(() => {});
+      pending = resolveAndStore(api, databaseId, slog, opts.trackedTaskTypes);
+      if (!opts.revalidate) {
+        inflight.set(cacheKey, pending);
+        pending.finally(() => inflight.delete(cacheKey)).catch(() => {});
+      }
     }
     resolved = await pending;
   }
@@ -144,16 +168,16 @@ export async function notionContext(log: Logger, opts: { signal?: AbortSignal; r
   };
 }
 
-async function resolveAndStore(api: NotionApi, databaseId: string, slog: Logger): Promise<Resolved> {
+async function resolveAndStore(api: NotionApi, databaseId: string, slog: Logger, trackedTaskTypes?: readonly string[]): Promise<Resolved> {
   let resolved: Resolved;
   try {
-    resolved = await resolve(api, databaseId, slog);
+    resolved = await resolve(api, databaseId, slog, trackedTaskTypes);
   } catch (err) {
     const failure = err instanceof NotionConfigError ? { message: err.message, config: true, retryable: false } : describeNotionError(err);
     if (failure.config || !failure.retryable) {
       await recordConfigError(databaseId, failure.message);
       slog.error(`Notion configuration error: ${failure.message}`, { database_id: databaseId });
-      throw new PermanentTaskError(failure.message);
+      throw new NotionConfigInvalid(failure.message, err instanceof NotionConfigError ? err.problems : [failure.message]);
     }
     throw new Error(failure.message);
   }

@@ -103,8 +103,34 @@ function optionNames(prop: { type: string; [k: string]: unknown }): string[] | u
   return body?.options ? body.options.map((o) => o.name) : undefined;
 }
 
-/** Checks the wanted mapping against a data source's schema; every problem is named in one error. */
-export function validateMapping(dataSource: DataSourceLike, wanted: Partial<Record<Field, WantedProperty>>): ResolvedMapping {
+/** Which status values must exist as options of a *status* property (a select property creates its options itself). */
+export interface StatusCheck {
+  names: Record<Entity, Record<string, string>>;
+  /** Entities whose pages are pushed: task statuses only matter while task types are tracked. */
+  entities: readonly Entity[];
+}
+
+/** One problem per Notion option a status value maps to that the property does not have. */
+export function missingStatusOptions(prop: MappedProperty, check: StatusCheck): string[] {
+  if (prop.type !== "status" || !prop.options) return [];
+  const missing = new Map<string, { entity: Entity; value: string }[]>();
+  for (const entity of check.entities) {
+    for (const [value, option] of Object.entries(check.names[entity])) {
+      if (!prop.options.includes(option)) missing.set(option, [...(missing.get(option) ?? []), { entity, value }]);
+    }
+  }
+  return [...missing].map(([option, uses]) =>
+    `Notion status option "${option}" (for ${uses.map((u) => `${u.entity} status "${u.value}"`).join(", ")}) does not exist on property "${prop.name}" ` +
+    `(options: ${prop.options!.join(", ") || "none"}). Add the option in Notion, or map it to an existing one with NOTION_STATUS_MAP, ` +
+    `e.g. {"${uses[0].entity}": {"${uses[0].value}": "<an existing option>"}}.`
+  );
+}
+
+/**
+ * Checks the wanted mapping against a data source's schema (and, with statusCheck,
+ * that every status we push exists as an option); every problem is named in one error.
+ */
+export function validateMapping(dataSource: DataSourceLike, wanted: Partial<Record<Field, WantedProperty>>, statusCheck?: StatusCheck): ResolvedMapping {
   const props = dataSource.properties ?? {};
   const label = `${dataSource.name ?? (richTextPlain(dataSource.title) || "data source")} (${dataSource.id ?? "?"})`;
   const problems: string[] = [];
@@ -128,6 +154,7 @@ export function validateMapping(dataSource: DataSourceLike, wanted: Partial<Reco
     }
     resolved[f] = { name: want.name, type: prop.type, id: prop.id, options: optionNames(prop) };
   }
+  if (statusCheck && resolved.status) problems.push(...missingStatusOptions(resolved.status, statusCheck));
   if (problems.length) {
     throw new NotionConfigError(`The Notion data source does not match the property mapping: ${problems.join(" ")}`, problems);
   }

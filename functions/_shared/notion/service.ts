@@ -1,21 +1,24 @@
-// What the /notion endpoints do: enable/disable the sync, status, and Notion's
-// integration webhooks (verification handshake, signature check, targeted pulls).
-import { verifyWebhookSignature } from "@notionhq/client";
+// What the /notion endpoints do: enable (validate everything first, then turn
+// the sync on, optionally re-pushing what died), disable, pull, and the status
+// report. The public webhook lives in webhook.ts and verification.ts.
 import { z } from "zod";
 import { db, tableExists } from "../db.ts";
 import { notionSettings } from "../env.ts";
-import { AppError, badRequest, PermanentTaskError, unauthorized } from "../errors.ts";
+import { AppError, PermanentTaskError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { readRawBody as readBoundedBody } from "../http.ts";
-import { normaliseId, notionContext } from "./context.ts";
+import { knownTaskTypes } from "../registry.ts";
+import { NotionConfigInvalid, normaliseId, notionContext } from "./context.ts";
 
 const TASK_TYPE = /^[a-z][a-z0-9_.:-]{0,63}$/;
+const ENABLE_PATH = "/functions/v1/notion/enable";
 
 export const enableSchema = z.strictObject({
   /** Task types whose tasks appear in Notion (replaces the list when given). */
   track_task_types: z.array(z.string().regex(TASK_TYPE, "not a task type").refine((t) => !/^(notion|webhook)\./.test(t), "the sync's own task types cannot be tracked")).max(100).optional(),
   /** Push every existing ticket and SOP (and recent tracked tasks and the last week's digests) now. */
   backfill: z.boolean().optional().default(false),
+  /** Queue the dead notion.push tasks again (one per row, coalesced with pushes already queued). */
+  repush_dead: z.boolean().optional().default(false),
 });
 export type EnableInput = z.infer<typeof enableSchema>;
 
@@ -28,19 +31,43 @@ function configuredDatabaseId(): string {
   return normaliseId(id);
 }
 
-/** Validates the configuration against Notion (now), then turns the sync on. */
+/**
+ * A tracked type must be one this deployment runs, or one that has tasks here (a type
+ * another worker owns): anything else is a typo that would silently track nothing.
+ */
+async function unknownTaskTypeProblems(types: readonly string[]): Promise<string[]> {
+  const registered = new Set(knownTaskTypes());
+  const candidates = types.filter((t) => !registered.has(t));
+  if (!candidates.length) return [];
+  const seen = new Set((await db()<{ type: string }[]>`
+    select distinct type from orchestrator.tasks where type = any(${candidates}::text[])`).map((r) => r.type));
+  return candidates.filter((t) => !seen.has(t)).map((t) =>
+    `track_task_types: "${t}" is not a task type: none is registered under that name and no task of that type exists ` +
+    `(registered: ${[...registered].filter((r) => !/^(notion|webhook)\./.test(r)).sort().join(", ")}).`);
+}
+
+/** Validates the request and the configuration against Notion (now), then turns the sync on. */
 export async function enableSync(input: EnableInput, log: Logger) {
   const databaseId = configuredDatabaseId();
+  const problems = input.track_task_types ? await unknownTaskTypeProblems(input.track_task_types) : [];
   let ctx;
   try {
-    ctx = await notionContext(log, { revalidate: true });
+    ctx = await notionContext(log, { revalidate: true, trackedTaskTypes: input.track_task_types });
   } catch (err) {
-    if (err instanceof PermanentTaskError) throw new AppError(422, "notion_config_invalid", err.message);
-    throw new AppError(502, "notion_unreachable", (err as Error).message);
+    if (err instanceof NotionConfigInvalid) problems.push(...err.problems);
+    else if (err instanceof PermanentTaskError) problems.push(err.message);
+    else if (!problems.length) throw new AppError(502, "notion_unreachable", `${(err as Error).message}. Nothing was enabled; try again.`);
+    else problems.push(`Notion could not be reached to check the database: ${(err as Error).message}`);
+  }
+  if (problems.length || !ctx) {
+    throw new AppError(400, "notion_config_invalid",
+      `Nothing was enabled: ${problems.length} problem(s) to fix first: ${problems.map((p, i) => `(${i + 1}) ${p}`).join(" ")} ` +
+        `Then call POST ${ENABLE_PATH} again (with {"repush_dead": true} to push again what died of it).`,
+      { problems });
   }
   const sql = db();
   const attached = await sql.begin(async (tx) => {
-    await tx`update orchestrator.sync_state set enabled = true, updated_at = now() where database_id = ${databaseId}`;
+    await tx`update orchestrator.sync_state set enabled = true, enabled_at = now(), updated_at = now() where database_id = ${databaseId}`;
     if (input.track_task_types) {
       await tx`delete from orchestrator.notion_tracked_task_types where type <> all(${input.track_task_types}::text[])`;
       if (input.track_task_types.length) {
@@ -52,9 +79,10 @@ export async function enableSync(input: EnableInput, log: Logger) {
   });
   let backfilled = 0;
   if (input.backfill) backfilled = await backfill();
+  const repush = input.repush_dead ? await repushDead(log) : null;
   const [{ pull }] = await sql<{ pull: number | null }[]>`select orchestrator.notion_cron_tick() as pull`;
   const tracked = (await sql<{ type: string }[]>`select type from orchestrator.notion_tracked_task_types order by type`).map((r) => r.type);
-  log.info(`Notion sync enabled for database ${databaseId}`, { data_source_id: ctx.dataSourceId, tracked_task_types: tracked, backfilled });
+  log.info(`Notion sync enabled for database ${databaseId}`, { data_source_id: ctx.dataSourceId, tracked_task_types: tracked, backfilled, repush });
   return {
     enabled: true,
     database_id: databaseId,
@@ -63,8 +91,17 @@ export async function enableSync(input: EnableInput, log: Logger) {
     tracked_task_types: tracked,
     attached_tables: attached,
     backfill_pushes_enqueued: backfilled,
+    ...(repush ? { repush } : {}),
     pull_task_id: pull,
   };
+}
+
+/** Dead notion.push tasks queued again: one per row; a row with a push already queued is covered by it. */
+async function repushDead(log: Logger): Promise<{ requeued: number; coalesced: number; task_ids: number[] }> {
+  const [r] = await db()<{ requeued: number; coalesced: number; task_ids: number[] }[]>`
+    select requeued, coalesced, task_ids from orchestrator.notion_repush_dead()`;
+  log.child({ component: "notion-sync" }).info(`re-pushing dead notion.push tasks: ${r.requeued} queued again, ${r.coalesced} covered by another push`, r);
+  return { requeued: r.requeued, coalesced: r.coalesced, task_ids: r.task_ids.map(Number) };
 }
 
 async function backfill(): Promise<number> {
@@ -118,7 +155,7 @@ export async function syncStatus() {
     ? await sql`
         select enabled, data_source_id, bot_user_id is not null as bot_known, properties, config_error, config_checked_at,
                watermark, last_pull_at, last_pull_status, last_pull_error, last_pull_stats, webhook_token_received_at,
-               pull_locked_until > now() as pull_running
+               pull_locked_until > now() as pull_running, enabled_at
         from orchestrator.sync_state where database_id = ${databaseId}`
     : [];
   const [pages] = await sql`
@@ -153,22 +190,46 @@ export async function syncStatus() {
     select count(*)::int as conflicts from orchestrator.logs
     where at > now() - interval '1 hour' and component = 'notion-sync' and message like 'sync conflict on %'`;
   const tracked = (await sql<{ type: string }[]>`select type from orchestrator.notion_tracked_task_types order by type`).map((r) => r.type);
+  // "ok" is judged on what happened since the sync was last enabled (at most an hour back):
+  // re-enabling a fixed configuration clears what the broken one left behind.
+  const [since] = await sql<{ at: Date; errors: number; dead: number }[]>`
+    with w as (select greatest(now() - interval '1 hour', coalesce(${(state as { enabled_at?: Date } | undefined)?.enabled_at ?? null}::timestamptz, '-infinity')) as at)
+    select w.at,
+           (select count(*)::int from orchestrator.logs l where l.at > w.at and l.level >= 'error' and l.component = 'notion-sync') as errors,
+           (select count(*)::int from orchestrator.tasks t where t.type in ('notion.push', 'notion.pull') and t.status = 'dead' and t.finished_at > w.at) as dead
+    from w`;
+  const [verification] = await sql<{ window_open_until: Date | null; token_stored: boolean; token_received_at: Date | null }[]>`
+    select window_open_until, token_stored, token_received_at from orchestrator.notion_verification_state()`;
   const s = state as Record<string, unknown> | undefined;
+  const sinceAt = since.at.toISOString();
   const problems = [
     !notionSettings.apiKey && "NOTION_API_KEY is not set",
     !notionSettings.databaseId && "NOTION_DATABASE_ID is not set",
+    configured && !s?.enabled && `The sync is not enabled: POST ${ENABLE_PATH} checks the configuration against Notion and turns it on.`,
     s?.config_error as string | undefined,
+    s?.last_pull_status === "error" && `The last pull failed: ${s.last_pull_error ?? "see the logs"}.`,
+    since.errors > 0 && `${since.errors} error(s) logged by the Notion sync since ${sinceAt} (see last_hour.recent_errors).`,
+    since.dead > 0 && `${since.dead} Notion task(s) died since ${sinceAt} (see last_hour.dead_tasks). Once the cause is fixed, ` +
+      `POST ${ENABLE_PATH} {"repush_dead": true} pushes the dead ones again.`,
   ].filter(Boolean) as string[];
   return {
     configured,
     enabled: !!s?.enabled,
-    ok: configured && !!s?.enabled && !s?.config_error && s?.last_pull_status !== "error" && errors === 0 && deadTasks.length === 0,
+    // ok exactly when there is nothing to fix: every reason it is false is in problems.
+    ok: problems.length === 0,
     problems,
+    problems_since: sinceAt,
     database_id: databaseId,
     data_source_id: s?.data_source_id ?? null,
     properties: s?.properties ?? null,
     config_checked_at: s?.config_checked_at ?? null,
-    webhook: { secret_set: !!notionSettings.webhookSecret, verification_token_received_at: s?.webhook_token_received_at ?? null },
+    enabled_at: s?.enabled_at ?? null,
+    webhook: {
+      secret_set: !!notionSettings.webhookSecret,
+      verification_token_stored: verification?.token_stored ?? false,
+      verification_token_received_at: verification?.token_received_at ?? s?.webhook_token_received_at ?? null,
+      verification_window_open_until: verification?.window_open_until ?? null,
+    },
     tracked_task_types: tracked,
     last_push: { at: pages.last_push_at ?? null, error: lastPushError ?? null },
     last_pull: {
@@ -186,94 +247,4 @@ export async function syncStatus() {
       recent_errors: recentErrors,
     },
   };
-}
-
-// ---- Notion integration webhooks ---------------------------------------------------
-
-const webhookEventSchema = z.object({
-  id: z.string().optional(),
-  type: z.string().min(1).max(100),
-  timestamp: z.string().optional(),
-  entity: z.object({ id: z.string().min(1).max(100), type: z.string().min(1).max(50) }).optional(),
-  authors: z.array(z.object({ id: z.string(), type: z.string().optional() })).optional(),
-  data: z.record(z.string(), z.unknown()).optional(),
-}).passthrough();
-
-/** The verification token arrives once, unsigned; it is kept in Vault for the operator to copy into Notion. */
-async function storeVerificationToken(token: string, log: Logger): Promise<void> {
-  const databaseId = notionSettings.databaseId ? normaliseId(notionSettings.databaseId) : null;
-  try {
-    await db()`select orchestrator.store_notion_verification_token(${token}, ${databaseId})`;
-  } catch (err) {
-    log.error(`could not store the Notion verification token in Vault: ${(err as Error).message}`);
-    throw err;
-  }
-}
-
-export interface WebhookOutcome {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-export async function handleNotionWebhook(raw: Uint8Array, signature: string | null, log: Logger): Promise<WebhookOutcome> {
-  const text = new TextDecoder().decode(raw);
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (err) {
-    throw badRequest(`Body is not valid JSON: ${(err as Error).message}`);
-  }
-  const slog = log.child({ component: "notion-sync" });
-  // 1. The verification handshake: {"verification_token": "..."} once, when the subscription is created.
-  const token = (body as { verification_token?: unknown })?.verification_token;
-  if (typeof token === "string" && Object.keys(body as object).length === 1) {
-    if (token.length < 8 || token.length > 500) throw badRequest("verification_token has an unexpected length");
-    await storeVerificationToken(token, slog);
-    slog.info("Notion webhook verification token received and stored in Vault as notion_webhook_verification_token");
-    return { status: 200, body: { verification: "received", next: "Copy the token from Vault (notion_webhook_verification_token) into Notion's Verify dialog and set NOTION_WEBHOOK_SECRET to it." } };
-  }
-  // 2. Events: signed with the verification token.
-  const secret = notionSettings.webhookSecret;
-  if (!secret) {
-    slog.error("Notion webhook event rejected: NOTION_WEBHOOK_SECRET is not set, so its signature cannot be checked");
-    throw new AppError(503, "webhook_not_configured", "NOTION_WEBHOOK_SECRET is not set: events cannot be verified. Set it to the verification token.");
-  }
-  if (!signature) throw unauthorized("Missing X-Notion-Signature header.");
-  const valid = await verifyWebhookSignature({ body: raw, signature, verificationToken: secret });
-  if (!valid) {
-    slog.warn("Notion webhook event rejected: bad X-Notion-Signature");
-    throw unauthorized("Invalid X-Notion-Signature: the body was not signed with this integration's verification token.");
-  }
-  const parsed = webhookEventSchema.safeParse(body);
-  if (!parsed.success) throw badRequest(`Not a Notion webhook event: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  const event = parsed.data;
-  const sql = db();
-  const databaseId = notionSettings.databaseId ? normaliseId(notionSettings.databaseId) : undefined;
-  const [state] = databaseId
-    ? await sql<{ bot_user_id: string | null; enabled: boolean }[]>`select bot_user_id, enabled from orchestrator.sync_state where database_id = ${databaseId}`
-    : [];
-  if (event.type.startsWith("data_source.") || event.type.startsWith("database.")) {
-    // A schema change: validate the mapping again before the next sync.
-    if (event.type.endsWith("schema_updated") && databaseId) {
-      await sql`update orchestrator.sync_state set config_checked_at = null, updated_at = now() where database_id = ${databaseId}`;
-    }
-    return { status: 200, body: { accepted: true, action: "schema check scheduled", event: event.type } };
-  }
-  if (!event.type.startsWith("page.") || event.entity?.type !== "page") {
-    return { status: 200, body: { accepted: true, action: "ignored", event: event.type } };
-  }
-  if (!state?.enabled) return { status: 200, body: { accepted: true, action: "ignored (sync disabled)", event: event.type } };
-  const authors = event.authors ?? [];
-  if (state.bot_user_id && authors.length > 0 && authors.every((a) => a.id === state.bot_user_id)) {
-    return { status: 200, body: { accepted: true, action: "ignored (our own edit)", event: event.type } };
-  }
-  const { task_id, created } = await requestPull(event.entity.id, "notion-webhook");
-  slog.info(`Notion ${event.type} for page ${event.entity.id}: targeted pull ${created ? "enqueued" : "already queued"}`, { task_id });
-  // Notion expects a 200 for every delivery it should not retry.
-  return { status: 200, body: { accepted: true, action: "pull enqueued", task_id, event: event.type } };
-}
-
-/** The raw body (signatures are over the exact bytes), at most maxBytes. */
-export function readRawBody(req: Request, maxBytes = 256 * 1024): Promise<Uint8Array> {
-  return readBoundedBody(req, maxBytes);
 }

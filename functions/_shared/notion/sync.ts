@@ -279,15 +279,24 @@ export async function pushRow(ctx: NotionContext, entity: Entity, key: string): 
   }
 }
 
-/** An SOP written for a "SOP request" page takes that page over instead of making a new one. */
+/** The dedupe key of the sop.generate task a "SOP request" page started: it ties the task to that page. */
+const sopRequestKey = (pageId: string) => `notion.sop-request:${pageId}`;
+
+/**
+ * An SOP written for a "SOP request" page takes that page over instead of making a new one.
+ * Only such a page: a task whose page the sync created (a tracked sop.generate) keeps it, and
+ * the SOP gets its own. One entity, one page.
+ */
 async function adoptRequestPage(sql: Sql, ctx: NotionContext, slug: string, values: RowValues): Promise<string | null> {
   const taskId = values.meta?.source_task_id;
   if (typeof taskId !== "number") return null;
   // One transaction: the page is never mapped to neither row (a crash in between would mean a second page).
   const req = await sql.begin(async (tx) => {
     const [r] = await tx<{ page_id: string }[]>`
-      delete from orchestrator.notion_pages where entity = 'task' and row_key = ${String(taskId)} and page_id is not null
-      returning page_id`;
+      delete from orchestrator.notion_pages p using orchestrator.tasks t
+      where p.entity = 'task' and p.row_key = ${String(taskId)} and p.page_id is not null
+        and t.id = ${taskId} and t.dedupe_key = ${sopRequestKey("")} || p.page_id
+      returning p.page_id`;
     if (r) await tx`update orchestrator.notion_pages set page_id = ${r.page_id}, updated_at = now() where entity = 'sop' and row_key = ${slug}`;
     return r;
   });
@@ -449,7 +458,7 @@ async function requestSop(ctx: NotionContext, page: NotionPage, values: PageValu
   };
   const [task] = await sql<{ id: number; created: boolean }[]>`
     select (r.task).id, r.created from orchestrator.enqueue('sop.generate', ${sql.json(payload)},
-      ${sql.json({ dedupe_key: `notion.sop-request:${page.id}`, source: "notion" })}) r`;
+      ${sql.json({ dedupe_key: sopRequestKey(page.id), source: "notion" })}) r`;
   const [linked] = await sql<{ row_key: string }[]>`
     insert into orchestrator.notion_pages (entity, row_key, database_id, page_id, synced, pulled_at, notion_edited_at)
     values ('task', ${String(task.id)}, ${ctx.databaseId}, ${page.id}, ${sql.json({ status: "queued" })}, now(), ${page.last_edited_time})
