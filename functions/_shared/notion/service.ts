@@ -209,8 +209,9 @@ export async function syncStatus() {
     s?.config_error as string | undefined,
     s?.last_pull_status === "error" && `The last pull failed: ${s.last_pull_error ?? "see the logs"}.`,
     since.errors > 0 && `${since.errors} error(s) logged by the Notion sync since ${sinceAt} (see last_hour.recent_errors).`,
-    since.dead > 0 && `${since.dead} Notion task(s) died since ${sinceAt} (see last_hour.dead_tasks). Once the cause is fixed, ` +
-      `POST ${ENABLE_PATH} {"repush_dead": true} pushes the dead ones again.`,
+    since.dead > 0 && `${since.dead} Notion task(s) died since ${sinceAt}` +
+      (deadTasks[0]?.last_error ? `, the latest (task ${deadTasks[0].id}) of: ${deadTasks[0].last_error}` : "") +
+      ` (see last_hour.dead_tasks). Once the cause is fixed, POST ${ENABLE_PATH} {"repush_dead": true} pushes the dead ones again.`,
   ].filter(Boolean) as string[];
   return {
     configured,
