@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import {
   buildProperties,
+  missingStatusOptions,
   NotionConfigError,
   parseOrchestratorId,
   priorityFromNotion,
@@ -70,6 +71,35 @@ describe("validateMapping", () => {
     expect(() => wantedMapping(JSON.stringify({ priority: { name: "P", type: "number" } }))).toThrow(/"priority" can be a select property, not number/);
     expect(() => wantedMapping(JSON.stringify({ colour: "Red" }))).toThrow(/NOTION_PROPERTY_MAP is invalid/);
     expect(() => statusNames("[1]")).toThrow(/NOTION_STATUS_MAP is invalid/);
+  });
+});
+
+describe("status options (issue 14, item 13)", () => {
+  const names = statusNames();
+  it("names each status option a *status* property lacks, for the entities that are pushed, in the same error", () => {
+    const source = ds({ ...complete, Status: { type: "status", options: ["Open", "In progress", "Resolved", "Closed", "Queued", "Running", "Done"] } });
+    let caught: NotionConfigError | undefined;
+    try {
+      validateMapping(source, wantedMapping(), { names, entities: ["ticket", "sop", "digest", "task"] });
+    } catch (err) {
+      caught = err as NotionConfigError;
+    }
+    expect(caught).toBeInstanceOf(NotionConfigError);
+    expect(caught!.problems).toEqual([
+      expect.stringMatching(/^Notion status option "Published" \(for sop status "published", digest status "published"\) does not exist on property "Status"/),
+      expect.stringMatching(/^Notion status option "Failed" \(for task status "dead"\)/),
+      expect.stringMatching(/^Notion status option "Cancelled" \(for task status "cancelled"\)/),
+    ]);
+    // Without tracked task types, only what tickets, SOPs and digests push is needed.
+    expect(() => validateMapping(source, wantedMapping(), { names, entities: ["ticket"] })).not.toThrow();
+  });
+
+  it("follows NOTION_STATUS_MAP, and leaves a select property alone (Notion creates select options itself)", () => {
+    const status = { name: "Status", type: "status", options: ["Open", "Resolved", "Closed", "In progress", "Live"] };
+    const check = (map?: string) => missingStatusOptions(status, { names: statusNames(map), entities: ["ticket", "sop"] });
+    expect(check()).toHaveLength(1);
+    expect(check('{"sop": {"published": "Live"}}')).toEqual([]);
+    expect(missingStatusOptions({ name: "Status", type: "select", options: [] }, { names, entities: ["ticket", "sop"] })).toEqual([]);
   });
 });
 
