@@ -9,6 +9,8 @@ import { marked, type Tokens } from "marked";
 import sops from "../../functions/sops/index.ts";
 import { insertSop } from "../../functions/_shared/sops/store.ts";
 import type { SopContent } from "../../functions/_shared/sops/schema.ts";
+import { sopAdapter } from "../../functions/_shared/notion/entities.ts";
+import { markdownToBlocks } from "../../functions/_shared/notion/markdown.ts";
 import { request, sql } from "../helpers/stack.ts";
 import { runTask, withEnv } from "../helpers/inprocess.ts";
 
@@ -95,5 +97,17 @@ describe("GET /sops/:slug?format=md of a 60-step SOP", () => {
     const json = await (await sops.fetch(request(`/sops/${s}`))).json();
     expectOneNestedList(json.body_md);
     expect(json.body_md).toContain("\n10. Rotate shard 10.\n    - Expected result: Shard 10 serves with the new key.\n    - **Warning:** Keep shard 9 online meanwhile.\n");
+  });
+
+  it("the Notion push of a version stored by the old renderer is built from its content too: one run of 60 numbered items with children", async () => {
+    const c = content();
+    const s = slug();
+    const oldMd = ["## Procedure", "", ...c.steps.flatMap((st, i) => [`${i + 1}. ${st.action}`, `   - Expected result: ${st.expected_result}`])].join("\n");
+    await insertSop(sql(), { slug: s, content: c, body_md: oldMd, generator: "template", topic: c.title, ticket_ids: [], event_ids: [], task_ids: [] });
+    const page = await sopAdapter.load(sql(), s, undefined);
+    expectOneNestedList(page!.body!);
+    const numbered = markdownToBlocks(page!.body!).filter((b) => b.type === "numbered_list_item");
+    expect(numbered).toHaveLength(STEPS);
+    for (const b of numbered) expect((b as { numbered_list_item: { children?: unknown[] } }).numbered_list_item.children?.length, JSON.stringify(b).slice(0, 80)).toBeGreaterThan(0);
   });
 });

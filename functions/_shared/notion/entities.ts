@@ -5,6 +5,7 @@
 //   digest (one page per UTC day, from orchestrator.digests): pushed with its body; read-only in Notion.
 import { type AnySql as Sql, tableExists } from "../db.ts";
 import type { Entity } from "./mapping.ts";
+import { storedSopMarkdown } from "../sops/markdown.ts";
 
 /** Values of a row in our terms (our status values, priority words). */
 export interface RowValues {
@@ -172,8 +173,8 @@ export const sopAdapter: EntityAdapter = {
   available: (sql) => tableExists(sql, "orchestrator.sops"),
   async load(sql, key, baseUrl) {
     if (!(await tableExists(sql, "orchestrator.sops"))) return undefined;
-    const [s] = await sql<{ id: number; slug: string; version: number; title: string; body_md: string; generator: string; created_at: Date; source_task_id: number | null }[]>`
-      select id, slug, version, title, body_md, generator, created_at, source_task_id
+    const [s] = await sql<{ id: number; slug: string; version: number; title: string; body_md: string; content: unknown; generator: string; created_at: Date; source_task_id: number | null }[]>`
+      select id, slug, version, title, body_md, content, generator, created_at, source_task_id
       from orchestrator.sops where slug = ${key} order by version desc limit 1`;
     if (!s) return undefined;
     return {
@@ -182,7 +183,8 @@ export const sopAdapter: EntityAdapter = {
       priority: null,
       updated: iso(s.created_at),
       link: baseUrl ? `${baseUrl}/sops/${s.slug}` : null,
-      body: s.body_md,
+      // From content, as GET /sops/:slug does: versions stored by the old renderer lost steps 10+'s sub-items.
+      body: storedSopMarkdown(s),
       meta: { version: s.version, sop_id: s.id, generator: s.generator, source_task_id: s.source_task_id },
     };
   },
