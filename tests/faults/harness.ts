@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import postgres from "postgres";
 import { PG_BIN } from "../../scripts/stack/postgres.ts";
+import type { ManagedProcess } from "../../scripts/stack/supervised-process.ts";
 import { startPrivateStack, type PrivateStack } from "../helpers/private-stack.ts";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -22,8 +23,8 @@ export interface FaultStack {
   stop: () => Promise<void>;
 }
 
-export async function startFaultStack(functionEnv: Record<string, string> = {}): Promise<FaultStack> {
-  const ps = await startPrivateStack({ functionEnv: { ORCHESTRATOR_TEST_TASKS: "1", WORKER_IDLE_WAIT_MS: "3000", ...functionEnv } });
+export async function startFaultStack(functionEnv: Record<string, string> = {}, durable = false): Promise<FaultStack> {
+  const ps = await startPrivateStack({ durable, functionEnv: { ORCHESTRATOR_TEST_TASKS: "1", WORKER_IDLE_WAIT_MS: "3000", ...functionEnv } });
   const sql = postgres(ps.stack.info.DB_URL, {
     max: 6,
     onnotice: () => {},
@@ -248,12 +249,51 @@ export async function restartPostgres(ps: PrivateStack): Promise<number> {
   return Date.now() - started;
 }
 
-/** Processes of the stack that died on their own (a deliberate kill -9 or stop is not listed). */
-export function crashes(fs: FaultStack): string[] {
+/**
+ * Deaths the test did not cause: a supervised process that died (restarted or given up on) more often than
+ * `expected` says (the test's own kill -9s), or that is not running now.
+ */
+export function crashes(fs: FaultStack, expected: Record<string, number> = {}): string[] {
   const found = fs.ps.recentLines().filter((l) => /exited unexpectedly|Uncaught \(in promise\)/.test(l));
-  if (!fs.ps.stack.functions.running) found.push("the function server is not running");
-  if (!fs.ps.stack.dispatcher.running) found.push("the pg_net dispatcher is not running");
+  for (const p of fs.ps.stack.processes()) {
+    const deaths = p.restarts + (p.state === "running" ? 0 : 1);
+    if (deaths > (expected[p.name] ?? 0)) found.push(`${p.name} died ${deaths} time(s) (last: ${p.last_exit}), ${expected[p.name] ?? 0} expected`);
+    if (p.state !== "running") found.push(`${p.name} is ${p.state}`);
+  }
   return found;
+}
+
+/** kill -9 from outside, as an operator or the OOM killer would: the supervisor is not told. */
+export function killNine(proc: ManagedProcess): number {
+  const pid = proc.child?.pid;
+  if (!pid || !proc.running) throw new Error(`${proc.name} is not running`);
+  process.kill(pid, "SIGKILL");
+  return pid;
+}
+
+/** Waits until the supervisor has brought a killed process back (a new pid); ms since `since`. */
+export async function backAfter(proc: ManagedProcess, oldPid: number, since: number, timeoutMs = 10_000): Promise<number> {
+  while (!(proc.running && proc.child?.pid !== oldPid)) {
+    if (Date.now() - since > timeoutMs) throw new Error(`${proc.name} not back ${timeoutMs} ms after kill -9: ${JSON.stringify(proc.snapshot)}`);
+    await sleep(20);
+  }
+  return Date.now() - since;
+}
+
+/** Waits until /health answers 200 again; ms since `since`. */
+export async function healthyAfter(fs: FaultStack, since: number, timeoutMs = 10_000): Promise<number> {
+  for (;;) {
+    const ok = await fetch(`${fs.ps.stack.info.FUNCTIONS_URL}/health`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+    if (ok) return Date.now() - since;
+    if (Date.now() - since > timeoutMs) throw new Error(`/health not answering ${timeoutMs} ms after kill -9`);
+    await sleep(20);
+  }
+}
+
+/** Median and max of a list of figures, for reports. */
+export function spread(values: number[]): { n: number; median: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { n: sorted.length, median: sorted.length ? sorted[Math.floor(sorted.length / 2)] : NaN, max: sorted.length ? sorted[sorted.length - 1] : NaN };
 }
 
 export function report(fault: string, lines: Record<string, unknown>): void {
@@ -271,11 +311,11 @@ export interface Settled {
   lost: number;
 }
 
-export function useFaultStack(loadSource: string): { readonly fs: FaultStack; readonly producer: Producer; settle(timeoutMs?: number): Promise<Settled> } {
+export function useFaultStack(loadSource: string, opts: { durable?: boolean } = {}): { readonly fs: FaultStack; readonly producer: Producer; settle(timeoutMs?: number): Promise<Settled> } {
   let fs: FaultStack | undefined;
   let producer: Producer | undefined;
   beforeAll(async () => {
-    fs = await startFaultStack();
+    fs = await startFaultStack({}, opts.durable);
     producer = new Producer(fs.ps.stack.info.DB_URL, loadSource);
   });
   afterAll(async () => {

@@ -18,7 +18,12 @@ export interface PrivateStack {
   stop: () => Promise<void>;
 }
 
-export async function startPrivateStack(opts: { functionEnv?: Record<string, string>; seed?: boolean } = {}): Promise<PrivateStack> {
+export async function startPrivateStack(opts: {
+  functionEnv?: Record<string, string>;
+  seed?: boolean;
+  /** Keep fsync and synchronous commits on (as `npm start` does), for faults that crash PostgreSQL itself. */
+  durable?: boolean;
+} = {}): Promise<PrivateStack> {
   const dataDir = mkdtempSync(join(tmpdir(), "orchestrator-test-"));
   chmodSync(dataDir, 0o755);
   const lines: string[] = [];
@@ -26,7 +31,7 @@ export async function startPrivateStack(opts: { functionEnv?: Record<string, str
     dataDir,
     pgPort: await freePort(),
     apiPort: await freePort(),
-    fast: true,
+    fast: !opts.durable,
     seed: opts.seed,
     functionEnv: {
       WORKER_IDLE_WAIT_MS: "3000", LOG_LEVEL: "info", EDGE_ACCESS_LOG: "0",
