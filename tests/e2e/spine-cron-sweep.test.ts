@@ -19,7 +19,8 @@ describe("cron sweep", () => {
       // The insert's wake-up is queued but undelivered; drop it, as a lost webhook.
       const dropped = await priv.sql`delete from net.http_request_queue where body is not null and convert_from(body, 'UTF8')::jsonb ->> 'reason' = 'insert' returning id`;
       expect(dropped.length).toBeGreaterThanOrEqual(1);
-      // The next pg_cron minute queues a sweep wake-up of its own.
+      // The next sweep queues a wake-up of its own: pg_cron's (every minute on 1.4, 10 s on 1.5+), or the
+      // local stack's supervisor's (every 10 s where pg_cron is older than 1.5).
       await waitFor(async () => {
         const rows = await priv.sql`select 1 from net.http_request_queue where convert_from(body, 'UTF8')::jsonb ->> 'reason' = 'cron'`;
         return rows.length > 0;

@@ -22,7 +22,7 @@ describe("function server killed mid-run", () => {
     priv.stack.functions.start();
     await priv.stack.waitHealthy();
 
-    // Leases expire (noop: 10 s timeout + 15 s), the cron sweep wakes a worker that reaps and reruns them.
+    // Leases expire (noop: 10 s timeout + 15 s); the sweep reaps them as they expire and wakes a worker that reruns them.
     await waitFor(async () => {
       const [{ n }] = await priv.sql`select count(*)::int as n from orchestrator.tasks where id = any(${ids}::bigint[]) and status in ('succeeded', 'dead', 'cancelled')`;
       return n === N;
