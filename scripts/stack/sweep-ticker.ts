@@ -73,6 +73,7 @@ export class SweepTicker {
           const [{ reaped }] = await this.sql<{ reaped: number }[]>`select orchestrator.reap() as reaped`;
           if (reaped > 0) {
             this.stats.reaped += reaped;
+            this.onLine("supervisor", `reaped ${reaped} task(s) whose lease expired; waking the worker`);
             await this.sql`select orchestrator.sweep()`;
           }
         }
