@@ -19,6 +19,7 @@ export const badRequest = (message: string, details?: unknown) => new AppError(4
 export const unauthorized = (message: string) => new AppError(401, "unauthorized", message);
 export const notFound = (message: string) => new AppError(404, "not_found", message);
 export const methodNotAllowed = (message: string) => new AppError(405, "method_not_allowed", message);
+export const requestTimeout = (message: string) => new AppError(408, "request_timeout", message);
 export const conflict = (message: string, details?: unknown) => new AppError(409, "conflict", message, details);
 export const payloadTooLarge = (message: string) => new AppError(413, "payload_too_large", message);
 export const unsupportedMediaType = (message: string) => new AppError(415, "unsupported_media_type", message);

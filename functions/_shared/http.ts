@@ -1,8 +1,10 @@
 // HTTP plumbing shared by every function: JSON responses, the error shape,
 // bounded body reading, and the service-key check.
 import { z } from "zod";
-import { AppError, badRequest, payloadTooLarge, unauthorized, unsupportedMediaType, validationError } from "./errors.ts";
-import { serviceKeys, settings } from "./env.ts";
+import { parseMediaType } from "deno-std/media_types/parse_media_type.js";
+import { AppError, badRequest, payloadTooLarge, requestTimeout, unauthorized, unsupportedMediaType, validationError } from "./errors.ts";
+import { envInt, serviceKeys, settings } from "./env.ts";
+import { formatJsonPath, jsonShapeProblem, MAX_JSON_DEPTH } from "./json-shape.ts";
 import type { Logger } from "./logger.ts";
 
 export const CORS_HEADERS: Record<string, string> = {
@@ -22,8 +24,12 @@ export function text(status: number, body: string, contentType: string): Respons
   return new Response(body, { status, headers: { "content-type": contentType, ...CORS_HEADERS } });
 }
 
-/** Maps any thrown value to the error shape; unexpected errors are logged and never leak internals. */
-export function errorResponse(err: unknown, log: Logger, requestId: string): Response {
+/**
+ * Maps any thrown value to the error shape; unexpected errors are logged and never leak internals.
+ * `authenticated: false` (a caller without the key): the log row is sampled, so such callers cannot
+ * turn requests into stored rows.
+ */
+export function errorResponse(err: unknown, log: Logger, requestId: string, opts: { authenticated?: boolean } = {}): Response {
   if (err instanceof AppError) {
     const body: Record<string, unknown> = { code: err.code, message: err.message };
     if (err.details !== undefined) body.details = err.details;
@@ -41,7 +47,12 @@ export function errorResponse(err: unknown, log: Logger, requestId: string): Res
   if (pgCode === "57014") {
     return json(503, { error: { code: "timeout", message: "The database took too long to answer; try again." }, request_id: requestId });
   }
-  log.error("unhandled error", { error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) });
+  const error = err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err);
+  if (opts.authenticated === false) {
+    log.sampled("error", `unhandled:${log.fields.component}:${err instanceof Error ? err.name : typeof err}`, "unhandled error (unauthenticated request; sampled)", { error });
+  } else {
+    log.error("unhandled error", { error });
+  }
   return json(500, {
     error: { code: "internal", message: `Unexpected error; the logs carry request_id ${requestId}.` },
     request_id: requestId,
@@ -79,9 +90,69 @@ export function requireServiceKey(req: Request): void {
   }
 }
 
+/** How long a body read waits for its next bytes before it gives up with a 408 (a stalled or trickling sender). */
+export function bodyIdleTimeoutMs(): number {
+  return envInt("BODY_IDLE_TIMEOUT_MS", 10_000);
+}
+
+// application/json and the structured-syntax +json types (application/merge-patch+json, application/vnd.x+json…).
+const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9!#$&^_.-]+\+)?json$/;
+
+/**
+ * Every body this API takes is JSON, so a declared content type must say so: a text/plain, XML or image body
+ * is refused rather than guessed at. No content type at all is taken as JSON (fetch with bytes, and some
+ * HTTP clients, send none). curl -d sends application/x-www-form-urlencoded, so that one gets a hint.
+ */
+export function requireJsonContentType(header: string | null): void {
+  if (header === null || header.trim() === "") return;
+  let type: string;
+  let params: Record<string, string> | undefined;
+  try {
+    [type, params] = parseMediaType(header);
+  } catch {
+    throw unsupportedMediaType(`Content-Type "${header.slice(0, 100)}" cannot be parsed; send content-type: application/json.`);
+  }
+  if (!JSON_MEDIA_TYPE.test(type)) {
+    const hint = type === "application/x-www-form-urlencoded"
+      ? " (curl -d sends that unless you add -H 'content-type: application/json')"
+      : type === "text/plain"
+      ? " (fetch sends that for a string body: set the header; supabase-js sets it when the body is an object)"
+      : "";
+    throw unsupportedMediaType(`The body must be JSON: send content-type: application/json; this request says ${type.slice(0, 100)}${hint}.`);
+  }
+  const charset = params?.charset?.toLowerCase();
+  if (charset && charset !== "utf-8" && charset !== "utf8") {
+    throw unsupportedMediaType(`JSON bodies are UTF-8: send charset=utf-8 or no charset (this request says charset=${charset.slice(0, 40)}).`);
+  }
+}
+
+/** One read that gives up after idleMs without bytes (408); a connection the client dropped is a quiet 400, not a crash. */
+async function readChunk(reader: ReadableStreamDefaultReader<Uint8Array>, idleMs: number): Promise<ReadableStreamReadResult<Uint8Array>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const idle = new Promise<"idle">((resolve) => {
+    timer = setTimeout(() => resolve("idle"), idleMs);
+  });
+  try {
+    const out = await Promise.race([reader.read(), idle]);
+    if (out === "idle") {
+      reader.cancel().catch(() => {});
+      throw requestTimeout(`No body bytes arrived for ${idleMs / 1000} s; send the whole body at once (its Content-Length must match what you send).`);
+    }
+    return out;
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    // The client went away mid-body (Deno: BadResource / connection closed). Nobody is left to read the
+    // answer; it must not become an "unhandled error" log row either.
+    throw new AppError(400, "body_incomplete", "The request body ended before it was complete (the connection closed); send it again.");
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * The raw body, at most maxBytes: a declared or streamed size over the limit is a 413
- * before the rest is read. Signature checks need these exact bytes.
+ * before the rest is read. Signature checks need these exact bytes. A declared content
+ * type must be JSON (415), and a sender that stops sending is cut off (408).
  */
 export async function readRawBody(req: Request, maxBytes = settings.maxBodyBytes, overLimitHint = ""): Promise<Uint8Array> {
   const declared = Number(req.headers.get("content-length") ?? NaN);
@@ -89,24 +160,24 @@ export async function readRawBody(req: Request, maxBytes = settings.maxBodyBytes
     throw payloadTooLarge(`Body is ${declared} bytes; the limit is ${maxBytes} bytes.${overLimitHint}`);
   }
   const type = req.headers.get("content-type");
-  // curl sends form-urlencoded by default; we parse any body as JSON except real multipart forms.
-  if (type && /^multipart\//i.test(type)) {
-    throw unsupportedMediaType(`Send the body as application/json (got ${type}).`);
-  }
+  // A declared non-empty body of the wrong type is refused before it is read; an empty one is no body at all.
+  if (Number.isFinite(declared) && declared > 0) requireJsonContentType(type);
   if (!req.body) return new Uint8Array(0);
+  const idleMs = bodyIdleTimeoutMs();
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   while (true) {
-    const { done, value } = await reader.read();
+    const { done, value } = await readChunk(reader, idleMs);
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
-      await reader.cancel();
+      reader.cancel().catch(() => {});
       throw payloadTooLarge(`Body is over the limit of ${maxBytes} bytes.${overLimitHint}`);
     }
     chunks.push(value);
   }
+  if (size > 0) requireJsonContentType(type);
   const bytes = new Uint8Array(size);
   let offset = 0;
   for (const c of chunks) {
@@ -116,15 +187,39 @@ export async function readRawBody(req: Request, maxBytes = settings.maxBodyBytes
   return bytes;
 }
 
-/** Parses bytes as JSON (empty -> undefined); malformed JSON is a 400 saying where. */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Parses bytes as JSON (empty -> undefined). Refused with a 400 saying where: bytes that are not
+ * UTF-8 (never silently replaced by U+FFFD), malformed JSON, nesting deeper than MAX_JSON_DEPTH,
+ * and strings Postgres cannot store (NUL, lone surrogates). Checked here, in the one parser every
+ * body goes through, before any code recurses over the value or sends it to the database.
+ */
 export function parseJsonBytes(bytes: Uint8Array): unknown {
-  const raw = new TextDecoder().decode(bytes);
-  if (raw.trim() === "") return undefined;
+  let raw: string;
   try {
-    return JSON.parse(raw);
+    raw = utf8.decode(bytes);
+  } catch {
+    throw new AppError(400, "invalid_utf8", "Body is not valid UTF-8: send the JSON encoded as UTF-8.");
+  }
+  if (raw.trim() === "") return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
   } catch (err) {
     throw badRequest(`Body is not valid JSON: ${(err as Error).message}`);
   }
+  const problem = jsonShapeProblem(value);
+  if (problem) {
+    const at = formatJsonPath(problem.path);
+    const details = { path: problem.path.map(String), max_depth: MAX_JSON_DEPTH };
+    if (problem.kind === "too_deep") {
+      throw new AppError(400, "too_deep", `Body is nested deeper than ${MAX_JSON_DEPTH} levels at ${at}; flatten it (objects and arrays may nest ${MAX_JSON_DEPTH} levels).`, details);
+    }
+    const what = problem.kind === "nul" ? "a NUL character (\\u0000)" : "a lone UTF-16 surrogate (half of an emoji or other character)";
+    throw new AppError(400, "invalid_string", `${at} contains ${what}, which cannot be stored; remove it or send the whole character.`, { path: details.path });
+  }
+  return value;
 }
 
 /** Reads at most maxBytes of the body and parses it as JSON (empty body -> undefined). */

@@ -1,7 +1,7 @@
 // Turns a function's route table into `export default { fetch }`: request id,
 // key check, sub-path routing, error shape, and log flushing in one place.
-import { methodNotAllowed, notFound } from "./errors.ts";
-import { CORS_HEADERS, errorResponse, json, requireServiceKey } from "./http.ts";
+import { badRequest, methodNotAllowed, notFound } from "./errors.ts";
+import { CORS_HEADERS, errorResponse, isServiceRequest, json, requireServiceKey } from "./http.ts";
 import { createLogger, flushLogsSoon, type Logger } from "./logger.ts";
 
 export interface RouteContext {
@@ -21,22 +21,52 @@ export interface Route {
   handler: (ctx: RouteContext) => Promise<Response | unknown> | Response | unknown;
 }
 
-/** The sub-path after the function's name: "/functions/v1/tasks/7/cancel" and "/tasks/7/cancel" both give "/7/cancel". */
-export function subPath(pathname: string, functionName: string): string {
-  const segments = pathname.split("/").filter(Boolean);
-  const at = segments.indexOf(functionName);
-  const rest = at >= 0 ? segments.slice(at + 1) : segments;
-  return "/" + rest.map(decodeURIComponent).join("/");
+export interface PathSegments {
+  /** The segments after the function's name, percent-decoded (a malformed one is kept as sent). */
+  segments: string[];
+  /** The first segment that is not valid percent-encoded UTF-8 ("%E0", "%ZZ", "%"), if any. */
+  malformed?: string;
 }
 
-function match(pattern: string, path: string): Record<string, string> | undefined {
+/** Splits "/functions/v1/tasks/7/cancel" or "/tasks/7/cancel" into ["7", "cancel"]; never throws. */
+export function pathSegments(pathname: string, functionName: string): PathSegments {
+  const raw = pathname.split("/").filter(Boolean);
+  const at = raw.indexOf(functionName);
+  const rest = at >= 0 ? raw.slice(at + 1) : raw;
+  let malformed: string | undefined;
+  const segments = rest.map((s) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      malformed ??= s;
+      return s;
+    }
+  });
+  return { segments, malformed };
+}
+
+function malformedPath(segment: string) {
+  return badRequest(
+    `The path segment "${segment.slice(0, 100)}" is not valid percent-encoding (a % must start a UTF-8 byte like %C3%A9); ` +
+      "encode each segment with encodeURIComponent.",
+  );
+}
+
+/** The sub-path after the function's name: "/functions/v1/tasks/7/cancel" and "/tasks/7/cancel" both give "/7/cancel". 400 when malformed. */
+export function subPath(pathname: string, functionName: string): string {
+  const { segments, malformed } = pathSegments(pathname, functionName);
+  if (malformed !== undefined) throw malformedPath(malformed);
+  return "/" + segments.join("/");
+}
+
+// Matched segment by segment, so a decoded "/" inside a segment (%2F) stays part of that segment's value.
+function match(pattern: string, segments: string[]): Record<string, string> | undefined {
   const p = pattern.split("/").filter(Boolean);
-  const s = path.split("/").filter(Boolean);
-  if (p.length !== s.length) return undefined;
+  if (p.length !== segments.length) return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < p.length; i++) {
-    if (p[i].startsWith(":")) params[p[i].slice(1)] = s[i];
-    else if (p[i] !== s[i]) return undefined;
+    if (p[i].startsWith(":")) params[p[i].slice(1)] = segments[i];
+    else if (p[i] !== segments[i]) return undefined;
   }
   return params;
 }
@@ -53,10 +83,14 @@ export function defineFunction(name: string, routes: Route[]): { fetch(req: Requ
       let response: Response;
       try {
         const url = new URL(req.url);
-        const path = subPath(url.pathname, name);
-        const candidates = routes.map((r) => ({ r, params: match(r.path, path) })).filter((c) => c.params);
+        const { segments, malformed } = pathSegments(url.pathname, name);
+        const path = "/" + segments.join("/");
+        const candidates = routes.map((r) => ({ r, params: match(r.path, segments) })).filter((c) => c.params);
         const hit = candidates.find((c) => c.r.method === req.method);
+        // The key is checked before anything about the path is said: a caller without it learns only "401".
+        // (A malformed segment never matches a public route's fixed segments, so it always gets here.)
         if (!hit?.r.public) requireServiceKey(req);
+        if (malformed !== undefined) throw malformedPath(malformed);
         if (!hit) {
           if (candidates.length) {
             throw methodNotAllowed(`${req.method} is not allowed on ${path}; use ${candidates.map((c) => c.r.method).join(", ")}.`);
@@ -66,7 +100,8 @@ export function defineFunction(name: string, routes: Route[]): { fetch(req: Requ
         const out = await hit.r.handler({ req, url, params: hit.params!, log, requestId });
         response = out instanceof Response ? out : json(200, out);
       } catch (err) {
-        response = errorResponse(err, log, requestId);
+        // Public routes serve callers without the key: what they trigger is logged sampled (errorResponse).
+        response = errorResponse(err, log, requestId, { authenticated: isServiceRequest(req) });
       }
       response.headers.set("x-request-id", requestId);
       await flushLogsSoon();

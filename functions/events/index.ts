@@ -6,10 +6,11 @@
 //   GET  /events/watchers the table watchers and whether their trigger is in place
 //   GET  /events/:id
 // verify_jwt is off for this function (signed senders have no JWT); the POST
-// routes authenticate themselves, the GET routes need the secret key.
-import { json, parseQuery, parseWith } from "../_shared/http.ts";
+// routes authenticate themselves, the GET routes need the secret key. Signed bodies are
+// parsed by the same parser as every other body (UTF-8, depth and string checks).
+import { json, parseJsonBytes, parseQuery, parseWith } from "../_shared/http.ts";
 import { defineFunction } from "../_shared/router.ts";
-import { eventsFromBody, getEvent, ingestEvents, listEvents, listWatchers, parseJsonBody, parseWebhook } from "../_shared/events/events.ts";
+import { eventsFromBody, getEvent, ingestEvents, listEvents, listWatchers, parseWebhook } from "../_shared/events/events.ts";
 import { idParam, listEventsQuery } from "../_shared/events/schemas.ts";
 import { authenticateSender } from "../_shared/events/signature.ts";
 
@@ -20,7 +21,7 @@ export default defineFunction("events", [
     public: true,
     handler: async ({ req, log }) => {
       const { auth, body } = await authenticateSender(req);
-      const events = eventsFromBody(parseJsonBody(body));
+      const events = eventsFromBody(parseJsonBytes(body));
       const result = await ingestEvents(events, "api", auth);
       log.info(`received ${result.received} events, stored ${result.stored}`, { auth: auth.kind, duplicates: result.duplicates });
       return json(result.stored > 0 ? 201 : 200, result);
@@ -32,7 +33,7 @@ export default defineFunction("events", [
     public: true,
     handler: async ({ req, url, log }) => {
       const { auth, body } = await authenticateSender(req);
-      const event = parseWebhook(parseJsonBody(body), Object.fromEntries(url.searchParams));
+      const event = parseWebhook(parseJsonBytes(body), Object.fromEntries(url.searchParams));
       const result = await ingestEvents([event], "webhook", auth);
       log.info(`webhook ${event.source}/${event.type} stored as event ${result.events[0]?.id ?? "(duplicate)"}`, { auth: auth.kind });
       return json(201, result.events[0]);
