@@ -3,6 +3,8 @@
 // /functions/v1/X/*, with Supabase's gateway behaviour: verify_jwt checks the
 // project JWT, the function sees the path "/X/...", and EdgeRuntime.waitUntil
 // keeps background work alive after the response.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { Readable } from "node:stream";
 import { jwtVerify } from "jose";
 
 const root = new URL("../", import.meta.url);
@@ -128,38 +130,113 @@ async function gatewayAllows(req: Request): Promise<Response | undefined> {
   }
 }
 
+/** A disconnect is routine, not a crash: no stack, no line. */
+function isDisconnect(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; message?: string };
+  return ["BadResource", "Interrupted", "BrokenPipe", "ConnectionReset", "AbortError"].includes(e?.name ?? "") ||
+    ["ECONNRESET", "EPIPE", "ERR_STREAM_PREMATURE_CLOSE", "ERR_STREAM_DESTROYED"].includes(e?.code ?? "") ||
+    /connection (closed|reset)|resource unavailable|broken pipe|aborted/i.test(e?.message ?? "");
+}
+
 // One stray rejected promise must not take every function down (the hosted runtime isolates
 // requests the same way): print it and keep serving.
 globalThis.addEventListener("unhandledrejection", (event) => {
   event.preventDefault();
+  if (isDisconnect(event.reason)) return;
   console.error(JSON.stringify({ level: "error", component: "edge-runtime", message: `unhandled rejection: ${event.reason}` }));
 });
 
-Deno.serve({ hostname: "127.0.0.1", port, onListen: () => console.log(`functions ready on http://127.0.0.1:${port}/functions/v1/ (${[...functions.keys()].join(", ")})`) }, async (req) => {
-  const started = performance.now();
+/** One request, as hosted Supabase's gateway would route it. */
+async function route(req: Request): Promise<Response> {
   const url = new URL(req.url);
   const m = /^\/functions\/v1\/([\w-]+)(\/.*)?$/.exec(url.pathname);
   const fn = m ? functions.get(m[1]) : undefined;
-  let res: Response;
   if (!/^\/functions\/v1(\/|$)/.test(url.pathname) && (req.method === "GET" || req.method === "HEAD")) {
-    res = await serveDashboard(req, url);
-  } else if (!fn) {
-    res = new Response(JSON.stringify({ error: { code: "not_found", message: `No function at ${url.pathname}. Functions: ${[...functions.keys()].map((n) => `/functions/v1/${n}`).join(", ")}` } }), {
+    return await serveDashboard(req, url);
+  }
+  if (!fn) {
+    return new Response(JSON.stringify({ error: { code: "not_found", message: `No function at ${url.pathname}. Functions: ${[...functions.keys()].map((n) => `/functions/v1/${n}`).join(", ")}` } }), {
       status: 404,
       headers: { "content-type": "application/json" },
     });
-  } else {
-    const denied = fn.verifyJwt && req.method !== "OPTIONS" ? await gatewayAllows(req) : undefined;
-    if (denied) {
-      res = denied;
-    } else {
-      // Hosted Supabase hands the function the path without /functions/v1.
-      const inner = new URL(`/${fn.name}${m![2] ?? ""}${url.search}`, url);
-      res = await fn.fetch!(new Request(inner, req));
+  }
+  const denied = fn.verifyJwt && req.method !== "OPTIONS" ? await gatewayAllows(req) : undefined;
+  if (denied) return denied;
+  // Hosted Supabase hands the function the path without /functions/v1.
+  const inner = new URL(`/${fn.name}${m![2] ?? ""}${url.search}`, url);
+  return await fn.fetch!(new Request(inner, req));
+}
+
+const internalError = () =>
+  new Response(JSON.stringify({ error: { code: "internal", message: "The function server could not answer this request; try again." } }), {
+    status: 500,
+    headers: { "content-type": "application/json" },
+  });
+
+// node:http (Deno's Node compatibility) rather than Deno.serve: it lets the server close a connection.
+// Deno.serve keeps a connection open for as long as the client has not sent the body it announced,
+// even after answering (a 401 before the body is read, a 408 for a stalled sender), so 300 stalled
+// senders held 300 connections for minutes. Here a response that leaves the announced body unread
+// closes the connection, and a client that disconnects is quiet (no BadResource stack per connection).
+const server = createServer(async (nodeReq: IncomingMessage, nodeRes: ServerResponse) => {
+  const started = performance.now();
+  const method = nodeReq.method ?? "GET";
+  const socket = nodeReq.socket as { destroy(): void } | null;
+  const announced = Number(nodeReq.headers["content-length"] ?? 0) > 0 || nodeReq.headers["transfer-encoding"] !== undefined;
+  let bodyRead = !announced;
+  nodeReq.on("end", () => (bodyRead = true));
+  // A client gone mid-body: the function sees a failed read and answers quietly (nobody is left to read it).
+  nodeReq.on("error", () => {});
+  nodeRes.on("error", () => {});
+  const aborted = new AbortController();
+  nodeRes.on("close", () => {
+    if (!nodeRes.writableFinished) aborted.abort();
+  });
+  const headers = new Headers();
+  for (let i = 0; i < nodeReq.rawHeaders.length; i += 2) headers.append(nodeReq.rawHeaders[i], nodeReq.rawHeaders[i + 1]);
+  let res: Response;
+  try {
+    const hasBody = announced && method !== "GET" && method !== "HEAD";
+    const req = new Request(`http://${nodeReq.headers.host ?? `127.0.0.1:${port}`}${nodeReq.url ?? "/"}`, {
+      method,
+      headers,
+      body: hasBody ? (Readable.toWeb(nodeReq) as ReadableStream<Uint8Array>) : undefined,
+      signal: aborted.signal,
+      duplex: "half",
+    } as RequestInit);
+    res = await route(req);
+  } catch (err) {
+    if (!isDisconnect(err)) console.error(JSON.stringify({ level: "error", component: "edge-runtime", message: `request failed: ${err}` }));
+    res = internalError();
+  }
+  const close = !bodyRead;
+  if (close) res.headers.set("connection", "close");
+  try {
+    const out: Record<string, string | string[]> = Object.fromEntries(res.headers);
+    const cookies = res.headers.getSetCookie();
+    if (cookies.length) out["set-cookie"] = cookies;
+    nodeRes.writeHead(res.status, out);
+    if (res.body && method !== "HEAD") {
+      for await (const chunk of res.body) {
+        if (nodeRes.destroyed) break;
+        nodeRes.write(chunk);
+      }
     }
+  } catch (err) {
+    if (!isDisconnect(err)) console.error(JSON.stringify({ level: "error", component: "edge-runtime", message: `response failed: ${err}` }));
   }
+  nodeRes.end(() => {
+    // With "connection: close" the server ends the connection itself; this makes sure of it.
+    if (close) socket?.destroy();
+  });
   if (Deno.env.get("EDGE_ACCESS_LOG") !== "0") {
-    console.log(JSON.stringify({ level: "debug", component: "edge-runtime", message: `${req.method} ${url.pathname} ${res.status} ${(performance.now() - started).toFixed(1)}ms` }));
+    console.log(JSON.stringify({ level: "debug", component: "edge-runtime", message: `${method} ${nodeReq.url} ${res.status} ${(performance.now() - started).toFixed(1)}ms` }));
   }
-  return res;
+});
+// Long worker invocations (budget_ms up to 400 s) must not be cut by Node's default request timeout;
+// stalled bodies are cut by the functions' own idle timeout (BODY_IDLE_TIMEOUT_MS) instead.
+server.requestTimeout = 0;
+server.on("clientError", (_err: Error, socket: { destroy(): void }) => socket.destroy());
+server.listen(port, "127.0.0.1", () => {
+  console.log(`functions ready on http://127.0.0.1:${port}/functions/v1/ (${[...functions.keys()].join(", ")})`);
 });
