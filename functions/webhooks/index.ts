@@ -1,12 +1,13 @@
 // /webhooks: outbound webhook subscriptions and their deliveries.
-//   GET    /webhooks                  list (secrets never shown again)
-//   POST   /webhooks                  {url, events?, secret?, format?: json|slack, ...} -> 201 with the secret, once
+//   GET    /webhooks                  list (secrets never shown again; URLs masked: they are credentials too)
+//   POST   /webhooks                  {url, events?, secret?, format?: json|slack, ...} -> 201 with the secret and URL, once
 //   GET    /webhooks/:id              one subscription
 //   DELETE /webhooks/:id              remove it (and its delivery history)
 //   GET    /webhooks/:id/deliveries   each delivery: status, attempts, last status code/error, attempt log
 //   POST   /webhooks/:id/test         send a webhook.test event
 import { json, parseBody, parseQuery, parseWith } from "../_shared/http.ts";
 import { defineFunction } from "../_shared/router.ts";
+import { maskUrl } from "../_shared/secret-url.ts";
 import {
   createSubscription,
   createSubscriptionSchema,
@@ -28,7 +29,7 @@ export default defineFunction("webhooks", [
     path: "/",
     handler: async ({ req, log }) => {
       const sub = await createSubscription(await parseBody(req, createSubscriptionSchema));
-      log.info(`webhook subscription ${sub.id} created`, { url: sub.url, events: sub.events, format: sub.format });
+      log.info(`webhook subscription ${sub.id} created`, { url: maskUrl(sub.url), events: sub.events, format: sub.format });
       return json(201, sub);
     },
   },

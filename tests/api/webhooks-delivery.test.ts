@@ -7,6 +7,7 @@ import { http, HttpResponse } from "msw";
 import { setupServer } from "msw/node";
 import webhooks from "../../functions/webhooks/index.ts";
 import { verifyPayload } from "../../functions/_shared/webhooks/signature.ts";
+import { maskUrl } from "../../functions/_shared/secret-url.ts";
 import type { TaskRow } from "../../functions/_shared/task-types.ts";
 import { leaseAgain, runLeased } from "../helpers/inprocess.ts";
 import { request, sql, uniqueType } from "../helpers/stack.ts";
@@ -84,7 +85,8 @@ describe("/webhooks", () => {
     const list = await call("/webhooks");
     expect(list.status).toBe(200);
     const mine = list.body.webhooks.find((w: { id: number }) => w.id === created.body.id);
-    expect(mine).toMatchObject({ url, secret_hint: `${secret.slice(0, 6)}…${secret.slice(-2)}`, deliveries: { delivered: 0, dead: 0, pending: 0 } });
+    // The URL is shown once, at creation; afterwards only scheme, host and a hint of it (it may be a credential).
+    expect(mine).toMatchObject({ url: maskUrl(url), secret_hint: `${secret.slice(0, 6)}…${secret.slice(-2)}`, deliveries: { delivered: 0, dead: 0, pending: 0 } });
     expect(list.text).not.toContain(secret);
     const one = await call(`/webhooks/${created.body.id}`);
     expect(one.status).toBe(200);
@@ -92,6 +94,22 @@ describe("/webhooks", () => {
     expect((await call(`/webhooks/${created.body.id}`, { method: "DELETE" })).status).toBe(200);
     expect((await call(`/webhooks/${created.body.id}`)).status).toBe(404);
     expect((await call(`/webhooks/${created.body.id}`, { method: "DELETE" })).status).toBe(404);
+  });
+
+  it("a Slack-style URL (a credential) never shows again after creation: masked in GET /webhooks and GET /webhooks/:id", async () => {
+    const url = `https://hooks.slack.com/services/T${rand()}/B${rand()}/${rand()}${rand()}${rand()}`;
+    const secretPath = new URL(url).pathname;
+    const created = await call("/webhooks", { method: "POST", body: JSON.stringify({ url, format: "slack", active: false }) });
+    expect(created.status).toBe(201);
+    expect(created.body.url).toBe(url);
+    const list = await call("/webhooks");
+    const one = await call(`/webhooks/${created.body.id}`);
+    for (const res of [list, one]) {
+      expect(res.status).toBe(200);
+      expect(res.text).not.toContain(secretPath);
+      expect(res.text).toContain(`"url":"https://hooks.slack.com/…${url.slice(-4)}"`);
+    }
+    await call(`/webhooks/${created.body.id}`, { method: "DELETE" });
   });
 
   it("bad input is a 400 listing each issue, and nothing is stored; no key is a 401", async () => {
@@ -152,6 +170,24 @@ describe("webhook.deliver", () => {
     expect(d).toMatchObject({ status: "delivered", attempts: 3, last_status_code: 200 });
     expect(d.attempt_log.map((a: { status_code: number | null }) => a.status_code)).toEqual([503, null, 200]);
     expect(d.attempt_log[1].error).toMatch(/network error/);
+  });
+
+  it("a receiver that echoes its secret URL: the URL is masked in the delivery's errors, the task's last_error and the logs", async () => {
+    const url = `https://hooks.slack.com/services/T${rand()}/B${rand()}/${rand()}${rand()}${rand()}`;
+    const secretPath = new URL(url).pathname;
+    server.use(http.post(url, () => new HttpResponse(`invalid_token for ${url}`, { status: 503 })));
+    const ns = `t${rand()}`;
+    const { subId, tasks } = await withSubscription({ url, events: [`${ns}.*`], max_attempts: 1 }, emitEvent(`${ns}.echo`, {}));
+    const out = await runLeased(tasks[0]);
+    expect(out.status).toBe("dead");
+    expect(out.last_error).toMatch(/HTTP 503: invalid_token for https:\/\/hooks\.slack\.com\/…/);
+    expect(out.last_error).not.toContain(secretPath);
+    const deliveries = await call(`/webhooks/${subId}/deliveries`);
+    expect(deliveries.text).toContain("invalid_token for https://hooks.slack.com/…");
+    expect(deliveries.text).not.toContain(secretPath);
+    const logs = await sql()`select message, context::text as context from orchestrator.logs where task_id = ${tasks[0].id}`;
+    expect(logs.length).toBeGreaterThan(0);
+    expect(JSON.stringify(logs)).not.toContain(secretPath);
   });
 
   it("is dead after its max attempts; a 4xx refusal is dead at once", async () => {

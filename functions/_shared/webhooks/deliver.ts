@@ -5,6 +5,7 @@
 import { db } from "../db.ts";
 import { PermanentTaskError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { maskSecretUrls, maskUrl } from "../secret-url.ts";
 import { SIGNATURE_HEADER, signPayload, TIMESTAMP_HEADER } from "./signature.ts";
 
 const TIMEOUT_MS = 10_000;
@@ -84,6 +85,9 @@ export async function deliverWebhook(
     const e = err as Error;
     error = e.name === "TimeoutError" ? `timed out after ${TIMEOUT_MS} ms` : `network error: ${e.message}`;
   }
+  // fetch's errors name the URL, and the receiver may echo it: it is a credential, so it is masked
+  // before it reaches the delivery row, the task's last_error and the logs.
+  if (error) error = maskSecretUrls(error.split(d.url).join(maskUrl(d.url)));
   const ms = Date.now() - started;
   const retryable = statusCode === null || statusCode === 408 || statusCode === 425 || statusCode === 429 || statusCode >= 500;
   const last = task.attempts >= task.max_attempts;

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { db } from "../db.ts";
 import { notFound } from "../errors.ts";
+import { maskUrl } from "../secret-url.ts";
 import { newSecret } from "./signature.ts";
 
 const EVENT_GLOB = /^[a-z0-9_.*-]{1,100}$/;
@@ -44,10 +45,13 @@ interface SubscriptionRow {
   updated_at: Date;
 }
 
-/** The secret never leaves after creation: only a hint of it. */
+/**
+ * The secret and the URL never leave after creation, only hints of them: an incoming-webhook URL
+ * (Slack, Discord…) is itself a credential, so it is shown masked (see secret-url.ts for the form).
+ */
 function publicSubscription(row: SubscriptionRow) {
-  const { secret, backoff_base_seconds, ...rest } = row;
-  return { ...rest, backoff_base_seconds: Number(backoff_base_seconds), secret_hint: `${secret.slice(0, 6)}…${secret.slice(-2)}` };
+  const { secret, backoff_base_seconds, url, ...rest } = row;
+  return { ...rest, url: maskUrl(url), backoff_base_seconds: Number(backoff_base_seconds), secret_hint: `${secret.slice(0, 6)}…${secret.slice(-2)}` };
 }
 
 export async function createSubscription(input: CreateSubscriptionInput) {
@@ -58,7 +62,8 @@ export async function createSubscription(input: CreateSubscriptionInput) {
     values (${input.url}, ${input.events}::text[], ${secret}, ${input.format}, ${input.description ?? null}, ${input.active},
             ${input.max_attempts}, ${input.backoff_base_seconds})
     returning *`;
-  return { ...publicSubscription(row), secret };
+  // Shown once, to the caller who just sent them.
+  return { ...publicSubscription(row), url: row.url, secret };
 }
 
 export async function listSubscriptions() {
