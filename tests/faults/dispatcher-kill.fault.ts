@@ -1,4 +1,4 @@
-// Fault (e): kill -9 the pg_net dispatcher from outside under a steady load, three
+// Fault (f): kill -9 the pg_net dispatcher from outside under a steady load, three
 // times in a row (each time as soon as it is back), so wake-ups pile up in
 // net.http_request_queue while it is down and the restart backoff grows. The
 // supervisor brings it back each time; the piled-up wake-ups are sent; the queue
@@ -11,7 +11,7 @@ const KILLS = 3;
 
 const ctx = useFaultStack(SOURCE);
 
-describe("fault (e): kill -9 the dispatcher", () => {
+describe("fault (f): kill -9 the dispatcher", () => {
   it("comes back by itself each time and sends what piled up meanwhile", async () => {
     const stack = ctx.fs.ps.stack;
     ctx.producer.start(40, { mode: "sleep", ms: 20 });
@@ -47,7 +47,7 @@ describe("fault (e): kill -9 the dispatcher", () => {
     const { counts: c, audit: a, lost, ms } = await ctx.settle();
     const left = await pending();
 
-    report("(e) kill -9 the pg_net dispatcher, 3 times in a row; the supervisor restarts it", {
+    report("(f) kill -9 the pg_net dispatcher, 3 times in a row; the supervisor restarts it", {
       "steady load": "40 test.chaos tasks/s, 20 ms each",
       "back after (per kill)": rounds.map((r) => `${r.back_ms} ms`).join(", "),
       "wake-ups waiting at the restart": rounds.map((r) => r.piled).join(", "),

@@ -1,4 +1,4 @@
-// Fault (f): kill -9 the postmaster (the stack started PostgreSQL, so it supervises
+// Fault (g): kill -9 the postmaster (the stack started PostgreSQL, so it supervises
 // it) under a steady load. The supervisor sees postmaster.pid's process gone,
 // says so with the server log's last lines, and starts PostgreSQL again (crash
 // recovery); the pools reconnect, leases of attempts that could not be recorded
@@ -12,7 +12,7 @@ const SOURCE = "fault-pg-kill";
 // would let a crash of PostgreSQL itself forget commits it had acknowledged.
 const ctx = useFaultStack(SOURCE, { durable: true });
 
-describe("fault (f): kill -9 PostgreSQL", () => {
+describe("fault (g): kill -9 PostgreSQL", () => {
   it("is restarted by the supervisor; loses no acknowledged task and finishes no attempt twice", async () => {
     const stack = ctx.fs.ps.stack;
     expect(stack.postgres, "the private stack started PostgreSQL, so it supervises it").toBeDefined();
@@ -44,7 +44,7 @@ describe("fault (f): kill -9 PostgreSQL", () => {
     const drained = await ctx.settle();
     const { counts: c, audit: a, lost } = drained;
 
-    report("(f) kill -9 the postmaster; the supervisor restarts PostgreSQL", {
+    report("(g) kill -9 the postmaster; the supervisor restarts PostgreSQL", {
       "steady load": "40 test.chaos tasks/s, 200 ms each",
       "running at the kill": before.running,
       "PostgreSQL restarted after": `${backMs} ms (2 s of it: waiting out a possible pg_ctl restart)`,
