@@ -10,6 +10,7 @@ import {
   removeStackFile, runningStack, statusLines, writeStackFile, type StackFile,
 } from "./stack/config.ts";
 import { stopLeftovers } from "./stack/leftovers.ts";
+import { configurationWarnings } from "./stack/startup-checks.ts";
 import { pidAlive, StackError } from "./stack/postgres.ts";
 import { LocalStack, ROOT, type StackInfo } from "./stack/stack.ts";
 import type { ProcessSnapshot } from "./stack/process-snapshot.ts";
@@ -117,6 +118,8 @@ try {
         curl -X POST ${info.FUNCTIONS_URL}/tasks -H "Authorization: Bearer $SERVICE_ROLE_KEY" -H 'content-type: application/json' -d '{"type":"noop"}'
   (\`eval "$(npm run -s status)"\` puts these variables in your shell; it reads ${STATE_FILE}.)
 `);
+  const warnings = await configurationWarnings(info);
+  if (warnings.length) console.log(`${tty ? "\x1b[33m" : ""}⚠ ${warnings.join("\n")}${tty ? "\x1b[0m" : ""}\n`);
 } catch (err) {
   console.error(`\n✗ could not start the orchestrator: ${err instanceof StackError ? err.message : (err as Error).stack}`);
   await shutdown(1);

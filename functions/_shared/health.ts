@@ -1,6 +1,7 @@
 // The health report: database reachability, queue counts, the cron jobs' last runs,
 // and on the local stack its supervised processes (local_stack.processes, which
 // only the local stack's compat layer creates: on hosted Supabase the section is absent).
+import { type AiConfigReport, inspectAiConfig } from "./ai/config.ts";
 import { orchestratorCronJobs } from "./cron-jobs.ts";
 import { db, tableExists, type Sql } from "./db.ts";
 import { VERSION } from "./version.ts";
@@ -15,6 +16,8 @@ export interface HealthReport {
   queue: Record<string, number | null>;
   cron: { job: string; schedule: string; last_run: string | null; last_status: string | null }[];
   local_stack?: { processes: LocalProcess[] };
+  /** The AI_* settings as the functions see them: problems say what to set (SOPs fall back to the template meanwhile). */
+  ai: AiConfigReport;
 }
 
 export interface LocalProcess {
@@ -51,7 +54,7 @@ export async function healthReport(): Promise<HealthReport> {
     return {
       status: "degraded", version: VERSION,
       db: { ok: false, latency_ms: null, error: `database unreachable: ${(err as Error).message}` },
-      queue, cron: [],
+      queue, cron: [], ai: inspectAiConfig(),
     };
   }
   const latency = Math.round((performance.now() - started) * 10) / 10;
@@ -66,13 +69,16 @@ export async function healthReport(): Promise<HealthReport> {
   for (const s of STATUSES) queue[s] = 0;
   for (const c of counts) queue[c.status] = c.n;
   queue.oldest_queued_age_s = oldest[0]?.age == null ? 0 : Math.max(0, Math.round(oldest[0].age));
+  const ai = inspectAiConfig();
   return {
-    // A local process that is down (restarting, or given up on) leaves the stack degraded, not dead.
-    status: processes?.some((p) => p.state !== "running") ? "degraded" : "ok",
+    // A local process that is down (restarting, or given up on) leaves the stack degraded, not dead;
+    // so does an AI provider configured but unusable (SOPs are written by the template meanwhile).
+    status: processes?.some((p) => p.state !== "running") || (ai.configured && !ai.usable) ? "degraded" : "ok",
     version: VERSION,
     db: { ok: true, latency_ms: latency },
     queue,
     cron: cron.map((c) => ({ job: c.job, schedule: c.schedule, last_run: c.last_run?.toISOString() ?? null, last_status: c.last_status })),
     ...(processes ? { local_stack: { processes } } : {}),
+    ai,
   };
 }

@@ -4,6 +4,7 @@ import logs from "../../functions/logs/index.ts";
 import health from "../../functions/health/index.ts";
 import worker from "../../functions/task-worker/index.ts";
 import { request, sql } from "../helpers/stack.ts";
+import { withEnv } from "../helpers/inprocess.ts";
 import { taskTypes } from "../../functions/_shared/registry.ts";
 import { noop } from "../../functions/_shared/tasks/noop.ts";
 
@@ -76,6 +77,23 @@ describe("GET /health", () => {
     for (const p of full.local_stack.processes) {
       expect(p).toMatchObject({ state: "running", restarts: expect.any(Number), since: expect.any(String) });
       expect(p.pid).toBeGreaterThan(0);
+    }
+    // No AI_* set: the template writes SOPs, nothing is wrong.
+    expect(full.ai).toMatchObject({ configured: false, usable: false, problems: [] });
+  });
+
+  it("says what is missing from the AI configuration, degraded, without the key", async () => {
+    const restore = withEnv({ AI_BASE_URL: "https://api.openai.com/v1", AI_API_KEY: "sk-health-0123456789abcdefghij", AI_MODEL: undefined });
+    try {
+      const res = await call(health, "/health");
+      const full = JSON.parse(res.text);
+      expect(res.status).toBe(200);
+      expect(full.status).toBe("degraded");
+      expect(full.ai).toMatchObject({ configured: true, usable: false, api_key_set: true, base_url: "https://api.openai.com/v1" });
+      expect(full.ai.problems.join(" ")).toMatch(/AI_MODEL is not set: set AI_MODEL/);
+      expect(res.text).not.toContain("sk-health-0123456789abcdefghij");
+    } finally {
+      restore();
     }
   });
 });
