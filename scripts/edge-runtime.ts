@@ -4,6 +4,7 @@
 // project JWT, the function sees the path "/X/...", and EdgeRuntime.waitUntil
 // keeps background work alive after the response.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { Buffer } from "node:buffer";
 import { Readable } from "node:stream";
 import { jwtVerify } from "jose";
 
@@ -178,7 +179,8 @@ const internalError = () =>
 // even after answering (a 401 before the body is read, a 408 for a stalled sender), so 300 stalled
 // senders held 300 connections for minutes. Here a response that leaves the announced body unread
 // closes the connection, and a client that disconnects is quiet (no BadResource stack per connection).
-const server = createServer(async (nodeReq: IncomingMessage, nodeRes: ServerResponse) => {
+// Request line and headers up to 64 KiB, as Deno.serve and hosted Supabase take (Node's default is 16 KiB).
+const server = createServer({ maxHeaderSize: 64 * 1024 }, async (nodeReq: IncomingMessage, nodeRes: ServerResponse) => {
   const started = performance.now();
   const method = nodeReq.method ?? "GET";
   const socket = nodeReq.socket as { destroy(): void } | null;
@@ -236,7 +238,17 @@ const server = createServer(async (nodeReq: IncomingMessage, nodeRes: ServerResp
 // Long worker invocations (budget_ms up to 400 s) must not be cut by Node's default request timeout;
 // stalled bodies are cut by the functions' own idle timeout (BODY_IDLE_TIMEOUT_MS) instead.
 server.requestTimeout = 0;
-server.on("clientError", (_err: Error, socket: { destroy(): void }) => socket.destroy());
+// Requests the HTTP parser refuses (headers too large, malformed request line) get the error shape, then the connection closes.
+server.on("clientError", (err: Error & { code?: string }, socket: { writable: boolean; end(data: string): void; destroy(): void }) => {
+  if (!socket.writable || err.code === "ECONNRESET") return socket.destroy();
+  const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+  const body = JSON.stringify({
+    error: tooLarge
+      ? { code: "headers_too_large", message: "The request line and headers are over 64 KiB; send long filters in a POST body or shorten the URL." }
+      : { code: "bad_request", message: "Not a valid HTTP request." },
+  });
+  socket.end(`HTTP/1.1 ${tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+});
 server.listen(port, "127.0.0.1", () => {
   console.log(`functions ready on http://127.0.0.1:${port}/functions/v1/ (${[...functions.keys()].join(", ")})`);
 });

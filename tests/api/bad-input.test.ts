@@ -4,9 +4,11 @@
 //   - property-based inputs (fast-check): random JSON, wrong types for the
 //     endpoint's own fields, huge strings, unicode, SQL-looking text,
 //     prototype-pollution keys, bodies that are not JSON, odd path segments and
-//     query strings -> never a 5xx; a 4xx always has the error shape; and a
-//     rejected request stores no row (every orchestrator table is counted after
-//     each request);
+//     query strings, and hostile transport: nesting far past the depth limit,
+//     malformed percent-encoding in the path, wrong content types, invalid UTF-8
+//     -> never a 5xx; a 4xx always has the error shape; and a rejected request
+//     stores no row (every orchestrator table is counted after each request) and
+//     no error log row;
 //   - the auth matrix: no key, anon key, wrong key, service key -> the status the
 //     README documents (401 for all but the service key, except /health).
 // Adding an endpoint is one line in ENDPOINTS.
@@ -100,7 +102,7 @@ const ENDPOINTS: Endpoint[] = [
   E("POST", "/notion/webhook", "signed", { body: ["verification_token", "type", "entity", "data", "timestamp", "id"], valid: { type: "page.created", entity: { id: "0f0f0f0f-0f0f-0f0f-0f0f-0f0f0f0f0f0f", type: "page" } } }),
 ];
 
-// Generated inputs per endpoint (BAD_INPUT_RUNS=1000 for a longer hunt).
+// Generated inputs per endpoint: 100 keeps `npm test` quick (~5,000 in all); BAD_INPUT_RUNS=385 gives 20,000.
 const RUNS = Number(process.env.BAD_INPUT_RUNS ?? 100);
 const MAX_BODY = 256 * 1024;
 
@@ -154,6 +156,65 @@ function bodyArb(fields: string[], valid?: Record<string, unknown>): fc.Arbitrar
     { weight: 1, arbitrary: fc.constantFrom("", "{", "[1,", "{\"a\":}", "\u0000", "null", "[]", "\"\"", "{}", "{\"type\": \"noop\", \"payload\": \"x\"}") },
     { weight: 1, arbitrary: fc.constant(`{"a": "${"y".repeat(MAX_BODY)}"}`) }, // over the body limit
   );
+}
+
+// --- hostile transport ------------------------------------------------------------
+/** Objects and arrays nested `levels` deep around a leaf, as text (building it as a value and stringifying would recurse). */
+const deepJson = fc.record({ levels: fc.integer({ min: 65, max: 20_000 }), kind: fc.constantFrom("object", "array", "mixed"), key: fc.constantFrom("a", "payload", "__proto__", "") })
+  .map(({ levels, kind, key }) => {
+    const open: string[] = [];
+    const close: string[] = [];
+    for (let i = 0; i < levels; i++) {
+      const array = kind === "array" || (kind === "mixed" && i % 2 === 1);
+      open.push(array ? "[" : `{${JSON.stringify(key)}:`);
+      close.push(array ? "]" : "}");
+    }
+    return `${open.join("")}1${close.reverse().join("")}`;
+  });
+
+/** A body with one field (or the whole body) nested past the depth limit. */
+function deepBodyArb(fields: string[], valid?: Record<string, unknown>): fc.Arbitrary<string> {
+  const keys = [...new Set([...Object.keys(valid ?? {}), ...fields])];
+  return fc.tuple(keys.length ? fc.constantFrom(...keys) : fc.constant("x"), deepJson, fc.boolean()).map(([k, deep, whole]) => {
+    if (whole) return deep;
+    const rest = Object.fromEntries(Object.entries(valid ?? {}).filter(([x]) => x !== k));
+    const head = JSON.stringify(rest).slice(0, -1);
+    return `${head}${head.length > 1 ? "," : ""}${JSON.stringify(k)}:${deep}}`;
+  });
+}
+
+/** Content types that are not JSON (and one JSON type with a charset JSON cannot have). */
+const wrongContentType = fc.oneof(
+  fc.constantFrom(
+    "text/plain", "text/plain;charset=UTF-8", "application/xml", "text/xml", "image/png", "application/octet-stream", "text/html",
+    "application/x-www-form-urlencoded", "multipart/form-data; boundary=----x", "application/jsonx", "json", "application/json; charset=latin1",
+    "application/json; charset=utf-16", ";;", "application/", "/json",
+  ),
+  fc.tuple(fc.stringMatching(/^[a-z]{1,10}$/), fc.stringMatching(/^[a-z.+-]{1,12}$/)).filter(([, sub]) => !/(^|\+)json$/.test(sub)).map(([a, b]) => `${a}/${b}`),
+);
+
+/** Byte sequences that are not UTF-8: stray continuation bytes, overlongs, surrogates, truncated sequences, out of range. */
+const INVALID_UTF8 = [[0xff], [0xfe], [0x80], [0xbf], [0xc0, 0xaf], [0xc1, 0xbf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xe2, 0x82], [0xc3], [0xf4, 0x90, 0x80, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xe9]];
+function invalidUtf8Arb(body: fc.Arbitrary<string>): fc.Arbitrary<Uint8Array> {
+  return fc.tuple(body, fc.constantFrom(...INVALID_UTF8), fc.double({ min: 0, max: 1, noNaN: true })).map(([text, bad, at]) => {
+    const bytes = new TextEncoder().encode(text);
+    const i = Math.floor(at * bytes.length);
+    return new Uint8Array([...bytes.subarray(0, i), ...bad, ...bytes.subarray(i)]);
+  });
+}
+
+/** Path segments decodeURIComponent refuses (the WHATWG URL parser passes them through as sent). */
+const malformedSegment = fc.oneof(
+  fc.constantFrom("%", "%%", "%E0", "%ZZ", "%C0", "%FF", "%E0%A4", "%ED%A0%80", "%C3", "%2", "%G1", "abc%", "%C0%AF", "%F4%90%80%80", "%80", "%E0%80%80"),
+  fc.tuple(fc.string({ maxLength: 6 }).map(encodeURIComponent), fc.constantFrom("%", "%E", "%ZZ", "%FF", "%C3", "%ED%B0%80"), fc.string({ maxLength: 6 }).map(encodeURIComponent))
+    .map(([a, bad, b]) => `${a}${bad}${b}`),
+);
+
+/** The endpoint's path with a malformed segment: in place of each parameter, or after the last segment. */
+function malformedPathArb(path: string): fc.Arbitrary<string> {
+  const parts = path.split("/");
+  if (!parts.some((p) => p.startsWith(":"))) return malformedSegment.map((m) => `${path}/${m}`);
+  return fc.tuple(...parts.map((p) => (p.startsWith(":") ? malformedSegment : fc.constant(p)))).map((xs) => xs.join("/"));
 }
 
 const segment = fc.oneof(
@@ -211,6 +272,7 @@ afterAll(async () => {
   const lines = [...tried.entries()].map(([k, v]) => `  ${k.padEnd(42)} ${String(v.runs).padStart(4)} inputs  ${JSON.stringify(v.statuses)}`);
   const total = [...tried.values()].reduce((s, v) => s + v.runs, 0);
   if (lines.length) console.log(`\n[bad-input] generated inputs per endpoint (status counts), ${total} in all, 0 answered 5xx:\n${lines.join("\n")}\n`);
+  if (byKind.size) console.log(`[bad-input] status counts by kind of input:\n${[...byKind].map(([k, v]) => `  ${k.padEnd(14)} ${JSON.stringify(v)}`).join("\n")}\n`);
   if (matrix.length) console.log(`[bad-input] auth matrix (status per key):\n${matrix.join("\n")}\n`);
   await sql?.end({ timeout: 5 });
   await ps?.stop();
@@ -222,22 +284,59 @@ function keyHeader(kind: "service" | "anon" | "none" | "wrong"): Record<string, 
   return key ? { authorization: `Bearer ${key}` } : {};
 }
 
-async function send(method: Method, path: string, opts: { body?: string; key?: "service" | "anon" | "none" | "wrong" } = {}) {
+async function send(method: Method, path: string, opts: { body?: string | Uint8Array; key?: "service" | "anon" | "none" | "wrong"; contentType?: string } = {}) {
   const res = await fetch(`${ps.stack.info.FUNCTIONS_URL}${path}`, {
     method,
-    headers: { "content-type": "application/json", ...keyHeader(opts.key ?? "service") },
+    headers: { "content-type": opts.contentType ?? "application/json", ...keyHeader(opts.key ?? "service") },
     body: opts.body,
   });
   const text = await res.text();
   return { status: res.status, text };
 }
 
-function note(ep: Endpoint, status: number) {
+type InputKind = "json" | "deep" | "percent" | "content-type" | "utf8";
+const byKind = new Map<InputKind, Record<number, number>>();
+
+function note(ep: Endpoint, status: number, kind: InputKind = "json") {
   const k = `${ep.method} ${ep.path}`;
   const t = tried.get(k) ?? { runs: 0, statuses: {} };
   t.runs++;
   t.statuses[status] = (t.statuses[status] ?? 0) + 1;
   tried.set(k, t);
+  const s = byKind.get(kind) ?? {};
+  s[status] = (s[status] ?? 0) + 1;
+  byKind.set(kind, s);
+}
+
+/** Error-level log rows (an unhandled error writes one): a rejected request must not add any. */
+const errorLogRows = async () => (await sql`select count(*)::int as n from orchestrator.logs where level in ('error', 'fatal')`)[0].n as number;
+
+interface Input {
+  kind: InputKind;
+  path: string;
+  query: string;
+  body?: string | Uint8Array;
+  contentType?: string;
+}
+
+/** Ordinary bad input (most runs) and hostile transport: deep nesting, malformed paths, wrong content types, invalid UTF-8. */
+function inputArb(ep: Endpoint): fc.Arbitrary<Input> {
+  const hasBody = ep.method === "POST" || ep.method === "PATCH";
+  const query = ep.query || ep.method === "GET" || ep.method === "DELETE" ? queryArb(ep.query ?? []) : fc.constant("");
+  const body = hasBody ? bodyArb(ep.body ?? [], ep.valid) : fc.constant(undefined);
+  const json = fc.record({ path: pathArb(ep.path), query, body }).map((r): Input => ({ kind: "json", ...r }));
+  const percent = fc.record({ path: malformedPathArb(ep.path), query, body }).map((r): Input => ({ kind: "percent", ...r }));
+  if (!hasBody) return fc.oneof({ weight: 4, arbitrary: json }, { weight: 1, arbitrary: percent });
+  const validBody = ep.valid ? fc.constant(JSON.stringify(ep.valid)) : bodyArb(ep.body ?? []);
+  const plainPath = fc.constant(ep.path.replace(/:id/g, "1").replace(/:name/g, "fuzz-schedule").replace(/:slug/g, "fuzz"));
+  const path = fc.oneof(plainPath, pathArb(ep.path));
+  return fc.oneof(
+    { weight: 4, arbitrary: json },
+    { weight: 1, arbitrary: percent },
+    { weight: 1, arbitrary: fc.record({ path, body: deepBodyArb(ep.body ?? [], ep.valid) }).map((r): Input => ({ kind: "deep", query: "", ...r })) },
+    { weight: 1, arbitrary: fc.record({ path, body: fc.oneof(validBody, body), contentType: wrongContentType }).map((r): Input => ({ kind: "content-type", query: "", ...r })) },
+    { weight: 1, arbitrary: fc.record({ path, body: invalidUtf8Arb(fc.oneof(validBody, body.map((b) => b ?? ""))) }).map((r): Input => ({ kind: "utf8", query: "", ...r })) },
+  );
 }
 
 // --- coverage -------------------------------------------------------------------
@@ -268,28 +367,31 @@ describe("bad input never gets a 5xx or stores a row", () => {
   for (const ep of ENDPOINTS) {
     it(`${ep.method} ${ep.path}`, async () => {
       let before = await countRows();
-      const arb = fc.record({
-        path: pathArb(ep.path),
-        query: ep.query || ep.method === "GET" || ep.method === "DELETE" ? queryArb(ep.query ?? []) : fc.constant(""),
-        body: ep.method === "POST" || ep.method === "PATCH" ? bodyArb(ep.body ?? [], ep.valid) : fc.constant(undefined),
-      });
+      let errorsBefore = await errorLogRows();
       await fc.assert(
-        fc.asyncProperty(arb, async ({ path, query, body }) => {
-          const res = await send(ep.method, `${path}${query ? `?${query}` : ""}`, { body });
-          note(ep, res.status);
-          expect(res.status, `${ep.method} ${path}?${query.slice(0, 200)} ${body?.slice(0, 200)} -> ${res.text.slice(0, 300)}`).toBeLessThan(500);
+        fc.asyncProperty(inputArb(ep), async ({ kind, path, query, body, contentType }) => {
+          const res = await send(ep.method, `${path}${query ? `?${query}` : ""}`, { body, contentType });
+          note(ep, res.status, kind);
+          const shown = typeof body === "string" ? body.slice(0, 200) : body ? `<${body.byteLength} bytes>` : "";
+          const what = `[${kind}${contentType ? ` ${contentType}` : ""}] ${ep.method} ${path.slice(0, 200)}?${query.slice(0, 200)} ${shown}`;
+          expect(res.status, `${what} -> ${res.text.slice(0, 300)}`).toBeLessThan(500);
           const after = await countRows();
+          const errorsAfter = await errorLogRows();
           if (res.status >= 400) {
             const parsed = JSON.parse(res.text || "null");
             expect(typeof parsed?.error?.code, `${res.status} ${res.text.slice(0, 300)}`).toBe("string");
             expect(typeof parsed.error.message).toBe("string");
-            expect(after, `a rejected request (${res.status}) stored a row: ${ep.method} ${path} ${body?.slice(0, 200)}`).toEqual(before);
+            expect(after, `a rejected request (${res.status}) stored a row: ${what}`).toEqual(before);
+            expect(errorsAfter, `a rejected request (${res.status}) wrote an error log row: ${what}`).toBe(errorsBefore);
           }
+          // What each hostile kind must get wherever the route reads a body: its own 4xx (a path parameter may fail first).
+          if (res.status >= 400 && kind === "content-type") expect([400, 401, 404, 405, 409, 413, 415], what).toContain(res.status);
           before = after;
+          errorsBefore = errorsAfter;
         }),
         { numRuns: RUNS, endOnFailure: true },
       );
-    }, 120_000);
+    }, Math.max(120_000, RUNS * 1_500));
   }
 });
 
