@@ -288,7 +288,7 @@ async function send(method: Method, path: string, opts: { body?: string | Uint8A
   const res = await fetch(`${ps.stack.info.FUNCTIONS_URL}${path}`, {
     method,
     headers: { "content-type": opts.contentType ?? "application/json", ...keyHeader(opts.key ?? "service") },
-    body: opts.body,
+    body: opts.body as BodyInit | undefined,
   });
   const text = await res.text();
   return { status: res.status, text };
