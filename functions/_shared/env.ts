@@ -51,6 +51,10 @@ export const settings = {
   get maxBodyBytes() {
     return envInt("MAX_BODY_BYTES", 256 * 1024);
   },
+  /** How long a body read waits for its next bytes before it gives up with a 408 (a stalled or trickling sender). */
+  get bodyIdleTimeoutMs() {
+    return envInt("BODY_IDLE_TIMEOUT_MS", 10_000);
+  },
   get logLevel() {
     return env("LOG_LEVEL") ?? "info";
   },

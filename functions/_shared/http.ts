@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { parseMediaType } from "deno-std/media_types/parse_media_type.js";
 import { AppError, badRequest, payloadTooLarge, requestTimeout, unauthorized, unsupportedMediaType, validationError } from "./errors.ts";
-import { envInt, serviceKeys, settings } from "./env.ts";
+import { serviceKeys, settings } from "./env.ts";
 import { formatJsonPath, jsonShapeProblem, MAX_JSON_DEPTH } from "./json-shape.ts";
 import type { Logger } from "./logger.ts";
 
@@ -90,11 +90,6 @@ export function requireServiceKey(req: Request): void {
   }
 }
 
-/** How long a body read waits for its next bytes before it gives up with a 408 (a stalled or trickling sender). */
-export function bodyIdleTimeoutMs(): number {
-  return envInt("BODY_IDLE_TIMEOUT_MS", 10_000);
-}
-
 // application/json and the structured-syntax +json types (application/merge-patch+json, application/vnd.x+json…).
 const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9!#$&^_.-]+\+)?json$/;
 
@@ -163,7 +158,7 @@ export async function readRawBody(req: Request, maxBytes = settings.maxBodyBytes
   // A declared non-empty body of the wrong type is refused before it is read; an empty one is no body at all.
   if (Number.isFinite(declared) && declared > 0) requireJsonContentType(type);
   if (!req.body) return new Uint8Array(0);
-  const idleMs = bodyIdleTimeoutMs();
+  const idleMs = settings.bodyIdleTimeoutMs;
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

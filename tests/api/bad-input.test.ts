@@ -95,10 +95,11 @@ const ENDPOINTS: Endpoint[] = [
   E("POST", "/webhooks/:id/test", "service"),
   E("GET", "/notion/status", "service"),
   E("GET", "/sync/status", "service"),
-  E("POST", "/notion/enable", "service", { body: ["track_task_types", "backfill"], valid: { backfill: false } }),
+  E("POST", "/notion/enable", "service", { body: ["track_task_types", "backfill", "repush_dead"], valid: { backfill: false } }),
+  E("POST", "/notion/webhook/verification", "service", { body: ["open_for_seconds", "replace"], valid: { open_for_seconds: 600 } }),
+  E("DELETE", "/notion/webhook/verification", "service"),
   E("POST", "/notion/disable", "service"),
   E("POST", "/notion/pull", "service", { body: ["page_id"] }),
-  E("GET", "/sync/status", "service"),
   E("POST", "/notion/webhook", "signed", { body: ["verification_token", "type", "entity", "data", "timestamp", "id"], valid: { type: "page.created", entity: { id: "0f0f0f0f-0f0f-0f0f-0f0f-0f0f0f0f0f0f", type: "page" } } }),
 ];
 

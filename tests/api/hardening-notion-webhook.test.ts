@@ -115,6 +115,20 @@ describe("the webhook verification handshake (item 1)", () => {
     expect(await storedToken()).toBeUndefined();
   });
 
+  it("a token in a body that is not clean JSON is refused by the one parser, even inside an open window: nothing stored", async () => {
+    expect((await openWindow({ open_for_seconds: 60 })).status).toBe(200);
+    const token = `WINDOW_TOKEN_${rand()}`;
+    const utf8 = new Uint8Array([...new TextEncoder().encode(`{"verification_token":"${token}`), 0xff, ...new TextEncoder().encode('"}')]);
+    const deep = `{"verification_token":"${token}","x":${"[".repeat(100)}${"]".repeat(100)}}`;
+    const surrogate = `{"verification_token":"${token}\\ud800"}`;
+    for (const body of [utf8, deep, surrogate]) {
+      const res = await notion.fetch(request("/notion/webhook", { method: "POST", key: "none", body }));
+      expect(res.status, String(body).slice(0, 40)).toBe(400);
+      expect((await res.json()).error.code).toMatch(/^(invalid_utf8|too_deep|invalid_string)$/);
+    }
+    expect(await storedToken()).toBeUndefined();
+  });
+
   it("a window that expired accepts nothing", async () => {
     expect((await openWindow({ open_for_seconds: 30 })).status).toBe(200);
     await sql()`update orchestrator.notion_webhook_verification set open_until = now() - interval '1 second'`;

@@ -2,7 +2,8 @@
 // webhook mapping and the rule template checker.
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../functions/_shared/errors.ts";
-import { eventsFromBody, parseJsonBody, webhookToEvent } from "../../functions/_shared/events/events.ts";
+import { eventsFromBody, webhookToEvent } from "../../functions/_shared/events/events.ts";
+import { parseJsonBytes } from "../../functions/_shared/http.ts";
 import {
   createRuleSchema,
   eventInputSchema,
@@ -76,11 +77,11 @@ describe("eventsFromBody", () => {
     expect(thrown(() => eventsFromBody("text")).status).toBe(400);
   });
 
-  it("parseJsonBody: 400 on broken JSON, undefined on empty", () => {
+  it("signed bodies go through the one parser, parseJsonBytes: 400 on broken JSON, undefined on empty", () => {
     const enc = new TextEncoder();
-    expect(thrown(() => parseJsonBody(enc.encode("{nope"))).status).toBe(400);
-    expect(parseJsonBody(enc.encode("  "))).toBeUndefined();
-    expect(parseJsonBody(enc.encode('{"a":1}'))).toEqual({ a: 1 });
+    expect(thrown(() => parseJsonBytes(enc.encode("{nope"))).status).toBe(400);
+    expect(parseJsonBytes(enc.encode("  "))).toBeUndefined();
+    expect(parseJsonBytes(enc.encode('{"a":1}'))).toEqual({ a: 1 });
   });
 });
 

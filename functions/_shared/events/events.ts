@@ -64,17 +64,6 @@ export function eventsFromBody(body: unknown): EventInput[] {
   return parsed.data;
 }
 
-/** JSON text of the body, as a 400 when it is not JSON. */
-export function parseJsonBody(bytes: Uint8Array): unknown {
-  const text = new TextDecoder().decode(bytes);
-  if (text.trim() === "") return undefined;
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw badRequest(`Body is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
 /**
  * Stores events in one statement (all or nothing). A signed request's signature
  * is recorded in the same transaction: a replay finds it and is refused with a

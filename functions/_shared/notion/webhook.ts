@@ -9,7 +9,7 @@ import { z } from "zod";
 import { db } from "../db.ts";
 import { notionSettings } from "../env.ts";
 import { AppError, badRequest, unauthorized } from "../errors.ts";
-import { readRawBody as readBoundedBody } from "../http.ts";
+import { parseJsonBytes, readRawBody as readBoundedBody } from "../http.ts";
 import type { Logger } from "../logger.ts";
 import { normaliseId } from "./context.ts";
 import { requestPull } from "./service.ts";
@@ -30,13 +30,8 @@ export interface WebhookOutcome {
 }
 
 export async function handleNotionWebhook(raw: Uint8Array, headers: Headers, log: Logger): Promise<WebhookOutcome> {
-  const text = new TextDecoder().decode(raw);
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (err) {
-    throw badRequest(`Body is not valid JSON: ${(err as Error).message}`);
-  }
+  // The one strict parser: UTF-8, depth, NUL and surrogates checked as on every other route.
+  const body = parseJsonBytes(raw);
   const slog = log.child({ component: "notion-sync" });
   // 1. The verification handshake: {"verification_token": "..."} once, when the subscription is created.
   const token = (body as { verification_token?: unknown })?.verification_token;
