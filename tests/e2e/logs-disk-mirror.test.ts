@@ -1,12 +1,24 @@
 // Logs on disk: the stack's mirror keeps <LOGS_DIR>/orchestrator.log (NDJSON) and
 // <LOGS_DIR>/tasks.md current (the test stack writes into its temp data dir, not
 // the repo's logs/), and `npm run logs:export` reproduces both from the database.
+// A private stack: tasks.md shows the newest tasks, and the shared stack's bulk tests
+// (thousands of tasks a second) would push this file's tasks out of that window.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { http, sql, stack, waitFor } from "../helpers/stack.ts";
+import { usePrivateStack } from "../helpers/private-stack.ts";
+import { waitFor } from "../helpers/stack.ts";
+
+const priv = usePrivateStack();
+const stack = () => priv.stack.info;
+const sql = () => priv.sql;
+const http = (path: string, init: RequestInit = {}) =>
+  fetch(`${stack().FUNCTIONS_URL}${path}`, {
+    ...init,
+    headers: { "content-type": "application/json", authorization: `Bearer ${stack().SERVICE_ROLE_KEY}`, ...(init.headers as Record<string, string>) },
+  });
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -33,7 +45,7 @@ async function enqueue(body: object): Promise<{ id: number }> {
 }
 
 describe("logs on disk", () => {
-  it("the test stack mirrors into its own data dir, not the repo's logs/", () => {
+  it("a test stack mirrors into its own data dir, not the repo's logs/", () => {
     expect(logsDir()).toBeTruthy();
     expect(resolve(logsDir()).startsWith(resolve(ROOT))).toBe(false);
   });
