@@ -4,7 +4,7 @@
 // supervisor brings it back each time; the piled-up wake-ups are sent; the queue
 // drains. Nothing is lost and no attempt is finished twice.
 import { describe, expect, it } from "vitest";
-import { backAfter, crashes, report, sleep, useFaultStack } from "./harness.ts";
+import { backAfter, crashes, report, sleep, useFaultStack, expectIntact } from "./harness.ts";
 
 const SOURCE = "fault-dispatcher-kill";
 const KILLS = 3;
@@ -67,12 +67,6 @@ describe("fault (f): kill -9 the dispatcher", () => {
     expect(stack.dispatcher.snapshot).toMatchObject({ state: "running", restarts: KILLS, last_exit: "signal SIGKILL" });
     expect(crashes(ctx.fs, { pg_net: KILLS })).toEqual([]);
     expect(left).toBe(0);
-    expect(lost).toBe(0);
-    expect(c.total).toBe(c.succeeded + c.dead + c.cancelled);
-    expect(c.dead).toBe(0);
-    expect(c.over_max).toBe(0);
-    expect(a.finished_twice).toBe(0);
-    expect(a.leases_never_ended).toBe(0);
-    expect(a.attempt_mismatch).toBe(0);
+    expectIntact({ counts: c, audit: a, lost });
   });
 });

@@ -9,7 +9,7 @@
 //   - every attempt that started also ended, and attempts <= max_attempts.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import postgres from "postgres";
 import { PG_BIN } from "../../scripts/stack/postgres.ts";
 import type { ManagedProcess } from "../../scripts/stack/supervised-process.ts";
@@ -340,4 +340,18 @@ export function useFaultStack(loadSource: string, opts: { durable?: boolean } = 
       };
     },
   };
+}
+
+/**
+ * What every fault must leave behind: no acknowledged enqueue lost, every task ended and none dead,
+ * no attempt over its maximum, each task finished exactly once, every lease ended, attempts that add up.
+ */
+export function expectIntact({ counts: c, audit: a, lost }: Pick<Settled, "counts" | "audit" | "lost">): void {
+  expect(lost, "acknowledged enqueues lost").toBe(0);
+  expect(c.total, "every task ended").toBe(c.succeeded + c.dead + c.cancelled);
+  expect(c.dead, "dead tasks").toBe(0);
+  expect(c.over_max, "attempts over max_attempts").toBe(0);
+  expect(a.finished_twice, "tasks finished twice").toBe(0);
+  expect(a.leases_never_ended, "leases never ended").toBe(0);
+  expect(a.attempt_mismatch, "attempts that do not add up").toBe(0);
 }

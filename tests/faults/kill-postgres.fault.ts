@@ -4,7 +4,7 @@
 // recovery); the pools reconnect, leases of attempts that could not be recorded
 // expire and are reaped; nothing acknowledged is lost, no attempt finished twice.
 import { describe, expect, it } from "vitest";
-import { crashes, counts, report, sleep, useFaultStack } from "./harness.ts";
+import { crashes, counts, report, sleep, useFaultStack, expectIntact } from "./harness.ts";
 
 const SOURCE = "fault-pg-kill";
 
@@ -66,14 +66,8 @@ describe("fault (g): kill -9 PostgreSQL", () => {
     expect(stack.postgres!.snapshot).toMatchObject({ state: "running", restarts: 1 });
     expect(stack.postgres!.snapshot.last_exit).toMatch(/^postmaster gone \(pid \d+\)$/);
     expect(crashes(ctx.fs, { postgres: 1 })).toEqual([]);
-    expect(lost).toBe(0);
+    expectIntact(drained);
     expect(c.total).toBeGreaterThanOrEqual(ctx.producer.acked);
-    expect(c.total).toBe(c.succeeded + c.dead + c.cancelled);
-    expect(c.dead).toBe(0);
-    expect(c.over_max).toBe(0);
-    expect(a.finished_twice).toBe(0);
-    expect(a.leases_never_ended).toBe(0);
-    expect(a.attempt_mismatch).toBe(0);
     expect(ctx.producer.acked).toBeGreaterThan(ackedBefore + 100);
   });
 });

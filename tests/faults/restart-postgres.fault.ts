@@ -4,7 +4,7 @@
 // is back (the worker retries those writes), or their leases expire and the
 // tasks run again. Nothing is lost, no attempt finished twice.
 import { describe, expect, it } from "vitest";
-import { crashes, counts, report, restartPostgres, sleep, useFaultStack } from "./harness.ts";
+import { crashes, counts, report, restartPostgres, sleep, useFaultStack, expectIntact } from "./harness.ts";
 
 const SOURCE = "fault-pg-restart";
 
@@ -41,14 +41,8 @@ describe("fault (b): restart Postgres", () => {
 
     expect(health.status).toBe(200);
     expect(crashes(ctx.fs)).toEqual([]);
-    expect(lost).toBe(0);
+    expectIntact(drained);
     expect(c.total).toBeGreaterThanOrEqual(ctx.producer.acked);
-    expect(c.total).toBe(c.succeeded + c.dead + c.cancelled);
-    expect(c.dead).toBe(0);
-    expect(c.over_max).toBe(0);
-    expect(a.finished_twice).toBe(0);
-    expect(a.leases_never_ended).toBe(0);
-    expect(a.attempt_mismatch).toBe(0);
     // Work continued after the restart.
     expect(ctx.producer.acked).toBeGreaterThan(ackedBefore + 100);
   });
