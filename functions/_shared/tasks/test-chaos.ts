@@ -3,9 +3,17 @@
 // the functions' environment (the fault suite's private stacks set it); a
 // deployment never has it, so POST /tasks answers 400 "Unknown task type" there.
 //
+// Its timeout is TEST_CHAOS_TIMEOUT_MS (default 2,000 ms: `hang` and long `sleep`s end there); a fault
+// that sleeps past the plan's wall clock raises it.
+//
 // Modes:
 //   ok                 returns {ok: true}
-//   sleep              waits `ms`, then ok (steady load that is mid-flight when a fault hits)
+//   sleep              waits `ms` of wall clock (default 50), then ok (steady load that is mid-flight when
+//                      a fault hits; past the plan's wall clock for a WallClockTime termination)
+//   burn_cpu           keeps the CPU busy for `ms` of CPU time (default 50), synchronously, as CPU-bound code
+//                      does (no timer, no abort meanwhile): 6,000 reaches the runtime's hard CPU limit
+//   alloc              allocates `mb` MB (default 16, pages touched so they are resident), holds them for
+//                      `ms` (default 50) of wall clock, then lets them go: 400 passes the 256 MB memory limit
 //   throw              throws an Error (retryable: retried with backoff, dead after max_attempts)
 //   throw_permanent    throws PermanentTaskError (dead at once)
 //   throw_string       throws a string, not an Error
@@ -16,12 +24,13 @@
 //   garbage_huge       returns a 2 MB string (over the 1 MB result limit)
 //   flaky              throws until attempt `succeed_on_attempt`, then ok
 import { z } from "zod";
-import { env } from "../env.ts";
+import { burnCpu } from "../cpu-clock.ts";
+import { env, envInt } from "../env.ts";
 import { PermanentTaskError } from "../errors.ts";
 import { defineTaskType, type TaskType } from "../task-types.ts";
 
 export const CHAOS_MODES = [
-  "ok", "sleep", "throw", "throw_permanent", "throw_string", "hang",
+  "ok", "sleep", "burn_cpu", "alloc", "throw", "throw_permanent", "throw_string", "hang",
   "garbage_bigint", "garbage_cycle", "garbage_function", "garbage_huge", "flaky",
 ] as const;
 
@@ -29,25 +38,29 @@ export const testChaos = defineTaskType({
   description: "Test only (ORCHESTRATOR_TEST_TASKS=1): misbehaves as `mode` says, for the fault suite.",
   payload: z.strictObject({
     mode: z.enum(CHAOS_MODES),
-    ms: z.number().int().min(0).max(60_000).optional(),
+    ms: z.number().int().min(0).max(600_000).optional(),
+    /** alloc: how many MB to hold. */
+    mb: z.number().int().min(1).max(4_096).optional(),
     succeed_on_attempt: z.number().int().min(1).max(100).optional(),
     /** The producer's sequence number, so a test can find its own tasks. */
     seq: z.number().int().optional(),
   }),
-  timeoutMs: 2_000,
+  timeoutMs: envInt("TEST_CHAOS_TIMEOUT_MS", 2_000),
   async handle(payload, { task, signal }): Promise<unknown> {
     switch (payload.mode) {
       case "ok":
         return { ok: true, seq: payload.seq ?? null };
       case "sleep":
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(resolve, payload.ms ?? 50);
-          signal.addEventListener("abort", () => {
-            clearTimeout(timer);
-            reject(signal.reason);
-          }, { once: true });
-        });
+        await sleepFor(payload.ms ?? 50, signal);
         return { ok: true, slept_ms: payload.ms ?? 50 };
+      case "burn_cpu":
+        return { ok: true, cpu_ms: burnCpu(payload.ms ?? 50) };
+      case "alloc": {
+        // 1 MB chunks: one huge buffer may be refused outright instead of counting against the limit.
+        const held = Array.from({ length: payload.mb ?? 16 }, () => new Uint8Array(1024 * 1024).fill(1));
+        await sleepFor(payload.ms ?? 50, signal);
+        return { ok: true, held_mb: held.length, checksum: held.reduce((n, c) => n + c[c.length - 1], 0) };
+      }
       case "throw":
         throw new Error(`chaos: thrown on attempt ${task.attempts}`);
       case "throw_permanent":
@@ -73,6 +86,17 @@ export const testChaos = defineTaskType({
     }
   },
 });
+
+/** Waits `ms`, or rejects with the abort reason when the timeout aborts first. */
+function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
 
 /** The test-only task types, or none unless ORCHESTRATOR_TEST_TASKS=1. */
 export function testTaskTypes(): Record<string, TaskType> {
