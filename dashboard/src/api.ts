@@ -1,6 +1,7 @@
 // The only way the dashboard talks to the Orchestrator: its REST API under
 // <project>/functions/v1, with the service key from the session.
 import type { Session } from "./session.ts";
+import { authHeaders } from "./auth-headers.ts";
 
 export class ApiError extends Error {
   readonly status: number;
@@ -49,8 +50,7 @@ export async function call<T = unknown>(session: Session, path: string, opts: Ca
     res = await fetch(url, {
       method: opts.method ?? "GET",
       headers: {
-        authorization: `Bearer ${session.key}`,
-        apikey: session.key,
+        ...authHeaders(session.key),
         ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
       },
       body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,

@@ -35,7 +35,7 @@ async function checkKey(session: Session): Promise<void> {
 
 function keyMessage(err: unknown): string {
   if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
-    return `The Orchestrator rejected this key: ${err.message} Paste the project's service role (secret) key.`;
+    return `The Orchestrator rejected this key: ${err.message} Paste the project's secret key (sb_secret_…) or its legacy service role (secret) key.`;
   }
   if (err instanceof ApiError) return err.message;
   return (err as Error).message ?? String(err);
@@ -76,7 +76,7 @@ function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => void; noti
       <form class="card signin-card" onSubmit={submit} aria-labelledby="signin-h">
         <h1 id="signin-h">Orchestrator dashboard</h1>
         <p class="muted">
-          Paste the project's <strong>service role key</strong>. It is kept in this browser tab's session storage only and
+          Paste the project's <strong>secret key</strong> (<code>sb_secret_…</code>) or its legacy <strong>service role key</strong>. It is kept in this browser tab's session storage only and
           forgotten when the tab closes.
         </p>
         {notice && <p class="notice bad" role="alert">{notice}</p>}

@@ -19,11 +19,40 @@ export function requireEnv(name: string): string {
   return value;
 }
 
-/** Keys that may call the protected endpoints: the service role key and, on projects with the new API keys, the secret key. */
+/**
+ * A hosted key dictionary (SUPABASE_SECRET_KEYS, SUPABASE_PUBLISHABLE_KEYS: a JSON object, name -> key): its keys.
+ * A value that is not a JSON object is read as one key, so a hand-set single key still works.
+ */
+function keyDictionary(name: string): string[] {
+  const raw = env(name)?.trim();
+  if (!raw) return [];
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (parsed && typeof parsed === "object") {
+      return Object.values(parsed).filter((v): v is string => typeof v === "string" && v.trim() !== "").map((v) => v.trim());
+    }
+    return typeof parsed === "string" && parsed ? [parsed] : [];
+  } catch {
+    return [raw];
+  }
+}
+
+const distinct = (keys: (string | undefined)[]): string[] => [...new Set(keys.filter((v): v is string => !!v))];
+
+/**
+ * Keys that may call the protected endpoints: the legacy service_role key, every secret key of the new
+ * system (SUPABASE_SECRET_KEYS, as hosted provides it; SUPABASE_SECRET_KEY where one is exported by hand,
+ * self-hosted), and ORCHESTRATOR_API_KEY.
+ */
 export function serviceKeys(): string[] {
-  return ["SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_SECRET_KEY", "ORCHESTRATOR_API_KEY"]
-    .map((name) => env(name))
-    .filter((v): v is string => !!v);
+  return distinct([
+    env("SUPABASE_SERVICE_ROLE_KEY"), ...keyDictionary("SUPABASE_SECRET_KEYS"), env("SUPABASE_SECRET_KEY"), env("ORCHESTRATOR_API_KEY"),
+  ]);
+}
+
+/** The project's public keys (legacy anon, new publishable): real keys, but they open nothing but /health. */
+export function publicKeys(): string[] {
+  return distinct([env("SUPABASE_ANON_KEY"), ...keyDictionary("SUPABASE_PUBLISHABLE_KEYS"), env("SUPABASE_PUBLISHABLE_KEY")]);
 }
 
 export const settings = {

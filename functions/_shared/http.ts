@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { parseMediaType } from "deno-std/media_types/parse_media_type.js";
 import { AppError, badRequest, payloadTooLarge, requestTimeout, unauthorized, unsupportedMediaType, validationError } from "./errors.ts";
-import { serviceKeys, settings } from "./env.ts";
+import { publicKeys, serviceKeys, settings } from "./env.ts";
 import { formatJsonPath, jsonShapeProblem, MAX_JSON_DEPTH } from "./json-shape.ts";
 import type { Logger } from "./logger.ts";
 
@@ -59,10 +59,10 @@ export function errorResponse(err: unknown, log: Logger, requestId: string, opts
   });
 }
 
-function presentedKey(req: Request): string | undefined {
-  const auth = req.headers.get("authorization");
-  const bearer = auth?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
-  return bearer || req.headers.get("apikey")?.trim() || undefined;
+/** The keys a request carries: the `Authorization: Bearer` token and the `apikey` header (supabase-js sends both). */
+function presentedKeys(req: Request): string[] {
+  const bearer = req.headers.get("authorization")?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
+  return [...new Set([bearer, req.headers.get("apikey")?.trim()].filter((v): v is string => !!v))];
 }
 
 function timingSafeEqual(a: string, b: string): boolean {
@@ -73,21 +73,29 @@ function timingSafeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
+const matchesAny = (presented: string[], keys: string[]) => keys.some((key) => presented.some((p) => timingSafeEqual(p, key)));
+
+/**
+ * Does the request carry a service key, in either header? Either header counts because both key systems
+ * arrive this way: a legacy service_role JWT as Bearer (and as apikey from supabase-js); a new
+ * `sb_secret_…` key, which is not a JWT, as apikey (supabase-js also repeats it as Bearer; a caller with a
+ * user's JWT as Bearer and the secret key as apikey is a service caller too).
+ */
 export function isServiceRequest(req: Request): boolean {
-  const presented = presentedKey(req);
-  if (!presented) return false;
-  // When the gateway passes the anon key as Bearer and the secret key as apikey (new key format), accept either.
-  const candidates = [presented, req.headers.get("apikey")?.trim()].filter((v): v is string => !!v);
-  return serviceKeys().some((key) => candidates.some((c) => timingSafeEqual(c, key)));
+  const presented = presentedKeys(req);
+  return presented.length > 0 && matchesAny(presented, serviceKeys());
 }
 
 export function requireServiceKey(req: Request): void {
-  if (presentedKey(req) === undefined) {
-    throw unauthorized("Missing API key: send the service role key as `Authorization: Bearer <key>` or an `apikey` header.");
+  const presented = presentedKeys(req);
+  if (presented.length === 0) {
+    throw unauthorized("Missing API key: send the secret key (sb_secret_…) as an `apikey` header, or the legacy service_role key as `Authorization: Bearer <key>`.");
   }
-  if (!isServiceRequest(req)) {
-    throw unauthorized("Invalid API key: this endpoint needs the service role (secret) key, not the anon key.");
+  if (matchesAny(presented, serviceKeys())) return;
+  if (matchesAny(presented, publicKeys())) {
+    throw unauthorized("This is the project's public key (publishable or anon), which opens only /health: this endpoint needs the service role (secret) key, not the anon key or the publishable key. Send the secret key (sb_secret_…) as `apikey`, or the legacy service_role key.");
   }
+  throw unauthorized("Invalid API key: not a key of this project. This endpoint needs the service role (secret) key: the secret key (sb_secret_…) as `apikey`, or the legacy service_role key as `Authorization: Bearer <key>`.");
 }
 
 // application/json and the structured-syntax +json types (application/merge-patch+json, application/vnd.x+json…).

@@ -65,14 +65,23 @@ export function processProblems(info: StackFile): string[] {
 }
 
 export function statusLines(info: StackInfo): string[] {
-  return [
-    `API_URL=${info.API_URL}`,
-    `FUNCTIONS_URL=${info.FUNCTIONS_URL}`,
-    `DB_URL=${info.DB_URL}`,
-    `ANON_KEY=${info.ANON_KEY}`,
-    `SERVICE_ROLE_KEY=${info.SERVICE_ROLE_KEY}`,
-    `JWT_SECRET=${info.JWT_SECRET}`,
+  const lines: [string, string | undefined][] = [
+    ["API_URL", info.API_URL],
+    ["FUNCTIONS_URL", info.FUNCTIONS_URL],
+    ["DB_URL", info.DB_URL],
+    ["ANON_KEY", info.ANON_KEY],
+    ["SERVICE_ROLE_KEY", info.SERVICE_ROLE_KEY],
+    ["JWT_SECRET", info.JWT_SECRET],
+    // The new keys (not JWTs: send them as `apikey`) and the ES256 key the gateway verifies JWTs with.
+    ["PUBLISHABLE_KEY", info.PUBLISHABLE_KEY],
+    ["SECRET_KEY", info.SECRET_KEY],
+    ["JWKS_URL", info.JWKS_URL],
+    // JSON in single quotes stays one word for `eval` (base64url and JWK field names hold no single quote).
+    ["JWKS", info.JWKS && `'${info.JWKS}'`],
+    ["JWT_SIGNING_KEY", info.JWT_SIGNING_KEY && `'${info.JWT_SIGNING_KEY}'`],
   ];
+  // A stack started by an older `npm start` lacks the newer fields: left out rather than printed as "undefined".
+  return lines.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
 }
 
 /** Does the running stack's function server answer /health? The answer, or why not. */

@@ -52,6 +52,14 @@ export interface StackInfo {
   ANON_KEY: string;
   SERVICE_ROLE_KEY: string;
   JWT_SECRET: string;
+  /** New API keys (not JWTs): sent as `apikey`; functions read them from SUPABASE_*_KEYS. */
+  PUBLISHABLE_KEY: string;
+  SECRET_KEY: string;
+  /** The public JWKS document (JSON) and where the gateway serves it, as hosted Auth does. */
+  JWKS: string;
+  JWKS_URL: string;
+  /** The ES256 private JWK (JSON) that signs JWTs verifiable against JWKS; local stack only, like JWT_SECRET. */
+  JWT_SIGNING_KEY: string;
   /** orchestrator.log and tasks.md (scripts/logs-mirror.ts). */
   LOGS_DIR?: string;
 }
@@ -94,6 +102,11 @@ export class LocalStack {
       ANON_KEY: this.keys.anonKey,
       SERVICE_ROLE_KEY: this.keys.serviceRoleKey,
       JWT_SECRET: this.keys.jwtSecret,
+      PUBLISHABLE_KEY: this.keys.publishableKey,
+      SECRET_KEY: this.keys.secretKey,
+      JWKS: JSON.stringify(this.keys.jwks),
+      JWKS_URL: `${apiUrl}/auth/v1/.well-known/jwks.json`,
+      JWT_SIGNING_KEY: JSON.stringify(this.keys.signingKey),
       LOGS_DIR: this.opts.logsDir ?? join(this.opts.dataDir, "logs"),
     };
     await this.prepareDatabase();
@@ -155,6 +168,10 @@ export class LocalStack {
       SUPABASE_DB_URL: this.info.DB_URL,
       SUPABASE_ANON_KEY: this.info.ANON_KEY,
       SUPABASE_SERVICE_ROLE_KEY: this.info.SERVICE_ROLE_KEY,
+      // The new keys as hosted hands them to functions: JSON objects, name -> key; and the project's JWKS.
+      SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: this.info.PUBLISHABLE_KEY }),
+      SUPABASE_SECRET_KEYS: JSON.stringify({ default: this.info.SECRET_KEY }),
+      SUPABASE_JWKS: this.info.JWKS,
       LOCAL_JWT_SECRET: this.info.JWT_SECRET,
       EDGE_PORT: String(this.opts.apiPort),
       NO_COLOR: "1",

@@ -29,7 +29,7 @@ describe("sign-in", () => {
       await page.getByRole("button", { name: "Sign in" }).click();
       const error = page.getByTestId("signin-error");
       await error.waitFor();
-      expect(await error.textContent()).toMatch(/rejected this key: Invalid JWT.*service role/);
+      expect(await error.textContent()).toMatch(/rejected this key: Invalid API key: not a key of this project.*service role/);
       expect(await page.getByRole("navigation", { name: "Views" }).count()).toBe(0);
       const s = await storage(page);
       expect(Object.values(s.session)).not.toContain("not-a-real-key");

@@ -15,10 +15,12 @@ export function sql(): postgres.Sql {
   return client;
 }
 
-export type KeyKind = "service" | "anon" | "none" | "wrong";
+/** Legacy keys (service, anon) go as `Authorization: Bearer`; the new ones (secret, publishable) as `apikey`, as hosted wants them. */
+export type KeyKind = "service" | "anon" | "secret" | "publishable" | "none" | "wrong";
 
 export function headersFor(key: KeyKind, extra: Record<string, string> = {}): Record<string, string> {
   const s = stack();
+  if (key === "secret" || key === "publishable") return { apikey: key === "secret" ? s.SECRET_KEY : s.PUBLISHABLE_KEY, ...extra };
   const value = key === "service" ? s.SERVICE_ROLE_KEY : key === "anon" ? s.ANON_KEY : key === "wrong" ? "not-a-real-key" : undefined;
   return { ...(value ? { authorization: `Bearer ${value}` } : {}), ...extra };
 }
