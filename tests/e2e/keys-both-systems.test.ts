@@ -12,6 +12,7 @@ import { usePrivateStack } from "../helpers/private-stack.ts";
 import { signEs256 } from "../../scripts/stack/keys.ts";
 import { gatewayAllows } from "../../scripts/edge/gateway-auth.ts";
 import { authHeaders } from "../../dashboard/src/auth-headers.ts";
+import { wakeupReport, wakeupsDegraded } from "../../functions/_shared/wakeups.ts";
 
 const ps = usePrivateStack();
 
@@ -70,6 +71,7 @@ describe.each(SYSTEMS)("$name", (sys) => {
     expect(woke.status_code).toBe(202);
     await waitFor(async () => (await sql<{ status: string }[]>`select status from orchestrator.tasks where id = ${task.id}`)[0]?.status === "succeeded", "the task to succeed", 10_000);
     expect(await sql`select orchestrator.check_wakeups() as refused`).toEqual([{ refused: 0 }]);
+    expect(await wakeupReport(sql)).toMatchObject({ refused_last_hour: 0, problem: null });
   });
 
   it("supabase-js functions.invoke with the secret key: enqueue, read the task and its logs", async () => {
@@ -136,6 +138,12 @@ describe("a wake-up refused with 401", () => {
       const [{ status }] = await sql<{ status: Record<string, unknown> }[]>`select orchestrator.wakeup_status() as status`;
       expect(status).toMatchObject({ last_refused_status: 401 });
       expect(Number(status.refused_last_hour)).toBeGreaterThanOrEqual(1);
+      // What /health shows of it (functions/_shared/wakeups.ts): degraded, with what to do.
+      const report = await wakeupReport(sql);
+      expect(report).toMatchObject({ last_refused_status: 401 });
+      expect(report.refused_last_hour).toBeGreaterThanOrEqual(1);
+      expect(report.problem).toMatch(/refused a wake-up with 401: store a key it accepts with orchestrator\.set_worker_endpoint/);
+      expect(wakeupsDegraded(report)).toBe(true);
     } finally {
       await sql`select orchestrator.set_worker_endpoint(${ps.stack.info.API_URL}, ${ps.stack.info.SECRET_KEY})`;
     }
