@@ -59,6 +59,22 @@ export const settings = {
   get workerBudgetMs() {
     return envInt("WORKER_TIME_BUDGET_MS", 60_000);
   },
+  /**
+   * The isolate's CPU time (over its whole life) at which the worker stops claiming and hands the rest to a
+   * fresh invocation. Past the platform's soft limit (1,000 ms: the isolate has retired, so the hand-off
+   * reaches a fresh one), 800 ms before the hard limit (2,000 ms) for the handlers still running.
+   */
+  get workerCpuBudgetMs() {
+    return envInt("WORKER_CPU_BUDGET_MS", 1_200);
+  },
+  /** The plan's wall clock per isolate (Free 150,000; paid 400,000): no handler starts that could outlive it. */
+  get workerWallClockMs() {
+    return envInt("WORKER_WALL_CLOCK_MS", 150_000);
+  },
+  /** Wall clock kept free before that limit, for recording the last outcomes. */
+  get workerWallHeadroomMs() {
+    return envInt("WORKER_WALL_HEADROOM_MS", 5_000);
+  },
   /** The most tasks one claim takes. Fast tasks are claimed this many at a time; slow ones only as slots free up (worker.ts). */
   get workerBatchSize() {
     return envInt("WORKER_BATCH_SIZE", 500);

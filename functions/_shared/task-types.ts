@@ -37,9 +37,17 @@ export interface TaskContext {
 export interface TaskType<S extends z.ZodType = z.ZodType> {
   description: string;
   payload: S;
+  /**
+   * At most MAX_TASK_TIMEOUT_MS: half the Free plan's wall clock (the isolate retires there) less the
+   * worker's headroom. A handler that starts in a live isolate then always ends before it is terminated,
+   * and one that would not fit is left for a fresh isolate (worker.ts).
+   */
   timeoutMs: number;
   handle(payload: z.infer<S>, ctx: TaskContext): Promise<unknown>;
 }
+
+/** The longest handler timeout that fits the Free plan: 150 s wall clock / 2 - 5 s headroom. */
+export const MAX_TASK_TIMEOUT_MS = 70_000;
 
 export function defineTaskType<S extends z.ZodType>(t: TaskType<S>): TaskType<S> {
   return t;

@@ -19,9 +19,17 @@
 // work the moment it commits; a webhook that arrives meanwhile hands its wake-up to
 // the lingering worker instead of claiming on its own. The webhook stays the
 // guarantee: lingering only shortens the path while an isolate is warm.
+//
+// It lives inside the platform's limits (isolate-life.ts): it stops claiming once the
+// isolate's CPU time reaches WORKER_CPU_BUDGET_MS, never starts a handler whose timeout
+// would outlive the isolate's wall clock (WORKER_WALL_CLOCK_MS), and on `beforeunload`
+// gives back at once what it has not started. Unstarted tasks go back to `queued`
+// (release_tasks, attempt not counted); running ones keep their lease and finish. Then
+// it hands the rest to a fresh invocation through orchestrator.wake_worker('handoff').
 import { db } from "./db.ts";
 import { PermanentTaskError } from "./errors.ts";
 import { env, settings } from "./env.ts";
+import { isolateLife, type IsolateLife, onBeforeUnload, wallLeftMs } from "./isolate-life.ts";
 import { flushLogs, type Logger } from "./logger.ts";
 import {
   claimTasks, completeTasks, extendLeases, failTasks, reapExpiredLeases, releaseTasks, secondsUntilNextTask,
@@ -44,7 +52,20 @@ export interface WorkerOptions {
    * returning. Background runs (webhook, cron) use WORKER_LINGER_MS; a caller waiting for the answer gets 0.
    */
   lingerMs?: number;
+  /** The isolate's clocks and limits; default: this isolate's own. Tests pass lifeFromNow({...}). */
+  life?: IsolateLife;
+  /**
+   * Wakes a fresh invocation for what this one leaves behind; resolves whether one was woken.
+   * Default: orchestrator.wake_worker('handoff') when a task of these types is runnable.
+   */
+  handOff?: (types: string[]) => Promise<boolean>;
 }
+
+/**
+ * Why a run ended: the queue drained, its time budget or max_tasks ran out, the isolate's CPU budget
+ * or wall clock ran short, the runtime sent `beforeunload`, or the database failed.
+ */
+export type StopReason = "drained" | "budget" | "max_tasks" | "cpu" | "wall_clock" | "unload" | "error";
 
 export interface WorkerStats {
   claimed: number;
@@ -60,6 +81,13 @@ export interface WorkerStats {
   released: number;
   reaped: number;
   duration_ms: number;
+  stopped: StopReason;
+  /** A fresh invocation was woken for the work left (a CPU, wall-clock or unload stop). */
+  handed_off: boolean;
+  /** CPU time this run used (measured, or estimated where the runtime does not measure it). */
+  cpu_ms: number;
+  /** The isolate's CPU time when the run ended. */
+  isolate_cpu_ms: number;
 }
 
 type Outcome =
@@ -82,6 +110,14 @@ const START_LEASE_SAFETY_MS = 5_000;
 const startSafetyMs = (marginS: number) => Math.min(START_LEASE_SAFETY_MS, (marginS * 1000) / 3);
 /** How much work (per slot) a worker claims ahead: fast tasks come in big batches, slow ones one per free slot. */
 const PREFETCH_WINDOW_MS = 50;
+/**
+ * A run that starts in an isolate already past its CPU budget (the platform has not retired it: its
+ * count is below ours, which includes more) may still spend this much, then hands off again: each such
+ * run brings the isolate nearer its retirement, so a hand-off soon reaches a fresh one.
+ */
+const CPU_RESERVE_MS = 200;
+/** No run starts past this multiple of the CPU budget: at 1,200 ms that is 1,800, under the 2,000 ms hard limit. */
+const CPU_CEILING = 1.5;
 /** A finished outcome waits at most this long for others to share its completion round trip. */
 const RECORD_HOLD_MS = 20;
 
@@ -212,10 +248,22 @@ async function persist<T>(what: string, fn: () => Promise<T>, log: Logger): Prom
   }
 }
 
+/** Wakes a fresh invocation through the queue contract, only when a task of these types is runnable now. */
+async function wakeFreshWorker(types: string[]): Promise<boolean> {
+  const rows = await db()<{ request_id: number | null }[]>`
+    select orchestrator.wake_worker('handoff') as request_id
+    where exists (select 1 from orchestrator.tasks where status = 'queued' and run_at <= now() and type = any(${types}::text[]))`;
+  return rows[0]?.request_id != null; // null: no wake-up endpoint configured (set_worker_endpoint)
+}
+
 export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const started = Date.now();
+  const life = opts.life ?? isolateLife();
+  const cpuAtStart = life.cpuUsedMs();
+  // The isolate's end, less the headroom: a handler may start only if its timeout ends before it.
+  const lifeEnd = started + wallLeftMs(life);
   const budgetMs = opts.budgetMs ?? settings.workerBudgetMs;
-  const deadline = started + budgetMs;
+  const deadline = Math.min(started + budgetMs, lifeEnd);
   const batchSize = Math.min(1000, Math.max(1, opts.batchSize ?? settings.workerBatchSize));
   const concurrency = Math.max(1, opts.concurrency ?? settings.workerConcurrency);
   const maxTasks = opts.maxTasks ?? Infinity;
@@ -229,8 +277,25 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const log = opts.log.child({ component: "task-worker" });
   const stats: WorkerStats = {
     claimed: 0, succeeded: 0, failed: 0, retried: 0, dead: 0, stale: 0, renewed: 0, released: 0, reaped: 0, duration_ms: 0,
+    stopped: "drained", handed_off: false, cpu_ms: 0, isolate_cpu_ms: cpuAtStart,
   };
   if (types.length === 0) return stats;
+  const fits = (type: string) => Date.now() + taskType(type)!.timeoutMs <= lifeEnd;
+  // Claims stop at the CPU budget; past it, a run still has a small reserve (see CPU_RESERVE_MS).
+  const cpuStopAt = cpuAtStart < life.cpuBudgetMs ? life.cpuBudgetMs : cpuAtStart + CPU_RESERVE_MS;
+  // Started in an isolate far past a limit (the platform should have retired it): nothing to do here,
+  // and a hand-off would come straight back. The sweep wakes a fresh isolate.
+  const spentAtStart: StopReason | undefined = cpuStopAt > life.cpuBudgetMs * CPU_CEILING
+    ? "cpu"
+    : !types.some(fits) ? "wall_clock" : undefined;
+  if (spentAtStart) {
+    stats.stopped = spentAtStart;
+    log.warn(`worker ${opts.workerId} did not claim: this isolate is past its ${spentAtStart === "cpu" ? "CPU budget" : "wall clock"}`, {
+      isolate_cpu_ms: Math.round(cpuAtStart), cpu_budget_ms: life.cpuBudgetMs, isolate_age_ms: Math.round(life.ageMs()), wall_clock_ms: life.wallClockMs,
+    });
+    await flushLogs();
+    return stats;
+  }
   // A background wake-up while this isolate's lingerer waits: it takes the work, this run ends here.
   if (lingerMs > 0 && !opts.types && handOffToLingerer()) {
     log.debug(`worker ${opts.workerId} handed its wake-up to the lingering worker ${lingerer}`);
@@ -245,10 +310,33 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   let recording: Promise<void> = Promise.resolve();
   let lastClaimEmpty = false;
   let stopClaiming = false;
+  /** Set when a limit or beforeunload ends the run: claimed tasks not yet started are given back, none start. */
+  let halted: StopReason | undefined;
   let failure: unknown;
   let avgMs: number | undefined; // moving average of handler duration
   let wake: () => void = () => {};
   const poke = () => wake();
+
+  // Unstarted tasks back to the queue, attempt not counted (budget spent, a limit, beforeunload, a claim error).
+  const releasings: Promise<void>[] = [];
+  const releasePending = () => {
+    if (pending.length === 0) return;
+    const back = pending.splice(0, pending.length);
+    releasings.push(
+      persist("releasing unstarted tasks", () => releaseTasks(back.map((t) => ({ id: t.id, token: t.lease_token! }))), log)
+        .then((released) => {
+          stats.claimed -= released.length;
+          stats.released += released.length;
+        }, () => {}), // their leases expire and reap() requeues them
+    );
+  };
+  const halt = (reason: StopReason) => {
+    if (halted) return;
+    halted = reason;
+    stopClaiming = true;
+    if (reason === "unload") releasePending(); // at once: the isolate is about to go
+    poke();
+  };
 
   // Reaping runs beside the first claim (and again when a lingering worker wakes, at most every
   // 10 s). Its rejection is handled here and now: an unhandled rejection (say, the database
@@ -281,10 +369,14 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     lastClaimEmpty = false;
     readySeen = readyCount;
     const size = claimSize();
-    claiming = claimTasks(opts.workerId, size, leaseSeconds, types, typeLeases)
+    // Only types whose timeout still fits in the isolate's life: the others stay queued for a fresh isolate.
+    const fitting = types.filter(fits);
+    if (fitting.length === 0) return halt("wall_clock");
+    claiming = claimTasks(opts.workerId, size, leaseSeconds, fitting, typeLeases)
       .then((batch) => {
         stats.claimed += batch.length;
         pending.push(...batch);
+        if (halted === "unload") releasePending(); // a claim that was in flight when beforeunload came
         // Fewer than asked: the queue has run dry (rows other workers hold are not queued any more),
         // so the next claim waits for the next wake-up or notification instead of asking again.
         lastClaimEmpty = batch.length < size;
@@ -313,7 +405,9 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
             stats.renewed++;
             continue;
           }
-          pending.splice(pending.indexOf(t), 1);
+          const at = pending.indexOf(t);
+          if (at < 0) continue; // given back meanwhile (beforeunload)
+          pending.splice(at, 1);
           stats.stale++;
           log.child({ taskId: t.id }).warn(`task ${t.type} lost its lease before it started; not run`, { attempt: t.attempts });
         }
@@ -387,10 +481,14 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     void flushLogs();
   };
 
+  const stopListening = onBeforeUnload(() => halt("unload"));
+  life.sample(true);
+
   try {
     for (;;) {
       const changed = new Promise<void>((r) => (wake = r));
-      const inBudget = Date.now() < deadline;
+      if (!halted && life.cpuUsedMs() >= cpuStopAt) halt("cpu");
+      const inBudget = Date.now() < deadline && !halted;
       const mayClaim = !stopClaiming && inBudget && stats.claimed < maxTasks;
 
       // Start waiting tasks; renew short leases first (rare: only after a long wait in the local queue).
@@ -399,7 +497,15 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
         // Every task was claimed with the same headroom (lease - timeout), so the oldest claim, first in line, has the least.
         const head = pending[0];
         if (leaseLeftMs(head, Date.now()) < taskType(head.type)!.timeoutMs + safetyMs) renewLeases();
-        else while (running < concurrency && pending.length > 0) start(pending.shift()!);
+        else {
+          // A synchronous handler spends its CPU inside start(): the budget is checked before each one.
+          let cpuOk = true;
+          while (running < concurrency && pending.length > 0 && fits(pending[0].type) && (cpuOk = life.cpuUsedMs() < cpuStopAt)) {
+            start(pending.shift()!);
+          }
+          if (!cpuOk) halt("cpu");
+          else if (running < concurrency && pending.length > 0) halt("wall_clock"); // the next one could outlive the isolate
+        }
       }
 
       // Claim when little work is left locally (so the next batch is here when a slot frees); one claim in flight.
@@ -450,17 +556,27 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     }
   } finally {
     if (lingerer === opts.workerId) lingerer = undefined;
+    stopListening();
+    life.sample(false);
   }
-  // Claimed but never started (budget spent or a claim error): back to the queue, attempt not counted.
-  if (pending.length > 0) {
-    const back = pending.splice(0, pending.length);
-    const released = await persist("releasing unstarted tasks", () => releaseTasks(back.map((t) => ({ id: t.id, token: t.lease_token! }))), log)
-      .catch(() => [] as number[]);
-    stats.claimed -= released.length;
-    stats.released = released.length;
-  }
+  releasePending();
+  await Promise.all(releasings);
   await recording;
   await Promise.all(reapings);
+  stats.stopped = failure ? "error" : halted ?? (stats.claimed >= maxTasks ? "max_tasks" : Date.now() >= deadline ? "budget" : "drained");
+  if (halted) {
+    // The isolate is near a limit: a fresh invocation (a fresh isolate, once this one has retired) takes the rest.
+    stats.handed_off = await (opts.handOff ?? wakeFreshWorker)(types).catch((err) => {
+      log.error(`could not hand the rest to a fresh worker (the sweep will): ${(err as Error).message}`);
+      return false;
+    });
+    const why = { cpu: "its CPU budget is spent", wall_clock: "the isolate's wall clock runs short", unload: "the runtime sent beforeunload" }[halted as "cpu"];
+    log.info(`worker ${opts.workerId} stopped: ${why}; ${stats.released} unstarted tasks back to the queue${stats.handed_off ? ", a fresh worker woken" : ""}`, {
+      isolate_cpu_ms: Math.round(life.cpuUsedMs()), cpu_budget_ms: life.cpuBudgetMs, isolate_age_ms: Math.round(life.ageMs()), wall_clock_ms: life.wallClockMs,
+    });
+  }
+  stats.isolate_cpu_ms = Math.round(life.cpuUsedMs() * 100) / 100;
+  stats.cpu_ms = Math.round((stats.isolate_cpu_ms - cpuAtStart) * 100) / 100;
   stats.duration_ms = Date.now() - started;
   if (failure) log.error(`worker ${opts.workerId} stopped early: ${(failure as Error).message ?? failure}`, { ...stats });
   else if (stats.claimed > 0) log.info(`worker ${opts.workerId} done`, { ...stats });

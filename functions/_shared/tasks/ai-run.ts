@@ -38,7 +38,7 @@ export type AiRunPayload = z.infer<typeof aiRunPayload>;
 export const aiRun = defineTaskType({
   description: "Runs one OpenAI-compatible chat completion; `response_schema` asks for JSON and checks it. Result: { text | json, usage, model }.",
   payload: aiRunPayload,
-  timeoutMs: 180_000,
+  timeoutMs: 70_000, // was 180 s: the Free plan's isolate lives 150 s (task-types.ts)
   async handle(payload, { task, log, signal }) {
     // Unlike sop.generate there is nothing to fall back to: fail at once (not retried), saying what to set.
     const { config, client } = aiProviderFromEnv({ holder: `task:${task.id}`, log, model: payload.model });

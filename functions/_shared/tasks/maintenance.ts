@@ -29,7 +29,7 @@ export const pruneHistory = defineTaskType({
     events_days: days,
     http_responses_hours: z.number().int().min(1).max(876_000).optional(),
   }),
-  timeoutMs: 120_000,
+  timeoutMs: 60_000, // was 120 s: the Free plan's isolate lives 150 s (task-types.ts)
   async handle(payload, { log }) {
     const sql = db();
     const [{ pruned }] = await sql<{ pruned: Record<string, { deleted: number; error?: string }> }[]>`

@@ -34,7 +34,7 @@ async function logged<T>(ctx: TaskContext, what: string, work: () => Promise<T>)
 export const notionPush = defineTaskType({
   description: "Creates or updates the Notion page of a task, ticket, SOP or daily digest (never a duplicate page).",
   payload: notionPushPayload,
-  timeoutMs: 180_000,
+  timeoutMs: 70_000, // was 180 s: the Free plan's isolate lives 150 s (task-types.ts)
   async handle(payload, ctx) {
     return await logged(ctx, "notion.push", async () => {
       const notion = await notionContext(ctx.log, { signal: ctx.signal });
@@ -61,13 +61,13 @@ export const notionPush = defineTaskType({
 export const notionPull = defineTaskType({
   description: "Applies human edits from Notion: the whole data source since the watermark, or one page ({page_id}).",
   payload: z.strictObject({ page_id: z.string().min(1).max(100).optional() }),
-  timeoutMs: 150_000,
+  timeoutMs: 70_000, // was 150 s (task-types.ts); the pull stops itself at its budget and resumes from the watermark
   async handle(payload, ctx) {
     return await logged(ctx, "notion.pull", async () => {
       await db()`select orchestrator.sync_attach_known_tables()`;
       const notion = await notionContext(ctx.log, { signal: ctx.signal });
       if (payload.page_id) return await pullPage(notion, normaliseId(payload.page_id));
-      return await pullDataSource(notion, { budgetMs: 100_000, signal: ctx.signal });
+      return await pullDataSource(notion, { budgetMs: 50_000, signal: ctx.signal });
     });
   },
 });

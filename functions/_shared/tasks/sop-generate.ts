@@ -12,7 +12,7 @@ import { defineTaskType } from "../task-types.ts";
 export const sopGenerate = defineTaskType({
   description: "Writes the next version of an SOP (AI provider, or the template without one) from a ticket, events and tasks; stores it in orchestrator.sops.",
   payload: generateSopSchema,
-  timeoutMs: 240_000,
+  timeoutMs: 70_000, // was 240 s: the Free plan's isolate lives 150 s (task-types.ts)
   async handle(payload, { task, log, signal }) {
     // The registry imports this module: look it up at call time, not at import time.
     const { taskType } = await import("../registry.ts");

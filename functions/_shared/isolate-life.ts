@@ -1,0 +1,123 @@
+// The life of this isolate as the platform counts it, so the worker can stop before a limit ends it:
+// CPU time and wall clock since the isolate started, the budgets it must stay within, and the
+// `beforeunload` event the runtime sends shortly before a wall-clock termination.
+//
+// The limits apply only inside an edge user worker: edge-runtime (hosted Supabase, `supabase functions
+// serve`) sets SB_EXECUTION_ID in each, and so does the local stack's runtime. Anywhere else (a single
+// process serving every function, tests running the worker in Node) the life is unbounded, as before.
+//
+// CPU time: the thread's own counter where the runtime offers one (cpu-clock.ts), counted from when
+// this module loaded (the function's boot is not counted, as the local gateway does not count it).
+// Supabase's hosted edge-runtime offers none; there the CPU is estimated from event-loop lag while a
+// worker runs (time a 10 ms timer fired late was time the thread was busy). The estimate misses
+// bursts shorter than the tick, so it is doubled.
+import { processCpuMs } from "./cpu-clock.ts";
+import { env, settings } from "./env.ts";
+
+const cpuAtLoad = processCpuMs();
+
+export interface IsolateLife {
+  /** CPU time this isolate has used, in ms (measured, or estimated where the runtime does not measure it). */
+  cpuUsedMs(): number;
+  /** Whether cpuUsedMs is measured (true) or estimated from event-loop lag (false). */
+  readonly cpuMeasured: boolean;
+  /** Wall clock since the isolate started, in ms. */
+  ageMs(): number;
+  /** Claims stop once cpuUsedMs reaches this. */
+  readonly cpuBudgetMs: number;
+  /** The plan's wall clock: the isolate is terminated at this age. */
+  readonly wallClockMs: number;
+  /** Wall clock kept free before the limit: no handler may still be due to run in it. */
+  readonly wallHeadroomMs: number;
+  /** Starts and stops the lag sampler (a no-op where CPU is measured); the worker brackets each run with it. */
+  sample(on: boolean): void;
+}
+
+export interface LifeLimits {
+  cpuBudgetMs?: number;
+  wallClockMs?: number;
+  wallHeadroomMs?: number;
+}
+
+/** A life that starts now: the baseline of both clocks is this moment (tests; a fresh isolate's view of itself). */
+export function lifeFromNow(limits: LifeLimits = {}): IsolateLife {
+  const cpuAt = processCpuMs();
+  const wallAt = performance.now();
+  return makeLife(limits, cpuAt, wallAt);
+}
+
+/** Whether this process is an edge-runtime user worker: one isolate per function, with the platform's limits. */
+export const inEdgeWorker = (): boolean => env("SB_EXECUTION_ID") !== undefined;
+
+let processLife: IsolateLife | undefined;
+/**
+ * This isolate's own life: CPU from when this module loaded, wall clock from the process's start (the
+ * platform's wall clock starts with the isolate). Unbounded outside an edge user worker.
+ */
+export function isolateLife(): IsolateLife {
+  const unbounded = { cpuBudgetMs: Infinity, wallClockMs: Infinity, wallHeadroomMs: 0 };
+  return (processLife ??= makeLife(inEdgeWorker() ? {} : unbounded, cpuAtLoad, 0));
+}
+
+function makeLife(limits: LifeLimits, cpuAt: number | undefined, wallAt: number): IsolateLife {
+  const measured = processCpuMs() !== undefined;
+  const lag = measured ? undefined : lagSampler();
+  return {
+    cpuMeasured: measured,
+    cpuUsedMs: () => (measured ? processCpuMs()! - (cpuAt ?? 0) : lag!.busyMs() * 2),
+    ageMs: () => performance.now() - wallAt,
+    cpuBudgetMs: limits.cpuBudgetMs ?? settings.workerCpuBudgetMs,
+    wallClockMs: limits.wallClockMs ?? settings.workerWallClockMs,
+    wallHeadroomMs: limits.wallHeadroomMs ?? settings.workerWallHeadroomMs,
+    sample: (on) => lag?.sample(on),
+  };
+}
+
+/** Wall clock left before the headroom starts: a handler that starts now must finish within it. */
+export const wallLeftMs = (life: IsolateLife): number => life.wallClockMs - life.wallHeadroomMs - life.ageMs();
+
+const LAG_TICK_MS = 10;
+function lagSampler() {
+  let busy = 0;
+  let users = 0;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let last = 0;
+  return {
+    busyMs: () => busy,
+    sample(on: boolean) {
+      users += on ? 1 : -1;
+      if (users > 0 && timer === undefined) {
+        last = performance.now();
+        timer = setInterval(() => {
+          const now = performance.now();
+          busy += Math.max(0, now - last - LAG_TICK_MS);
+          last = now;
+        }, LAG_TICK_MS);
+      } else if (users <= 0 && timer !== undefined) {
+        clearInterval(timer);
+        timer = undefined;
+        users = 0;
+      }
+    },
+  };
+}
+
+// --- beforeunload: the runtime's last word before a wall-clock termination -------------
+const unloadListeners = new Set<(reason: string) => void>();
+let listening = false;
+
+/** Calls `fn` when the isolate is about to be terminated; returns the unsubscribe. */
+export function onBeforeUnload(fn: (reason: string) => void): () => void {
+  const target = globalThis as { addEventListener?: (type: string, fn: (e: Event) => void) => void };
+  if (!listening && typeof target.addEventListener === "function") {
+    listening = true;
+    target.addEventListener("beforeunload", (e) => beforeUnload(String((e as CustomEvent).detail?.reason ?? "beforeunload")));
+  }
+  unloadListeners.add(fn);
+  return () => unloadListeners.delete(fn);
+}
+
+/** Tells every listener the isolate is going away (the event handler; tests in Node, which has no such event). */
+export function beforeUnload(reason: string): void {
+  for (const fn of [...unloadListeners]) fn(reason);
+}
