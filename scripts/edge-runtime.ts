@@ -1,64 +1,38 @@
-// Local Edge Functions server (Deno), standing in for `supabase functions serve`
+// Local Edge Functions gateway (Deno), standing in for `supabase functions serve`
 // where Docker cannot run. Serves every [functions.X] of supabase/config.toml at
 // /functions/v1/X/*, with Supabase's gateway behaviour: verify_jwt checks the
-// project JWT, the function sees the path "/X/...", and EdgeRuntime.waitUntil
-// keeps background work alive after the response.
+// project JWT, and the function sees the path "/X/...". Each function runs in user
+// workers of its own (scripts/edge/worker-host.ts: one Deno process per worker,
+// under the hosted CPU, wall-clock and memory limits of scripts/edge/limits.ts).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Buffer } from "node:buffer";
 import { Readable } from "node:stream";
 import { gatewayAllows } from "./edge/gateway-auth.ts";
 import { serveDashboard } from "./edge/dashboard-static.ts";
+import { readFunctionConfig } from "./edge/function-config.ts";
+import { mainThreadCpuMs, residentMb } from "./edge/proc-stats.ts";
+import { LimitsError, readLimits, type WorkerLimits } from "./edge/limits.ts";
+import { ShutdownLog } from "./edge/shutdown-log.ts";
+import { WorkerHost } from "./edge/worker-host.ts";
 
 const root = new URL("../", import.meta.url);
 const port = Number(Deno.env.get("EDGE_PORT") ?? 54321);
 
-interface FunctionEntry {
-  name: string;
-  verifyJwt: boolean;
-  entrypoint: string;
-  fetch?: (req: Request) => Promise<Response>;
+let limits: WorkerLimits;
+try {
+  limits = readLimits();
+} catch (err) {
+  if (!(err instanceof LimitsError)) throw err;
+  console.error(JSON.stringify({ level: "fatal", component: "edge-runtime", message: err.message }));
+  Deno.exit(1);
 }
-
-/** Reads the [functions.X] tables of supabase/config.toml (only the keys we use). */
-function readFunctionConfig(): FunctionEntry[] {
-  const toml = Deno.readTextFileSync(new URL("supabase/config.toml", root));
-  const entries: FunctionEntry[] = [];
-  let current: FunctionEntry | undefined;
-  for (const raw of toml.split("\n")) {
-    const line = raw.replace(/#.*$/, "").trim();
-    const table = /^\[(.+)\]$/.exec(line)?.[1];
-    if (table) {
-      current = undefined;
-      const name = /^functions\.("?)([\w-]+)\1$/.exec(table)?.[2];
-      if (name) entries.push(current = { name, verifyJwt: true, entrypoint: `../functions/${name}/index.ts` });
-      continue;
-    }
-    const kv = /^([\w]+)\s*=\s*(.+)$/.exec(line);
-    if (!current || !kv) continue;
-    if (kv[1] === "verify_jwt") current.verifyJwt = kv[2] === "true";
-    if (kv[1] === "entrypoint") current.entrypoint = JSON.parse(kv[2]);
-    if (kv[1] === "enabled" && kv[2] === "false") entries.splice(entries.indexOf(current), 1);
-  }
-  return entries;
+// The limits depend on reading workers' CPU and memory; without it nothing would be enforced.
+if (mainThreadCpuMs(Deno.pid) === undefined || residentMb(Deno.pid) === undefined) {
+  console.error(JSON.stringify({ level: "fatal", component: "edge-runtime", message: "cannot read /proc/<pid>/stat of processes: run the gateway on Linux with `deno run --allow-all` (scripts/stack/stack.ts does)" }));
+  Deno.exit(1);
 }
-
-// Background work handed to waitUntil runs to completion; failures are printed, never swallowed.
-(globalThis as unknown as { EdgeRuntime: unknown }).EdgeRuntime = {
-  waitUntil(promise: Promise<unknown>) {
-    promise.catch((err) => console.error(JSON.stringify({ level: "error", component: "edge-runtime", message: `waitUntil task failed: ${err}` })));
-  },
-};
-
-const functions = new Map<string, FunctionEntry>();
-for (const entry of readFunctionConfig()) {
-  const url = new URL(entry.entrypoint, new URL("supabase/", root));
-  const mod = await import(url.href);
-  if (typeof mod.default?.fetch !== "function") {
-    throw new Error(`${entry.entrypoint} must \`export default { fetch }\``);
-  }
-  entry.fetch = (req) => mod.default.fetch(req);
-  functions.set(entry.name, entry);
-}
+const functions = new Map(readFunctionConfig(root).map((f) => [f.name, f]));
+const host = new WorkerHost(limits, new ShutdownLog(Deno.env.get("SUPABASE_DB_URL")));
 
 /** A disconnect is routine, not a crash: no stack, no line. */
 function isDisconnect(err: unknown): boolean {
@@ -68,8 +42,6 @@ function isDisconnect(err: unknown): boolean {
     /connection (closed|reset)|resource unavailable|broken pipe|aborted/i.test(e?.message ?? "");
 }
 
-// One stray rejected promise must not take every function down (the hosted runtime isolates
-// requests the same way): print it and keep serving.
 globalThis.addEventListener("unhandledrejection", (event) => {
   event.preventDefault();
   if (isDisconnect(event.reason)) return;
@@ -94,7 +66,7 @@ async function route(req: Request): Promise<Response> {
   if (denied) return denied;
   // Hosted Supabase hands the function the path without /functions/v1.
   const inner = new URL(`/${fn.name}${m![2] ?? ""}${url.search}`, url);
-  return await fn.fetch!(new Request(inner, req));
+  return await host.handle(fn, req, inner);
 }
 
 const internalError = () =>
@@ -164,8 +136,8 @@ const server = createServer({ maxHeaderSize: 64 * 1024 }, async (nodeReq: Incomi
     console.log(JSON.stringify({ level: "debug", component: "edge-runtime", message: `${method} ${nodeReq.url} ${res.status} ${(performance.now() - started).toFixed(1)}ms` }));
   }
 });
-// Long worker invocations (budget_ms up to 400 s) must not be cut by Node's default request timeout;
-// stalled bodies are cut by the functions' own idle timeout (BODY_IDLE_TIMEOUT_MS) instead.
+// Node's default request timeout must not cut requests: the 150 s no-response rule is the worker
+// host's (504), and stalled bodies are cut by the functions' own idle timeout (BODY_IDLE_TIMEOUT_MS).
 server.requestTimeout = 0;
 // Requests the HTTP parser refuses (headers too large, malformed request line) get the error shape, then the connection closes.
 server.on("clientError", (err: Error & { code?: string }, socket: { writable: boolean; end(data: string): void; destroy(): void }) => {
@@ -179,5 +151,15 @@ server.on("clientError", (err: Error & { code?: string }, socket: { writable: bo
   socket.end(`HTTP/1.1 ${tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 });
 server.listen(port, "127.0.0.1", () => {
-  console.log(`functions ready on http://127.0.0.1:${port}/functions/v1/ (${[...functions.keys()].join(", ")})`);
+  console.log(`functions ready on http://127.0.0.1:${port}/functions/v1/ (${[...functions.keys()].join(", ")}); ` +
+    `user workers: ${limits.plan} plan, wall clock ${limits.wallClockMs / 1000} s, CPU ${limits.cpuSoftMs}/${limits.cpuHardMs} ms, memory ${limits.memoryMb} MB`);
 });
+
+// Stopping (Ctrl-C, the stack's SIGTERM): every worker ends as TerminationRequested, logged, then exit.
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    server.close();
+    await host.stop();
+    Deno.exit(0);
+  });
+}

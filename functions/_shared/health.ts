@@ -16,6 +16,8 @@ export interface HealthReport {
   queue: Record<string, number | null>;
   cron: { job: string; schedule: string; last_run: string | null; last_status: string | null }[];
   local_stack?: { processes: LocalProcess[] };
+  /** The local Edge runtime's user workers (scripts/edge/): terminations by shutdown reason, from its rows in orchestrator.logs. */
+  edge?: EdgeReport;
   /** The AI_* settings as the functions see them: problems say what to set (SOPs fall back to the template meanwhile). */
   ai: AiConfigReport;
 }
@@ -30,6 +32,29 @@ export interface LocalProcess {
   last_exit_at: string | null;
   since: string;
   gave_up: string | null;
+}
+
+export interface EdgeReport {
+  /** Workers gone, by reason (EventLoopCompleted, EarlyDrop, WallClockTime, CPUTime, Memory, TerminationRequested). */
+  terminations: Record<string, number>;
+  /** Workers retired (no new requests), by reason (CPUTime: soft limit; WallClockTime: half the wall clock). */
+  retirements: Record<string, number>;
+}
+
+// Only the local runtime writes these rows; on hosted Supabase the platform's own logs hold them
+// and the section is absent (as local_stack is). Counted over the rows logs retention keeps.
+async function edgeReport(sql: Sql): Promise<EdgeReport> {
+  const rows = await sql<{ event: string; reason: string; n: number }[]>`
+    select context->>'event' as event, context->>'reason' as reason, count(*)::int as n
+    from orchestrator.logs
+    where component = 'edge-runtime' and context ? 'reason'
+    group by 1, 2`;
+  const report: EdgeReport = { terminations: {}, retirements: {} };
+  for (const r of rows) {
+    if (r.event === "shutdown") report.terminations[r.reason] = r.n;
+    if (r.event === "retire") report.retirements[r.reason] = r.n;
+  }
+  return report;
 }
 
 async function localProcesses(sql: Sql): Promise<LocalProcess[] | undefined> {
@@ -79,6 +104,7 @@ export async function healthReport(): Promise<HealthReport> {
     queue,
     cron: cron.map((c) => ({ job: c.job, schedule: c.schedule, last_run: c.last_run?.toISOString() ?? null, last_status: c.last_status })),
     ...(processes ? { local_stack: { processes } } : {}),
+    ...(processes ? { edge: await withTimeout(edgeReport(sql), DB_TIMEOUT_MS) } : {}),
     ai,
   };
 }

@@ -121,8 +121,11 @@ export class LocalStack {
     this.dispatcher = new ManagedProcess("pg_net", process.execPath, [join(ROOT, "scripts/pg-net-dispatcher.ts")], {
       DB_URL: this.info.DB_URL,
     }, this.onLine, { cwd: ROOT, onChange });
+    // --allow-all for the gateway only: it starts a Deno process per user worker (run access is all
+    // access in effect) and reads their CPU and memory in /proc/<pid>, which Deno grants only with
+    // all permissions. The functions run in those workers with the narrow set (user-worker-process.ts).
     this.functions = new ManagedProcess("functions", join(BIN, "deno"), [
-      "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--no-prompt", "--unstable-no-legacy-abort",
+      "run", "--allow-all", "--no-prompt", "--unstable-no-legacy-abort",
       "--config", join(ROOT, "deno.json"), join(ROOT, "scripts/edge-runtime.ts"),
     ], this.functionEnv(), this.onLine, { cwd: ROOT, onChange });
     this.logsMirror = new ManagedProcess("logs", process.execPath, [join(ROOT, "scripts/logs-mirror.ts")], {

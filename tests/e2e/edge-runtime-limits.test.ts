@@ -1,0 +1,186 @@
+// The local Edge runtime's limits, through real functions on a private stack (the limits are the
+// runtime's, for every function at once): per-function workers serving requests at once, CPU
+// measured for real (soft limit: retire and finish; hard limit: 546 at once), memory, wall clock
+// (retire at half, terminate at the limit), early drop, the 150 s no-response rule (here 8 s),
+// each ending logged with its shutdown reason and counted in /health while /health keeps answering.
+import { request } from "node:http";
+import { describe, expect, it } from "vitest";
+import type postgres from "postgres";
+import { usePrivateStack } from "../helpers/private-stack.ts";
+import { waitFor } from "../helpers/stack.ts";
+
+const WALL_CLOCK_MS = 12_000;
+const REQUEST_TIMEOUT_MS = 8_000;
+const priv = usePrivateStack({
+  functionEnv: {
+    ORCHESTRATOR_TEST_TASKS: "1", TEST_CHAOS_TIMEOUT_MS: "30000", BODY_IDLE_TIMEOUT_MS: "60000",
+    // CPU and memory keep the serve defaults (1,000 / 2,000 ms, 256 MB); the wall clock and the
+    // no-response rule are shortened so that a test reaches them.
+    EDGE_WALL_CLOCK_LIMIT_MS: String(WALL_CLOCK_MS), EDGE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+  },
+});
+const fns = () => priv.stack.info.FUNCTIONS_URL;
+const auth = () => ({ authorization: `Bearer ${priv.stack.info.SERVICE_ROLE_KEY}`, "content-type": "application/json" });
+
+interface EdgeRow { message: string; context: { event: string; reason: string; function: string; worker: string; in_flight: number; cpu_ms: number | null; memory_mb: number | null } }
+
+async function edgeRows(sql: postgres.Sql, where: { fn: string; event: string; reason: string }, sinceId: number): Promise<EdgeRow[]> {
+  return await sql<EdgeRow[]>`
+    select message, context from orchestrator.logs
+    where component = 'edge-runtime' and id > ${sinceId}
+      and context->>'function' = ${where.fn} and context->>'event' = ${where.event} and context->>'reason' = ${where.reason}
+    order by id`;
+}
+
+async function lastLogId(sql: postgres.Sql): Promise<number> {
+  const [{ id }] = await sql`select coalesce(max(id), 0)::bigint as id from orchestrator.logs`;
+  return Number(id);
+}
+
+/** A test.chaos task no wake-up announces (triggers off for the insert), for a synchronous POST /task-worker to claim. */
+async function quietChaos(sql: postgres.Sql, payload: Record<string, unknown>): Promise<number> {
+  return await sql.begin(async (tx) => {
+    await tx`set local session_replication_role = replica`;
+    const [{ id }] = await tx`select (task).id from orchestrator.enqueue('test.chaos', ${tx.json(payload as postgres.JSONValue)}, '{"max_attempts":2}'::jsonb)`;
+    return Number(id);
+  });
+}
+
+const runWorker = () =>
+  fetch(`${fns()}/task-worker`, { method: "POST", headers: auth(), body: JSON.stringify({ max_tasks: 1, types: ["test.chaos"], budget_ms: 30_000 }) });
+
+/** Polls GET /health (service key) until stopped: every answer's status, to show it answered throughout. */
+function watchHealth() {
+  const statuses: number[] = [];
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      const res = await fetch(`${fns()}/health`, { headers: auth() }).catch(() => undefined);
+      statuses.push(res?.status ?? 0);
+      await res?.body?.cancel();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return { statuses, stop: async () => ((on = false), await loop, statuses) };
+}
+
+/** Sends the headers and part of a body, then nothing: the function waits for the rest. */
+function stalledPost(path: string): { answer: Promise<{ status: number; body: string }>; destroy: () => void } {
+  const url = new URL(`${fns()}${path}`);
+  const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { ...auth(), "content-length": "1000" } });
+  const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    req.on("response", (res) => {
+      let body = "";
+      res.on("data", (c) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode!, body }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+  });
+  req.write('{"type":"noop",');
+  return { answer, destroy: () => req.destroy() };
+}
+
+describe("the local Edge runtime's user workers", () => {
+  it("one worker per function serves many requests at once; a fresh function cold-starts once", async () => {
+    const first = await fetch(`${fns()}/tasks?limit=1`, { headers: auth() });
+    expect(first.status).toBe(200);
+    const worker = first.headers.get("x-edge-worker");
+    expect(worker).toMatch(/^tasks#\d+$/);
+    const burst = await Promise.all(Array.from({ length: 30 }, () => fetch(`${fns()}/tasks?limit=1`, { headers: auth() })));
+    expect(burst.map((r) => r.status)).toEqual(burst.map(() => 200));
+    expect(new Set(burst.map((r) => r.headers.get("x-edge-worker")))).toEqual(new Set([worker]));
+    // Another function is another worker.
+    const health = await fetch(`${fns()}/health`, { headers: auth() });
+    expect(health.headers.get("x-edge-worker")).toMatch(/^health#\d+$/);
+  });
+
+  it("a CPU burn past the hard limit is killed at once: 546 WORKER_LIMIT, logged CPUTime, /health answers throughout", async () => {
+    const since = await lastLogId(priv.sql);
+    const watch = watchHealth();
+    await quietChaos(priv.sql, { mode: "burn_cpu", ms: 6_000 });
+    const started = performance.now();
+    const res = await runWorker();
+    const elapsed = performance.now() - started;
+    expect(res.status).toBe(546);
+    expect(await res.json()).toMatchObject({ code: "WORKER_LIMIT" });
+    // A noop enqueued beside it still succeeds, on a fresh worker.
+    const noop = await (await fetch(`${fns()}/tasks`, { method: "POST", headers: auth(), body: JSON.stringify({ type: "noop" }) })).json();
+    await waitFor(async () => {
+      const [{ status }] = await priv.sql`select status::text from orchestrator.tasks where id = ${noop.id}`;
+      return status === "succeeded";
+    }, "the noop beside the burn to succeed", 30_000, 200);
+    const statuses = await watch.stop();
+    expect(statuses.length).toBeGreaterThan(3);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    const [row] = await edgeRows(priv.sql, { fn: "task-worker", event: "shutdown", reason: "CPUTime" }, since);
+    expect(row.message).toMatch(/shut down: CPUTime \(CPU time \d+ ms ≥ hard limit 2000 ms\); 1 request\(s\) in flight got 546/);
+    expect(row.context.cpu_ms).toBeGreaterThanOrEqual(2_000);
+    expect(row.context.cpu_ms).toBeLessThan(2_200);
+    const h = await (await fetch(`${fns()}/health`, { headers: auth() })).json();
+    expect(h.edge.terminations.CPUTime).toBeGreaterThanOrEqual(1);
+    console.log(`[edge limits] burn_cpu 6000 ms: 546 after ${Math.round(elapsed)} ms wall, killed at ${row.context.cpu_ms} ms CPU; /health answered ${statuses.length}/${statuses.length}`);
+  });
+
+  it("past the soft limit a worker retires, finishes its request, then is dropped early", async () => {
+    const since = await lastLogId(priv.sql);
+    const id = await quietChaos(priv.sql, { mode: "burn_cpu", ms: 1_300 });
+    const res = await runWorker();
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ claimed: 1, succeeded: 1 });
+    const [{ status }] = await priv.sql`select status::text from orchestrator.tasks where id = ${id}`;
+    expect(status).toBe("succeeded");
+    const worker = res.headers.get("x-edge-worker")!;
+    await waitFor(async () => (await edgeRows(priv.sql, { fn: "task-worker", event: "shutdown", reason: "EarlyDrop" }, since)).some((r) => r.context.worker === worker),
+      `${worker} to be dropped early`, 10_000, 100);
+    const retired = await edgeRows(priv.sql, { fn: "task-worker", event: "retire", reason: "CPUTime" }, since);
+    expect(retired.map((r) => r.context.worker)).toContain(worker);
+    expect(await edgeRows(priv.sql, { fn: "task-worker", event: "shutdown", reason: "CPUTime" }, since)).toEqual([]);
+  });
+
+  it("over 256 MB a worker is killed: 546, logged Memory, /health answers throughout", async () => {
+    const since = await lastLogId(priv.sql);
+    const watch = watchHealth();
+    await quietChaos(priv.sql, { mode: "alloc", mb: 400, ms: 5_000 });
+    const res = await runWorker();
+    expect(res.status).toBe(546);
+    expect(await res.json()).toMatchObject({ code: "WORKER_LIMIT" });
+    const statuses = await watch.stop();
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    const [row] = await edgeRows(priv.sql, { fn: "task-worker", event: "shutdown", reason: "Memory" }, since);
+    expect(row.message).toMatch(/shut down: Memory \(resident memory \d+ MB > limit 256 MB\)/);
+    const h = await (await fetch(`${fns()}/health`, { headers: auth() })).json();
+    expect(h.edge.terminations.Memory).toBeGreaterThanOrEqual(1);
+  });
+
+  it("wall clock: retired at half the limit, killed at the limit (546); no response within the request timeout is a 504", async () => {
+    const since = await lastLogId(priv.sql);
+    // A fresh worker for /tasks: wait out the one the first test used (retired and dropped at half its wall clock).
+    await waitFor(async () => (await edgeRows(priv.sql, { fn: "tasks", event: "shutdown", reason: "EarlyDrop" }, 0)).length > 0,
+      "the first tasks worker to be dropped", WALL_CLOCK_MS, 200);
+    const a = stalledPost("/tasks");
+    const t0 = performance.now();
+    // B goes to the same worker (not retired before half its wall clock), late enough that the
+    // worker's wall-clock kill (at 12 s of its life) comes before B's own request timeout (13 s).
+    await new Promise((r) => setTimeout(r, WALL_CLOCK_MS / 2 - 1_000));
+    const b = stalledPost("/tasks");
+    const [ra, rb] = await Promise.all([a.answer, b.answer]);
+    const elapsed = performance.now() - t0;
+    a.destroy();
+    b.destroy();
+    expect(ra.status).toBe(504);
+    expect(JSON.parse(ra.body)).toMatchObject({ code: "IDLE_TIMEOUT" });
+    expect(rb.status).toBe(546);
+    expect(JSON.parse(rb.body)).toMatchObject({ code: "WORKER_LIMIT" });
+    expect(elapsed).toBeGreaterThanOrEqual(WALL_CLOCK_MS - 2_000);
+    const retired = await edgeRows(priv.sql, { fn: "tasks", event: "retire", reason: "WallClockTime" }, since);
+    const killed = await edgeRows(priv.sql, { fn: "tasks", event: "shutdown", reason: "WallClockTime" }, since);
+    expect(killed).toHaveLength(1);
+    expect(retired.map((r) => r.context.worker)).toContain(killed[0].context.worker);
+    expect(killed[0].context.in_flight).toBe(1);
+    const h = await (await fetch(`${fns()}/health`, { headers: auth() })).json();
+    expect(h.edge.terminations.WallClockTime).toBeGreaterThanOrEqual(1);
+    expect(h.edge.terminations.EarlyDrop).toBeGreaterThanOrEqual(1);
+    expect(h.edge.retirements.WallClockTime).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+});
