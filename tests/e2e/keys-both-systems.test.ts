@@ -59,6 +59,7 @@ describe.each(SYSTEMS)("$name", (sys) => {
     expect(answer.status_code).toBe(202);
 
     // The insert's own wake-up (its trigger runs in the inserting transaction, so it is read there).
+    const started = performance.now();
     const { task, wake } = await sql.begin(async (tx) => {
       const [task] = await tx<{ id: string }[]>`
         insert into orchestrator.tasks (type, payload) values ('noop', ${tx.json({ echo: sys.name })}) returning id`;
@@ -70,6 +71,7 @@ describe.each(SYSTEMS)("$name", (sys) => {
       select status_code from net._http_response where id = ${wake}`)[0], "the insert wake-up's answer");
     expect(woke.status_code).toBe(202);
     await waitFor(async () => (await sql<{ status: string }[]>`select status from orchestrator.tasks where id = ${task.id}`)[0]?.status === "succeeded", "the task to succeed", 10_000);
+    console.log(`[keys] ${sys.name}: insert -> wake-up 202 -> task succeeded in ${(performance.now() - started).toFixed(0)} ms`);
     expect(await sql`select orchestrator.check_wakeups() as refused`).toEqual([{ refused: 0 }]);
     expect(await wakeupReport(sql)).toMatchObject({ refused_last_hour: 0, problem: null });
   });
@@ -99,6 +101,7 @@ describe.each(SYSTEMS)("$name", (sys) => {
       }
     }
     expect(statuses).toHaveLength(PROTECTED.length * 3);
+    console.log(`[keys] ${sys.name}: ${statuses.length} calls to the 12 protected functions with the key in apikey alone / dashboard headers / its usual header, none refused`);
   });
 
   it("the public key (anon / publishable) opens /health only, and there only {status}", async () => {
@@ -163,6 +166,12 @@ describe("the gateway's verify_jwt check (scripts/edge/gateway-auth.ts) with the
     expect(await allows({ authorization: `Bearer ${ps.stack.info.ANON_KEY}` })).toBe("allowed");
     const es256 = await signEs256(JSON.parse(ps.stack.info.JWT_SIGNING_KEY), { role: "service_role", iss: "supabase-local" });
     expect(await allows({ authorization: `Bearer ${es256}` })).toBe("allowed");
+    // A project whose JWKS also holds an RSA key (hosted offers RS256): tokens it signs verify too.
+    const rsa = await generateKeyPair("RS256", { extractable: true });
+    const jwks = { keys: [...JSON.parse(ps.stack.info.JWKS).keys, { ...(await exportJWK(rsa.publicKey)), kid: "rsa-1", alg: "RS256", use: "sig" }] };
+    const rs256 = await new SignJWT({ role: "authenticated" }).setProtectedHeader({ alg: "RS256", kid: "rsa-1" }).setExpirationTime("1h").sign(rsa.privateKey);
+    expect(await gatewayAllows(req({ authorization: `Bearer ${rs256}` }), { jwtSecret: ps.stack.info.JWT_SECRET, jwks })).toBeUndefined();
+    expect(await allows({ authorization: `Bearer ${rs256}` })).toMatch(/^401 Invalid JWT/); // not in the stack's own JWKS
   });
 
   it("refuses wrong signatures, unknown keys, expired tokens and the new API keys", async () => {
@@ -179,6 +188,9 @@ describe("the gateway's verify_jwt check (scripts/edge/gateway-auth.ts) with the
     const good = ps.stack.info.SERVICE_ROLE_KEY;
     const tampered = good.slice(0, -4) + (good.endsWith("AAAA") ? "BBBB" : "AAAA");
     expect(await allows({ authorization: `Bearer ${tampered}` })).toMatch(/^401 Invalid JWT/);
+    // An unsigned token (alg none) is no JWT of this project.
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    expect(await allows({ authorization: `Bearer ${b64({ alg: "none", typ: "JWT" })}.${b64({ role: "service_role" })}.` })).toMatch(/^401 Invalid JWT/);
     expect(await allows({ authorization: "Bearer not-a-jwt" })).toMatch(/^401 Invalid JWT: the bearer token is not a JWT/);
     expect(await allows({ authorization: `Bearer ${ps.stack.info.SECRET_KEY}` })).toMatch(/^401 Invalid JWT: .*not JWTs.*verify_jwt = false/);
     expect(await allows({ apikey: ps.stack.info.SECRET_KEY })).toMatch(/^401 Missing authorization header\. .*verify_jwt = false/);
