@@ -154,6 +154,8 @@ export interface Health {
   db?: { ok: boolean; latency_ms: number | null; error?: string };
   queue?: Record<string, number | null>;
   cron?: { job: string; schedule: string; last_run: string | null; last_status: string | null }[];
+  /** The local Edge runtime's user workers (absent on hosted Supabase): ends and retirements by shutdown reason. */
+  edge?: { terminations: Record<string, number>; retirements: Record<string, number> };
 }
 
 export const TASK_STATUSES = ["queued", "running", "succeeded", "dead", "cancelled"] as const;

@@ -121,6 +121,7 @@ export function Overview() {
               )}
             </section>
           </div>
+          {h.edge && <EdgeWorkers edge={h.edge} />}
         </>
       )}
 
@@ -150,6 +151,45 @@ export function Overview() {
 
       {features.sync && <SyncStatus path={features.sync} />}
     </div>
+  );
+}
+
+// Shutdown reasons as Supabase's logs name them; the limit kills first, as they cost requests.
+const SHUTDOWN_REASONS = ["CPUTime", "Memory", "WallClockTime", "EarlyDrop", "EventLoopCompleted", "TerminationRequested"] as const;
+const LIMIT_KILLS = new Set(["CPUTime", "Memory", "WallClockTime"]);
+
+function EdgeWorkers({ edge }: { edge: NonNullable<Health["edge"]> }) {
+  const reasons = [...SHUTDOWN_REASONS, ...Object.keys(edge.terminations).filter((r) => !(SHUTDOWN_REASONS as readonly string[]).includes(r))];
+  return (
+    <section class="card" aria-labelledby="edge-h" data-testid="edge-terminations">
+      <h2 id="edge-h">Edge workers: terminations by reason</h2>
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">reason</th>
+              <th scope="col">terminated</th>
+              <th scope="col">retired first</th>
+            </tr>
+          </thead>
+          <tbody>
+            {reasons.map((r) => (
+              <tr data-testid={`edge-${r}`}>
+                <td data-label="reason"><code>{r}</code></td>
+                <td data-label="terminated">
+                  {LIMIT_KILLS.has(r) && (edge.terminations[r] ?? 0) > 0 ? <Badge value={number(edge.terminations[r])} kind="dead" /> : number(edge.terminations[r] ?? 0)}
+                </td>
+                <td data-label="retired first">{r === "CPUTime" || r === "WallClockTime" ? number(edge.retirements[r] ?? 0) : "—"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <p class="muted small">
+        Each function runs in user workers under the hosted limits. CPUTime, Memory and WallClockTime kills answer the requests in flight with 546;
+        EarlyDrop is a retired worker let go once idle. Rows: <a href={href("/logs", { component: "edge-runtime" })}>logs of edge-runtime</a>.
+      </p>
+    </section>
   );
 }
 
