@@ -2,9 +2,10 @@
 // CPU time and wall clock since the isolate started, the budgets it must stay within, and the
 // `beforeunload` event the runtime sends shortly before a wall-clock termination.
 //
-// The limits apply only inside an edge user worker: edge-runtime (hosted Supabase, `supabase functions
-// serve`) sets SB_EXECUTION_ID in each, and so does the local stack's runtime. Anywhere else (a single
-// process serving every function, tests running the worker in Node) the life is unbounded, as before.
+// The limits apply where the functions run: in Deno, which is always an edge user worker (hosted
+// Supabase and `supabase functions serve` run edge-runtime, which also sets SB_EXECUTION_ID; the local
+// stack runs one Deno process per worker). Tests that run the worker in Node get an unbounded life, as
+// before, unless they pass one (lifeFromNow).
 //
 // CPU time: the thread's own counter where the runtime offers one (cpu-clock.ts), counted from when
 // this module loaded (the function's boot is not counted, as the local gateway does not count it).
@@ -46,8 +47,8 @@ export function lifeFromNow(limits: LifeLimits = {}): IsolateLife {
   return makeLife(limits, cpuAt, wallAt);
 }
 
-/** Whether this process is an edge-runtime user worker: one isolate per function, with the platform's limits. */
-export const inEdgeWorker = (): boolean => env("SB_EXECUTION_ID") !== undefined;
+/** Whether this process is an edge user worker: one isolate per function, with the platform's limits. */
+export const inEdgeWorker = (): boolean => env("SB_EXECUTION_ID") !== undefined || "Deno" in globalThis;
 
 let processLife: IsolateLife | undefined;
 /**
