@@ -52,6 +52,11 @@ export async function startPrivateStack(opts: {
   };
   try {
     await stack.start();
+    // TEST_KEYS=new: the wake-ups carry the secret key (sb_secret_…, as apikey), as on a project past the key migration.
+    if (process.env.TEST_KEYS === "new") {
+      const sql = postgres(stack.info.DB_URL, { max: 1, onnotice: () => {} });
+      await sql`select orchestrator.set_worker_endpoint(${stack.info.API_URL}, ${stack.info.SECRET_KEY})`.finally(() => sql.end());
+    }
   } catch (err) {
     console.error(lines.slice(-50).join("\n"));
     await stop().catch(() => {});

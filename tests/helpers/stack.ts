@@ -15,11 +15,18 @@ export function sql(): postgres.Sql {
   return client;
 }
 
-/** Legacy keys (service, anon) go as `Authorization: Bearer`; the new ones (secret, publishable) as `apikey`, as hosted wants them. */
+/**
+ * Legacy keys (service, anon) go as `Authorization: Bearer`; the new ones (secret, publishable) as `apikey`, as
+ * hosted wants them. TEST_KEYS=new runs the suite on the new system: "service" and "anon" then mean the secret
+ * and the publishable key (and the stack's wake-ups carry the secret key: private-stack.ts).
+ */
 export type KeyKind = "service" | "anon" | "secret" | "publishable" | "none" | "wrong";
 
-export function headersFor(key: KeyKind, extra: Record<string, string> = {}): Record<string, string> {
+export const newKeysOnly = () => process.env.TEST_KEYS === "new";
+
+export function headersFor(kind: KeyKind, extra: Record<string, string> = {}): Record<string, string> {
   const s = stack();
+  const key = newKeysOnly() && (kind === "service" || kind === "anon") ? (kind === "service" ? "secret" : "publishable") : kind;
   if (key === "secret" || key === "publishable") return { apikey: key === "secret" ? s.SECRET_KEY : s.PUBLISHABLE_KEY, ...extra };
   const value = key === "service" ? s.SERVICE_ROLE_KEY : key === "anon" ? s.ANON_KEY : key === "wrong" ? "not-a-real-key" : undefined;
   return { ...(value ? { authorization: `Bearer ${value}` } : {}), ...extra };
