@@ -48,6 +48,8 @@ export class UserWorker {
         "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--no-prompt", "--unstable-no-legacy-abort",
         "--config", denoConfig.pathname, workerScript.pathname, functionName, entrypoint,
       ],
+      // As edge-runtime does, each worker gets an execution id of its own (the functions' code reads it as "inside an edge worker").
+      env: { SB_EXECUTION_ID: crypto.randomUUID() },
       stdin: "piped", stdout: "piped", stderr: "inherit",
     }).spawn();
     this.child = child;
