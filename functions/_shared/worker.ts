@@ -330,11 +330,30 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
         }, () => {}), // their leases expire and reap() requeues them
     );
   };
+  // Once the unstarted tasks are back: a fresh invocation (a fresh isolate, once this one has retired) takes the rest.
+  let handing: Promise<void> | undefined;
+  const handOffRest = () => handing ??= (async () => {
+    await Promise.all(releasings);
+    stats.handed_off = await (opts.handOff ?? wakeFreshWorker)(types).catch((err) => {
+      log.error(`could not hand the rest to a fresh worker (the sweep will): ${(err as Error).message}`);
+      return false;
+    });
+    const why = { cpu: "its CPU budget is spent", wall_clock: "the isolate's wall clock runs short", unload: "the runtime sent beforeunload" }[halted as "cpu"];
+    log.info(`worker ${opts.workerId} stopped: ${why}; ${stats.released} unstarted tasks back to the queue${stats.handed_off ? ", a fresh worker woken" : ""}`, {
+      isolate_cpu_ms: Math.round(life.cpuUsedMs()), cpu_budget_ms: life.cpuBudgetMs, isolate_age_ms: Math.round(life.ageMs()), wall_clock_ms: life.wallClockMs,
+      released: stats.released, running,
+    });
+    await flushLogs();
+  })();
   const halt = (reason: StopReason) => {
     if (halted) return;
     halted = reason;
     stopClaiming = true;
-    if (reason === "unload") releasePending(); // at once: the isolate is about to go
+    // At once on beforeunload: the isolate is about to go, and its running handlers may never finish.
+    if (reason === "unload") {
+      releasePending();
+      void handOffRest();
+    }
     poke();
   };
 
@@ -564,17 +583,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   await recording;
   await Promise.all(reapings);
   stats.stopped = failure ? "error" : halted ?? (stats.claimed >= maxTasks ? "max_tasks" : Date.now() >= deadline ? "budget" : "drained");
-  if (halted) {
-    // The isolate is near a limit: a fresh invocation (a fresh isolate, once this one has retired) takes the rest.
-    stats.handed_off = await (opts.handOff ?? wakeFreshWorker)(types).catch((err) => {
-      log.error(`could not hand the rest to a fresh worker (the sweep will): ${(err as Error).message}`);
-      return false;
-    });
-    const why = { cpu: "its CPU budget is spent", wall_clock: "the isolate's wall clock runs short", unload: "the runtime sent beforeunload" }[halted as "cpu"];
-    log.info(`worker ${opts.workerId} stopped: ${why}; ${stats.released} unstarted tasks back to the queue${stats.handed_off ? ", a fresh worker woken" : ""}`, {
-      isolate_cpu_ms: Math.round(life.cpuUsedMs()), cpu_budget_ms: life.cpuBudgetMs, isolate_age_ms: Math.round(life.ageMs()), wall_clock_ms: life.wallClockMs,
-    });
-  }
+  if (halted) await handOffRest();
   stats.isolate_cpu_ms = Math.round(life.cpuUsedMs() * 100) / 100;
   stats.cpu_ms = Math.round((stats.isolate_cpu_ms - cpuAtStart) * 100) / 100;
   stats.duration_ms = Date.now() - started;

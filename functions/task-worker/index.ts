@@ -7,6 +7,12 @@ import { defineFunction } from "../_shared/router.ts";
 import { workerRunSchema } from "../_shared/schemas.ts";
 import { runWorker } from "../_shared/worker.ts";
 
+/**
+ * The longest a synchronous run claims for: the last handler it starts (timeout at most 70 s,
+ * MAX_TASK_TIMEOUT_MS) then ends before the 150 s after which a request with no response gets 504.
+ */
+const ANSWER_WITHIN_MS = 60_000;
+
 export default defineFunction("task-worker", [
   {
     method: "POST",
@@ -17,7 +23,9 @@ export default defineFunction("task-worker", [
       const edge = (globalThis as { EdgeRuntime?: { waitUntil(p: Promise<unknown>): void } }).EdgeRuntime;
       // A background run lingers for new tasks once the queue drains (WORKER_LINGER_MS); a caller waiting for stats does not.
       const lingerMs = input.background && edge ? settings.workerLingerMs : 0;
-      const run = runWorker({ workerId, log, budgetMs: input.budget_ms, maxTasks: input.max_tasks, types: input.types, lingerMs });
+      // A caller waiting for the answer gets it before the platform's 150 s no-response limit (504).
+      const budgetMs = input.background && edge ? input.budget_ms : Math.min(input.budget_ms ?? settings.workerBudgetMs, ANSWER_WITHIN_MS);
+      const run = runWorker({ workerId, log, budgetMs, maxTasks: input.max_tasks, types: input.types, lingerMs });
       if (input.background && edge) {
         edge.waitUntil(run.catch((err) => log.error("background worker run failed", { error: String(err) })));
         return json(202, { accepted: true, worker: workerId, reason: input.reason ?? null });
