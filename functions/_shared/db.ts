@@ -1,26 +1,67 @@
 // The one database module: a small postgres.js pool per isolate.
+//
+// Hosted, SUPABASE_DB_URL is a direct connection, and a Micro database takes 60 of them, shared with the
+// apps; so with DB_POOLER_URL set (Supavisor's transaction mode, port 6543; pgbouncer on the local stack)
+// the pool goes through the pooler and the database sees the pooler's few connections, however many
+// isolates are warm. A transaction pooler lends a connection for one transaction: named prepared
+// statements would land on another client's connection (hence `prepare: false`), and LISTEN would be
+// lost with it, so LISTEN takes a session of its own on the direct URL.
 import postgres from "postgres";
-import { envInt, requireEnv } from "./env.ts";
+import { envInt, requireEnv, settings } from "./env.ts";
 
 export type Sql = postgres.Sql;
 /** A pool or a transaction: helpers that run in either take this. */
 export type AnySql = postgres.Sql | postgres.TransactionSql;
 let pool: Sql | undefined;
+let session: Sql | undefined;
+
+/** Supavisor's transaction-mode port: a URL on it is a pooler even when it is given as SUPABASE_DB_URL. */
+const isTransactionPooler = (url: string) => /:6543\//.test(url);
+
+/** How this isolate's queries reach the database. */
+export function poolMode(): "pooler" | "direct" {
+  return settings.dbPoolerUrl || isTransactionPooler(requireEnv("SUPABASE_DB_URL")) ? "pooler" : "direct";
+}
+
+/** Whether LISTEN can work here: it needs a session, which the direct URL gives and a transaction pooler does not. */
+export function canListen(): boolean {
+  return !isTransactionPooler(requireEnv("SUPABASE_DB_URL"));
+}
+
+/** Through a transaction pooler (`viaPooler`): no named prepared statements, no pipelining. */
+function connect(url: string, max: number, viaPooler: boolean): Sql {
+  // postgres.js pipelines up to 100 queries on a connection. pgbouncer (1.18, Debian's) hands the server
+  // connection to another client at the first query's end, so the rest of the pipeline's answers go nowhere
+  // ("got packet from server when not linked") and those queries hang: one query at a time per connection.
+  // (max_pipeline is a postgres.js option its type declarations leave out.)
+  const pipeline: object = { max_pipeline: viaPooler ? 0 : 100 };
+  return postgres(url, {
+    ...pipeline,
+    max,
+    idle_timeout: 20,
+    connect_timeout: 5,
+    prepare: !viaPooler,
+    onnotice: () => {},
+    // bigint ids fit in a JS number for any realistic table.
+    types: { bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },
+    connection: { application_name: "orchestrator" },
+  });
+}
 
 export function db(): Sql {
   if (!pool) {
-    const url = requireEnv("SUPABASE_DB_URL");
-    pool = postgres(url, {
-      max: envInt("DB_POOL_MAX", 5),
-      idle_timeout: 20,
-      connect_timeout: 5,
-      // Supavisor in transaction mode (port 6543) cannot keep prepared statements.
-      prepare: !/:6543\//.test(url),
-      onnotice: () => {},
-      // bigint ids fit in a JS number for any realistic table.
-      types: { bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },
-      connection: { application_name: "orchestrator" },
-    });
+    const direct = requireEnv("SUPABASE_DB_URL");
+    const url = settings.dbPoolerUrl ?? direct;
+    const viaPooler = poolMode() === "pooler";
+    const sql = connect(url, envInt("DB_POOL_MAX", 5), viaPooler);
+    if (viaPooler && url !== direct) {
+      // postgres.js listens on one dedicated connection built from the pool's options: point it at the direct URL.
+      sql.listen = ((channel, onnotify, onlisten) => {
+        session ??= connect(direct, 1, false);
+        return session.listen(channel, onnotify, onlisten);
+      }) as Sql["listen"];
+    }
+    pool = sql;
   }
   return pool;
 }
@@ -33,6 +74,8 @@ export async function tableExists(sql: AnySql, name: string): Promise<boolean> {
 
 export async function closeDb(): Promise<void> {
   const p = pool;
+  const s = session;
   pool = undefined;
-  await p?.end({ timeout: 5 });
+  session = undefined;
+  await Promise.all([p?.end({ timeout: 5 }), s?.end({ timeout: 5 })]);
 }

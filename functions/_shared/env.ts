@@ -93,6 +93,13 @@ export const settings = {
   get workerIdleWaitMs() {
     return envInt("WORKER_IDLE_WAIT_MS", 5_000);
   },
+  /**
+   * The transaction-mode pooler the functions' queries go through (hosted: Supavisor's port 6543 URL, set as a
+   * secret; the local stack sets its pgbouncer). Unset: straight to SUPABASE_DB_URL.
+   */
+  get dbPoolerUrl() {
+    return env("DB_POOLER_URL");
+  },
   get maxBodyBytes() {
     return envInt("MAX_BODY_BYTES", 256 * 1024);
   },

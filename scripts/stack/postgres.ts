@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { userInfo } from "node:os";
 
 export const PG_BIN = "/usr/lib/postgresql/15/bin";
+export const PGBOUNCER_BIN = "/usr/sbin/pgbouncer";
 const PG_CRON_LIB = "/usr/lib/postgresql/15/lib/pg_cron.so";
 const isRoot = process.getuid?.() === 0;
 
@@ -25,13 +26,18 @@ function run(cmd: string, args: string[], what: string): string {
   return r.stdout;
 }
 
-/** Installs PostgreSQL 15 and pg_cron from Debian when missing (as root), or says what to install. */
-export function ensurePostgresInstalled(log: (line: string) => void): void {
-  if (existsSync(join(PG_BIN, "postgres")) && existsSync(PG_CRON_LIB)) return;
-  const packages = "postgresql-15 postgresql-15-cron";
+/** Installs PostgreSQL 15, pg_cron and pgbouncer (the pooler) from Debian when missing (as root), or says what to install. */
+export function ensureDatabasePackages(log: (line: string) => void): void {
+  const missing = [
+    ...(existsSync(join(PG_BIN, "postgres")) ? [] : ["postgresql-15"]),
+    ...(existsSync(PG_CRON_LIB) ? [] : ["postgresql-15-cron"]),
+    ...(existsSync(PGBOUNCER_BIN) ? [] : ["pgbouncer"]),
+  ];
+  if (missing.length === 0) return;
+  const packages = missing.join(" ");
   if (!isRoot) {
     throw new StackError(
-      `PostgreSQL 15 with pg_cron is not installed. Install it, then run again:\n  sudo apt-get install -y ${packages}`,
+      `The local stack needs PostgreSQL 15, pg_cron and pgbouncer; missing: ${packages}. Install them, then run again:\n  sudo apt-get install -y ${packages}`,
     );
   }
   log(`installing ${packages} with apt-get (first run only)…`);
@@ -40,9 +46,32 @@ export function ensurePostgresInstalled(log: (line: string) => void): void {
   execFileSync("apt-get", ["install", "-y", "-q", ...packages.split(" ")], { stdio: "inherit", env });
 }
 
+/**
+ * max_connections of Supabase's compute sizes (their "Compute and disk" docs). The local stack runs as a
+ * Micro unless ORCH_PG_MAX_CONNECTIONS names another size or a number.
+ */
+export const COMPUTE_MAX_CONNECTIONS: Record<string, number> = {
+  nano: 60, micro: 60, small: 90, medium: 120, large: 160, xl: 240, "2xl": 380, "4xl": 480,
+};
+
+/** ORCH_PG_MAX_CONNECTIONS: a compute size (micro, small, …) or a number of connections; default micro (60). */
+export function maxConnectionsSetting(raw = process.env.ORCH_PG_MAX_CONNECTIONS): number {
+  const value = (raw ?? "").trim().toLowerCase();
+  if (value === "") return COMPUTE_MAX_CONNECTIONS.micro;
+  if (value in COMPUTE_MAX_CONNECTIONS) return COMPUTE_MAX_CONNECTIONS[value];
+  const n = Number(value);
+  if (Number.isInteger(n) && n >= 20 && n <= 10_000) return n;
+  throw new StackError(
+    `ORCH_PG_MAX_CONNECTIONS=${raw} is neither a compute size (${Object.keys(COMPUTE_MAX_CONNECTIONS).join(", ")}) ` +
+      "nor a whole number from 20 to 10000. Set one of those, or unset it for a Micro's 60.",
+  );
+}
+
 export interface ClusterOptions {
   dataDir: string; // the cluster lives in <dataDir>/pgdata
   port: number;
+  /** Given on the command line at every start, so a cluster created with another value follows it too. */
+  maxConnections?: number;
   /** Tests trade durability for speed; `npm start` keeps fsync on. */
   fast?: boolean;
 }
@@ -82,7 +111,6 @@ export class Cluster {
       // Background workers: cron jobs need no password or socket path.
       "cron.use_background_workers = on",
       "max_worker_processes = 32",
-      "max_connections = 300",
       "shared_buffers = 256MB",
       "log_min_messages = warning",
       "log_line_prefix = '%m [%p] '",
@@ -105,7 +133,8 @@ export class Cluster {
   }
 
   private startArgs(): string[] {
-    return ["-D", this.pgdata, "-l", this.logFile, "-w", "-t", "60", "-o", `-p ${this.opts.port} -k ${this.socketDir}`, "start"];
+    return ["-D", this.pgdata, "-l", this.logFile, "-w", "-t", "60", "-o",
+      `-p ${this.opts.port} -k ${this.socketDir} -c max_connections=${this.opts.maxConnections ?? maxConnectionsSetting()}`, "start"];
   }
 
   start(): void {
@@ -159,7 +188,7 @@ export class Cluster {
   }
 }
 
-function postgresIds(): { uid: number; gid: number } {
+export function postgresIds(): { uid: number; gid: number } {
   const out = execFileSync("id", ["postgres"], { encoding: "utf8" });
   const uid = Number(/uid=(\d+)/.exec(out)?.[1]);
   const gid = Number(/gid=(\d+)/.exec(out)?.[1]);

@@ -12,7 +12,9 @@ import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseEnv } from "node:util";
 import postgres from "postgres";
-import { Cluster, ensurePostgresInstalled, StackError } from "./postgres.ts";
+import { Cluster, ensureDatabasePackages, StackError } from "./postgres.ts";
+import { Pooler } from "./pooler.ts";
+import { freePort } from "./ports.ts";
 import { loadOrCreateKeys, type StackKeys } from "./keys.ts";
 import { ensureDashboard } from "./dashboard.ts";
 import { ManagedProcess } from "./supervised-process.ts";
@@ -43,12 +45,16 @@ export interface StackOptions {
   onProcesses?: (processes: ProcessSnapshot[]) => void;
   /** Restart backoff and give-up rule (tests shorten it). */
   restartPolicy?: RestartPolicy;
+  /** The pooler's (pgbouncer's) port; a free one when not given. */
+  poolerPort?: number;
 }
 
 export interface StackInfo {
   API_URL: string;
   FUNCTIONS_URL: string;
   DB_URL: string;
+  /** Through the transaction-mode pooler (pgbouncer), as Supavisor's port 6543 is hosted; the functions get it as DB_POOLER_URL. */
+  DB_POOLER_URL: string;
   ANON_KEY: string;
   SERVICE_ROLE_KEY: string;
   JWT_SECRET: string;
@@ -71,6 +77,7 @@ export class LocalStack {
   dispatcher!: ManagedProcess;
   logsMirror!: ManagedProcess;
   functions!: ManagedProcess;
+  pooler!: ManagedProcess;
   /** Set when this stack started PostgreSQL (a cluster someone else runs is theirs to watch). */
   postgres: SupervisedPostgres | undefined;
   sweepTicker: SweepTicker | undefined;
@@ -88,17 +95,19 @@ export class LocalStack {
   }
 
   async start(): Promise<StackInfo> {
-    ensurePostgresInstalled(this.progress);
+    ensureDatabasePackages(this.progress);
     this.progress(this.cluster.init() ? `created a new cluster in ${this.cluster.pgdata}` : `reusing cluster ${this.cluster.pgdata}`);
     this.progress(`starting PostgreSQL 15 + pg_cron on 127.0.0.1:${this.opts.pgPort}`);
     const startsPostgres = !this.cluster.isRunning();
     this.cluster.start();
     this.keys = await loadOrCreateKeys(this.opts.dataDir);
+    const pooler = new Pooler({ dataDir: this.opts.dataDir, port: this.opts.poolerPort ?? (await freePort()), pgPort: this.opts.pgPort });
     const apiUrl = `http://127.0.0.1:${this.opts.apiPort}`;
     this.info = {
       API_URL: apiUrl,
       FUNCTIONS_URL: `${apiUrl}/functions/v1`,
       DB_URL: this.cluster.url,
+      DB_POOLER_URL: pooler.url,
       ANON_KEY: this.keys.anonKey,
       SERVICE_ROLE_KEY: this.keys.serviceRoleKey,
       JWT_SECRET: this.keys.jwtSecret,
@@ -117,6 +126,12 @@ export class LocalStack {
     this.report = new ProcessReport(this.supervisorSql);
     await this.report.reset();
     const onChange = (snapshot: ProcessSnapshot) => this.processChanged(snapshot);
+    this.progress(`starting the pooler (pgbouncer, transaction mode) on 127.0.0.1:${pooler.opts.port}`);
+    pooler.writeConfig();
+    const [poolerCmd, poolerArgs] = pooler.command();
+    this.pooler = new ManagedProcess("pooler", poolerCmd, poolerArgs, {}, this.onLine, { cwd: ROOT, onChange });
+    this.pooler.start();
+    await this.waitPooler();
     this.progress("starting the pg_net dispatcher and the functions (Deno)");
     this.dispatcher = new ManagedProcess("pg_net", process.execPath, [join(ROOT, "scripts/pg-net-dispatcher.ts")], {
       DB_URL: this.info.DB_URL,
@@ -138,7 +153,7 @@ export class LocalStack {
     // A function server that cannot come up at all is a start-up error, not something to retry.
     await this.waitHealthy();
     // From here on, a process that dies is reported and restarted.
-    for (const p of [this.dispatcher, this.logsMirror, this.functions]) p.supervise(this.opts.restartPolicy);
+    for (const p of [this.pooler, this.dispatcher, this.logsMirror, this.functions]) p.supervise(this.opts.restartPolicy);
     if (this.postgres) {
       this.processChanged(this.postgres.snapshot);
       this.postgres.watch();
@@ -153,12 +168,12 @@ export class LocalStack {
 
   /** What the supervisor knows about every process of the stack, PostgreSQL included when it started it. */
   processes(): ProcessSnapshot[] {
-    return [this.functions, this.dispatcher, this.logsMirror, this.postgres].filter((p) => p !== undefined).map((p) => p.snapshot);
+    return [this.functions, this.pooler, this.dispatcher, this.logsMirror, this.postgres].filter((p) => p !== undefined).map((p) => p.snapshot);
   }
 
   private processChanged(snapshot: ProcessSnapshot): void {
     this.report?.update(snapshot);
-    if (this.functions && this.dispatcher && this.logsMirror) this.opts.onProcesses?.(this.processes());
+    if (this.functions && this.pooler && this.dispatcher && this.logsMirror) this.opts.onProcesses?.(this.processes());
   }
 
   private functionEnv(): Record<string, string> {
@@ -169,6 +184,7 @@ export class LocalStack {
       ...this.opts.functionEnv,
       SUPABASE_URL: this.info.API_URL,
       SUPABASE_DB_URL: this.info.DB_URL,
+      DB_POOLER_URL: this.info.DB_POOLER_URL,
       SUPABASE_ANON_KEY: this.info.ANON_KEY,
       SUPABASE_SERVICE_ROLE_KEY: this.info.SERVICE_ROLE_KEY,
       // The new keys as hosted hands them to functions: JSON objects, name -> key; and the project's JWKS.
@@ -205,6 +221,29 @@ export class LocalStack {
     }
   }
 
+  /** A pooler that cannot take a connection at all is a start-up error (a bad config, a port in use). */
+  private async waitPooler(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    while (Date.now() < deadline) {
+      const p = this.pooler.snapshot;
+      if (p.state === "failed" || p.state === "stopped") {
+        throw new StackError(`pgbouncer exited (${p.last_exit ?? "stopped"}) at start-up. Its last lines:\n  ${p.last_stderr.join("\n  ")}`);
+      }
+      const sql = postgres(this.info.DB_POOLER_URL, { max: 1, prepare: false, connect_timeout: 2, onnotice: () => {} });
+      try {
+        await sql`select 1`;
+        return;
+      } catch (err) {
+        last = (err as Error).message;
+      } finally {
+        await sql.end({ timeout: 1 }).catch(() => {});
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new StackError(`the pooler (pgbouncer) took no connection within ${timeoutMs / 1000}s (${last}); its config: ${join(this.opts.dataDir, "pooler")}`);
+  }
+
   async waitHealthy(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last = "";
@@ -238,6 +277,7 @@ export class LocalStack {
     this.postgres?.stop();
     this.report?.close();
     await Promise.allSettled([this.functions?.stop(), this.dispatcher?.stop(), this.logsMirror?.stop()]);
+    await this.pooler?.stop();
     await this.supervisorSql?.end({ timeout: 2 }).catch(() => {});
     this.cluster.stop("fast");
   }

@@ -73,7 +73,7 @@ describe("GET /health", () => {
     expect(full.cron.map((c: { job: string }) => c.job)).toEqual(expect.arrayContaining(["orchestrator-reap", "orchestrator-sweep"]));
     expect(typeof full.db.latency_ms).toBe("number");
     // The local stack's supervised processes (local_stack.processes; absent on hosted Supabase).
-    expect(full.local_stack.processes.map((p: { name: string }) => p.name).sort()).toEqual(["functions", "logs", "pg_net", "postgres"]);
+    expect(full.local_stack.processes.map((p: { name: string }) => p.name).sort()).toEqual(["functions", "logs", "pg_net", "pooler", "postgres"]);
     for (const p of full.local_stack.processes) {
       expect(p).toMatchObject({ state: "running", restarts: expect.any(Number), since: expect.any(String) });
       expect(p.pid).toBeGreaterThan(0);

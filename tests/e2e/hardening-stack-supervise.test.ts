@@ -112,7 +112,7 @@ describe("npm start supervises its processes", () => {
     const back = Date.now() - killedAt;
     expect(body.status).toBe("ok");
     const names = body.local_stack.processes.map((p: { name: string }) => p.name).sort();
-    expect(names).toEqual(["functions", "logs", "pg_net", "postgres"]);
+    expect(names).toEqual(["functions", "logs", "pg_net", "pooler", "postgres"]);
     expect(body.local_stack.processes.find((p: { name: string }) => p.name === "functions")).toMatchObject({ state: "running", restarts: 1, last_exit: "signal SIGKILL" });
     // No stderr in /health: that stays in the terminal.
     expect(JSON.stringify(body)).not.toContain("last_stderr");
