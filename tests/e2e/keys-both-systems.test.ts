@@ -101,6 +101,10 @@ describe.each(SYSTEMS)("$name", (sys) => {
       }
     }
     expect(statuses).toHaveLength(PROTECTED.length * 3);
+    // /health gives the secret key its full report.
+    const health = await (await f("/health", { headers: { apikey: sys.secret() } })).json();
+    expect(health).toHaveProperty("queue");
+    expect(health).toHaveProperty("db.ok", true);
     console.log(`[keys] ${sys.name}: ${statuses.length} calls to the 12 protected functions with the key in apikey alone / dashboard headers / its usual header, none refused`);
   });
 
