@@ -181,10 +181,11 @@ export class LocalStack {
     const fromFile = existsSync(envLocal) ? (parseEnv(readFileSync(envLocal, "utf8")) as Record<string, string>) : {};
     return {
       ...fromFile,
+      // Before the caller's env: a test sets DB_POOLER_URL="" to run the functions on the direct URL.
+      DB_POOLER_URL: this.info.DB_POOLER_URL,
       ...this.opts.functionEnv,
       SUPABASE_URL: this.info.API_URL,
       SUPABASE_DB_URL: this.info.DB_URL,
-      DB_POOLER_URL: this.info.DB_POOLER_URL,
       SUPABASE_ANON_KEY: this.info.ANON_KEY,
       SUPABASE_SERVICE_ROLE_KEY: this.info.SERVICE_ROLE_KEY,
       // The new keys as hosted hands them to functions: JSON objects, name -> key; and the project's JWKS.
