@@ -248,6 +248,13 @@ async function persist<T>(what: string, fn: () => Promise<T>, log: Logger): Prom
   }
 }
 
+/**
+ * Lives that have handed off already: one hand-off per isolate. Many runs in one isolate (200 concurrent
+ * wake-ups) all reach its budget together; one fresh invocation is enough to carry on, and 200 would
+ * flood the next isolate the same way.
+ */
+const handedOffFrom = new WeakSet<IsolateLife>();
+
 /** Wakes a fresh invocation through the queue contract, only when a task of these types is runnable now. */
 async function wakeFreshWorker(types: string[]): Promise<boolean> {
   const rows = await db()<{ request_id: number | null }[]>`
@@ -334,12 +341,19 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   let handing: Promise<void> | undefined;
   const handOffRest = () => handing ??= (async () => {
     await Promise.all(releasings);
-    stats.handed_off = await (opts.handOff ?? wakeFreshWorker)(types).catch((err) => {
+    const first = !handedOffFrom.has(life);
+    handedOffFrom.add(life);
+    stats.handed_off = first && await (opts.handOff ?? wakeFreshWorker)(types).then((woken) => {
+      if (!woken) handedOffFrom.delete(life); // nothing was left: a later stop may need to hand off
+      return woken;
+    }, (err) => {
+      handedOffFrom.delete(life);
       log.error(`could not hand the rest to a fresh worker (the sweep will): ${(err as Error).message}`);
       return false;
     });
     const why = { cpu: "its CPU budget is spent", wall_clock: "the isolate's wall clock runs short", unload: "the runtime sent beforeunload" }[halted as "cpu"];
-    log.info(`worker ${opts.workerId} stopped: ${why}; ${stats.released} unstarted tasks back to the queue${stats.handed_off ? ", a fresh worker woken" : ""}`, {
+    const next = stats.handed_off ? ", a fresh worker woken" : first ? "" : ", a fresh worker already woken from this isolate";
+    log.info(`worker ${opts.workerId} stopped: ${why}; ${stats.released} unstarted tasks back to the queue${next}`, {
       isolate_cpu_ms: Math.round(life.cpuUsedMs()), cpu_budget_ms: life.cpuBudgetMs, isolate_age_ms: Math.round(life.ageMs()), wall_clock_ms: life.wallClockMs,
       released: stats.released, running,
     });

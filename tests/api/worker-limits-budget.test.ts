@@ -101,6 +101,21 @@ describe("the worker within its CPU budget", () => {
     expect((await states(pair)).every((r) => r.status === "succeeded")).toBe(true);
   });
 
+  it("many runs in one isolate that reach its budget together hand off once, not once each", async () => {
+    const type = register();
+    const ids = await enqueue(type, Array.from({ length: 60 }, () => ({ cpu: 15 })));
+    const life = lifeFromNow({ cpuBudgetMs: 150, wallClockMs: 120_000, wallHeadroomMs: 1_000 });
+    let handOffs = 0;
+    const handOff = async () => (handOffs++, true);
+    const runs = await Promise.all(Array.from({ length: 5 }, (_, i) =>
+      runWorker({ workerId: `test-cpu-many-${i}`, log, types: [type], budgetMs: 30_000, concurrency: 2, life, handOff })));
+    expect(runs.every((r) => r.stopped === "cpu")).toBe(true);
+    expect(handOffs).toBe(1);
+    expect(runs.filter((r) => r.handed_off)).toHaveLength(1);
+    await runWorker({ workerId: "test-cpu-many-drain", log, types: [type], budgetMs: 30_000 });
+    expect((await states(ids)).every((r) => r.status === "succeeded" && r.attempts === 1)).toBe(true);
+  });
+
   it("in an isolate already far past its budget, does not claim at all and does not bounce a hand-off back", async () => {
     const type = register();
     const [id] = await enqueue(type, [{}]);
