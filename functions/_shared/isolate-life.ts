@@ -78,7 +78,8 @@ function makeLife(limits: LifeLimits, cpuAt: number | undefined, wallAt: number)
 export const wallLeftMs = (life: IsolateLife): number => life.wallClockMs - life.wallHeadroomMs - life.ageMs();
 
 const LAG_TICK_MS = 10;
-function lagSampler() {
+/** The event-loop lag estimator (exported for its test): busy time is how late a 10 ms timer fires. */
+export function lagSampler() {
   let busy = 0;
   let users = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
