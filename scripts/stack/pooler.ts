@@ -71,8 +71,10 @@ export class Pooler {
       `stats_users = ${USER}`,
       // Drivers (pgx, JDBC) send it at startup; pgbouncer would refuse the connection over it.
       "ignore_startup_parameters = extra_float_digits",
+      // Its output is the stack's terminal: warnings and errors only, no per-minute stats or per-connection lines.
       "log_connections = 0",
       "log_disconnections = 0",
+      "log_stats = 0",
       "",
     ].join("\n");
     writeFileSync(this.configFile, ini);
