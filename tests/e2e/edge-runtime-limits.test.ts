@@ -155,9 +155,11 @@ describe("the local Edge runtime's user workers", () => {
 
   it("wall clock: retired at half the limit, killed at the limit (546); no response within the request timeout is a 504", async () => {
     const since = await lastLogId(priv.sql);
-    // A fresh worker for /tasks: wait out the one the first test used (retired and dropped at half its wall clock).
-    await waitFor(async () => (await edgeRows(priv.sql, { fn: "tasks", event: "shutdown", reason: "EarlyDrop" }, 0)).length > 0,
-      "the first tasks worker to be dropped", WALL_CLOCK_MS, 200);
+    // A fresh worker for /tasks, so that its life starts with A: wait until the live one (the one a
+    // request goes to now) has retired at half its wall clock and been dropped.
+    const live = (await fetch(`${fns()}/tasks?limit=1`, { headers: auth() })).headers.get("x-edge-worker")!;
+    await waitFor(async () => (await edgeRows(priv.sql, { fn: "tasks", event: "shutdown", reason: "EarlyDrop" }, 0)).some((r) => r.context.worker === live),
+      `${live} to be dropped`, WALL_CLOCK_MS, 100);
     const a = stalledPost("/tasks");
     const t0 = performance.now();
     // B goes to the same worker (not retired before half its wall clock), late enough that the
