@@ -284,7 +284,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const log = opts.log.child({ component: "task-worker" });
   const stats: WorkerStats = {
     claimed: 0, succeeded: 0, failed: 0, retried: 0, dead: 0, stale: 0, renewed: 0, released: 0, reaped: 0, duration_ms: 0,
-    stopped: "drained", handed_off: false, cpu_ms: 0, isolate_cpu_ms: cpuAtStart,
+    stopped: "drained", handed_off: false, cpu_ms: 0, isolate_cpu_ms: Math.round(cpuAtStart * 100) / 100,
   };
   if (types.length === 0) return stats;
   const fits = (type: string) => Date.now() + taskType(type)!.timeoutMs <= lifeEnd;
