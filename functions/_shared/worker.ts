@@ -254,6 +254,8 @@ async function persist<T>(what: string, fn: () => Promise<T>, log: Logger): Prom
  * flood the next isolate the same way.
  */
 const handedOffFrom = new WeakSet<IsolateLife>();
+/** Lives that have said they are spent: once per isolate, not once per wake-up (hosted logs drop past 100 events per 10 s). */
+const saidSpent = new WeakSet<IsolateLife>();
 
 /** Wakes a fresh invocation through the queue contract, only when a task of these types is runnable now. */
 async function wakeFreshWorker(types: string[]): Promise<boolean> {
@@ -297,6 +299,8 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     : !types.some(fits) ? "wall_clock" : undefined;
   if (spentAtStart) {
     stats.stopped = spentAtStart;
+    if (saidSpent.has(life)) return stats;
+    saidSpent.add(life);
     log.warn(`worker ${opts.workerId} did not claim: this isolate is past its ${spentAtStart === "cpu" ? "CPU budget" : "wall clock"}`, {
       isolate_cpu_ms: Math.round(cpuAtStart), cpu_budget_ms: life.cpuBudgetMs, isolate_age_ms: Math.round(life.ageMs()), wall_clock_ms: life.wallClockMs,
     });
