@@ -26,9 +26,9 @@
 // gives back at once what it has not started. Unstarted tasks go back to `queued`
 // (release_tasks, attempt not counted); running ones keep their lease and finish. Then
 // it hands the rest to a fresh invocation through orchestrator.wake_worker('handoff').
-import { db } from "./db.ts";
+import { canListen, db } from "./db.ts";
 import { PermanentTaskError } from "./errors.ts";
-import { env, settings } from "./env.ts";
+import { settings } from "./env.ts";
 import { isolateLife, type IsolateLife, onBeforeUnload, wallLeftMs } from "./isolate-life.ts";
 import { flushLogs, type Logger } from "./logger.ts";
 import {
@@ -224,8 +224,6 @@ async function waitForReady(seen: number, ms: number): Promise<boolean> {
   });
 }
 
-/** LISTEN needs a session: not through Supavisor in transaction mode (port 6543). */
-const canListen = () => !/:6543\//.test(env("SUPABASE_DB_URL") ?? "");
 
 /** Connection-level failures (Postgres restarting, network) are worth retrying; data errors are not. */
 function transient(err: unknown): boolean {
