@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Buffer } from "node:buffer";
 import { Readable } from "node:stream";
-import { gatewayAllows } from "./edge/gateway-auth.ts";
+import { gatewayAllows, gatewayKeysFromEnv, jwksResponse } from "./edge/gateway-auth.ts";
 import { serveDashboard } from "./edge/dashboard-static.ts";
 import { readFunctionConfig } from "./edge/function-config.ts";
 import { mainThreadCpuMs, residentMb } from "./edge/proc-stats.ts";
@@ -31,6 +31,8 @@ if (mainThreadCpuMs(Deno.pid) === undefined || residentMb(Deno.pid) === undefine
   console.error(JSON.stringify({ level: "fatal", component: "edge-runtime", message: "cannot read /proc/<pid>/stat of processes: run the gateway on Linux with `deno run --allow-all` (scripts/stack/stack.ts does)" }));
   Deno.exit(1);
 }
+// LOCAL_JWT_SECRET (legacy HS256) and SUPABASE_JWKS (ES256/RS256), read once: the stack sets them at start.
+const gatewayKeys = gatewayKeysFromEnv();
 const functions = new Map(readFunctionConfig(root).map((f) => [f.name, f]));
 const host = new WorkerHost(limits, new ShutdownLog(Deno.env.get("SUPABASE_DB_URL")));
 
@@ -53,6 +55,9 @@ async function route(req: Request): Promise<Response> {
   const url = new URL(req.url);
   const m = /^\/functions\/v1\/([\w-]+)(\/.*)?$/.exec(url.pathname);
   const fn = m ? functions.get(m[1]) : undefined;
+  // The project's public keys, where hosted Auth serves them (callers verify ES256 tokens with it).
+  const jwks = jwksResponse(req, gatewayKeys);
+  if (jwks) return jwks;
   if (!/^\/functions\/v1(\/|$)/.test(url.pathname) && (req.method === "GET" || req.method === "HEAD")) {
     return await serveDashboard(req, url);
   }
@@ -62,7 +67,7 @@ async function route(req: Request): Promise<Response> {
       headers: { "content-type": "application/json" },
     });
   }
-  const denied = fn.verifyJwt && req.method !== "OPTIONS" ? await gatewayAllows(req, { jwtSecret: Deno.env.get("LOCAL_JWT_SECRET") }) : undefined;
+  const denied = fn.verifyJwt && req.method !== "OPTIONS" ? await gatewayAllows(req, gatewayKeys) : undefined;
   if (denied) return denied;
   // Hosted Supabase hands the function the path without /functions/v1.
   const inner = new URL(`/${fn.name}${m![2] ?? ""}${url.search}`, url);
