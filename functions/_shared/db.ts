@@ -48,12 +48,41 @@ function connect(url: string, max: number, viaPooler: boolean): Sql {
   });
 }
 
+/**
+ * sql.begin on one reserved connection, for a pool with max_pipeline 0. postgres.js's own begin registers
+ * its connection from inside the pipelining check that max_pipeline 0 short-circuits, so its BEGIN fails
+ * with UNSAFE_TRANSACTION; a reserved connection runs BEGIN … COMMIT one statement at a time, and pgbouncer
+ * keeps its server connection for the whole transaction. (No caller uses savepoints or begin's options.)
+ */
+function beginOnReserved(pool: Sql): Sql["begin"] {
+  return (async (...args: unknown[]) => {
+    const fn = args[args.length - 1] as (tx: postgres.TransactionSql) => unknown;
+    const mode = args.length > 1 ? String(args[0]).replace(/[^a-z ]/gi, "") : "";
+    const conn = await pool.reserve();
+    try {
+      await conn.unsafe(`begin ${mode}`);
+      try {
+        const out = await fn(conn as unknown as postgres.TransactionSql);
+        const result = Array.isArray(out) ? await Promise.all(out) : out;
+        await conn`commit`;
+        return result;
+      } catch (err) {
+        await conn`rollback`.catch(() => {});
+        throw err;
+      }
+    } finally {
+      conn.release();
+    }
+  }) as Sql["begin"];
+}
+
 export function db(): Sql {
   if (!pool) {
     const direct = requireEnv("SUPABASE_DB_URL");
     const url = settings.dbPoolerUrl ?? direct;
     const viaPooler = poolMode() === "pooler";
     const sql = connect(url, envInt("DB_POOL_MAX", 5), viaPooler);
+    if (viaPooler) sql.begin = beginOnReserved(sql);
     if (viaPooler && url !== direct) {
       // postgres.js listens on one dedicated connection built from the pool's options: point it at the direct URL.
       sql.listen = ((channel, onnotify, onlisten) => {

@@ -67,4 +67,30 @@ describe("db() through the pooler (in-process)", () => {
       select count(*)::int as n from pg_stat_activity where application_name = 'orchestrator' and query ilike ${`listen%${channel}%`}`;
     expect(n).toBe(1);
   });
+
+  it("runs transactions whole on one server connection, many at once, and rolls back a failed one", async () => {
+    const { db } = await import("../../functions/_shared/db.ts");
+    const table = `pooler_tx_${Math.random().toString(36).slice(2, 10)}`;
+    await sql().unsafe(`create table public.${table} (id int primary key, txid bigint not null)`);
+    try {
+      // 40 transactions over a pool of 5 (so most wait for a connection), two statements each, in parallel
+      // inside the transaction: both rows of one transaction carry the same transaction id.
+      await Promise.all(Array.from({ length: 40 }, (_, i) => db().begin((tx) => [
+        tx.unsafe(`insert into public.${table} values ($1, txid_current())`, [i * 2]),
+        tx.unsafe(`insert into public.${table} values ($1, txid_current())`, [i * 2 + 1]),
+      ])));
+      const rows = await sql()<{ pairs: number; split: number }[]>`
+        select count(*)::int as pairs, count(*) filter (where a.txid <> b.txid)::int as split
+        from ${sql()(table)} a join ${sql()(table)} b on b.id = a.id + 1 where a.id % 2 = 0`;
+      expect(rows[0]).toEqual({ pairs: 40, split: 0 });
+      await expect(db().begin(async (tx) => {
+        await tx.unsafe(`insert into public.${table} values (1000, txid_current())`);
+        throw new Error("changed my mind");
+      })).rejects.toThrow("changed my mind");
+      const [{ n }] = await sql()<{ n: number }[]>`select count(*)::int as n from ${sql()(table)} where id = 1000`;
+      expect(n).toBe(0);
+    } finally {
+      await sql().unsafe(`drop table public.${table}`);
+    }
+  });
 });
