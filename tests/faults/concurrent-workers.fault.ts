@@ -80,7 +80,9 @@ describe("fault (d): 200 concurrent task-worker invocations", () => {
     // Every claim was a first attempt: no task was handed to two invocations.
     expect(c.retried).toBe(0);
     expect(calls.reduce((s, x) => s + x.stale, 0)).toBe(0);
-    // One Deno process, one pool: 200 invocations share DB_POOL_MAX (5) connections.
-    expect(maxConnections).toBeLessThanOrEqual(10);
+    // 200 invocations reach the task-worker's user workers (a retiring one and its fresh successor may
+    // overlap), each with DB_POOL_MAX (5) through the pooler plus one direct LISTEN session: far from one
+    // connection per invocation. The whole Orchestrator's bound under max_connections 60 is fault (p)'s (<= 30).
+    expect(maxConnections).toBeLessThanOrEqual(20);
   });
 });
