@@ -7,7 +7,7 @@
 // A private stack: the wake-up key in Vault is changed here, which no other test file may see.
 import { describe, expect, it } from "vitest";
 import { createClient } from "@supabase/supabase-js";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from "jose";
 import { usePrivateStack } from "../helpers/private-stack.ts";
 import { signEs256 } from "../../scripts/stack/keys.ts";
 import { gatewayAllows } from "../../scripts/edge/gateway-auth.ts";
@@ -176,6 +176,18 @@ describe("the gateway's verify_jwt check (scripts/edge/gateway-auth.ts) with the
     const rs256 = await new SignJWT({ role: "authenticated" }).setProtectedHeader({ alg: "RS256", kid: "rsa-1" }).setExpirationTime("1h").sign(rsa.privateKey);
     expect(await gatewayAllows(req({ authorization: `Bearer ${rs256}` }), { jwtSecret: ps.stack.info.JWT_SECRET, jwks })).toBeUndefined();
     expect(await allows({ authorization: `Bearer ${rs256}` })).toMatch(/^401 Invalid JWT/); // not in the stack's own JWKS
+  });
+
+  it("the gateway serves the JWKS at /auth/v1/.well-known/jwks.json, and a client verifies the stack's ES256 tokens with it", async () => {
+    const res = await fetch(ps.stack.info.JWKS_URL);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/application\/json/);
+    const served = await res.json();
+    expect(served).toEqual(JSON.parse(ps.stack.info.JWKS));
+    expect(JSON.stringify(served)).not.toContain('"d"'); // never the private half
+    const token = await signEs256(JSON.parse(ps.stack.info.JWT_SIGNING_KEY), { role: "authenticated", sub: "user-1" });
+    const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(ps.stack.info.JWKS_URL)));
+    expect(payload.sub).toBe("user-1");
   });
 
   it("refuses wrong signatures, unknown keys, expired tokens and the new API keys", async () => {
