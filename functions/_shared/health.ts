@@ -5,6 +5,7 @@ import { type AiConfigReport, inspectAiConfig } from "./ai/config.ts";
 import { orchestratorCronJobs } from "./cron-jobs.ts";
 import { db, tableExists, type Sql } from "./db.ts";
 import { VERSION } from "./version.ts";
+import { type WakeupReport, wakeupReport, wakeupsDegraded } from "./wakeups.ts";
 
 const DB_TIMEOUT_MS = 3_000;
 const STATUSES = ["queued", "running", "succeeded", "dead", "cancelled"] as const;
@@ -18,6 +19,8 @@ export interface HealthReport {
   local_stack?: { processes: LocalProcess[] };
   /** The local Edge runtime's user workers (scripts/edge/): terminations by shutdown reason, from its rows in orchestrator.logs. */
   edge?: EdgeReport;
+  /** How the pg_net wake-ups fared in the last hour; a recent refusal (401/403) leaves the report degraded. */
+  wakeups?: WakeupReport;
   /** The AI_* settings as the functions see them: problems say what to set (SOPs fall back to the template meanwhile). */
   ai: AiConfigReport;
 }
@@ -83,13 +86,14 @@ export async function healthReport(): Promise<HealthReport> {
     };
   }
   const latency = Math.round((performance.now() - started) * 10) / 10;
-  const [counts, oldest, cron, processes] = await withTimeout(Promise.all([
+  const [counts, oldest, cron, processes, wakeups] = await withTimeout(Promise.all([
     sql<{ status: string; n: number }[]>`select status::text, count(*)::int as n from orchestrator.tasks group by status`,
     sql<{ age: number | null }[]>`
       select extract(epoch from now() - min(run_at))::float8 as age
       from orchestrator.tasks where status = 'queued' and run_at <= now()`,
     orchestratorCronJobs(sql),
     localProcesses(sql),
+    wakeupReport(sql),
   ]), DB_TIMEOUT_MS);
   for (const s of STATUSES) queue[s] = 0;
   for (const c of counts) queue[c.status] = c.n;
@@ -97,14 +101,16 @@ export async function healthReport(): Promise<HealthReport> {
   const ai = inspectAiConfig();
   return {
     // A local process that is down (restarting, or given up on) leaves the stack degraded, not dead;
-    // so does an AI provider configured but unusable (SOPs are written by the template meanwhile).
-    status: processes?.some((p) => p.state !== "running") || (ai.configured && !ai.usable) ? "degraded" : "ok",
+    // so does an AI provider configured but unusable (SOPs are written by the template meanwhile), and a
+    // recently refused wake-up (no task runs from wake-ups until the key in Vault is fixed).
+    status: processes?.some((p) => p.state !== "running") || (ai.configured && !ai.usable) || wakeupsDegraded(wakeups) ? "degraded" : "ok",
     version: VERSION,
     db: { ok: true, latency_ms: latency },
     queue,
     cron: cron.map((c) => ({ job: c.job, schedule: c.schedule, last_run: c.last_run?.toISOString() ?? null, last_status: c.last_status })),
     ...(processes ? { local_stack: { processes } } : {}),
     ...(processes ? { edge: await withTimeout(edgeReport(sql), DB_TIMEOUT_MS) } : {}),
+    wakeups,
     ai,
   };
 }

@@ -151,6 +151,11 @@ describe("a wake-up refused with 401", () => {
       expect(report.refused_last_hour).toBeGreaterThanOrEqual(1);
       expect(report.problem).toMatch(/refused a wake-up with 401: store a key it accepts with orchestrator\.set_worker_endpoint/);
       expect(wakeupsDegraded(report)).toBe(true);
+      // And /health itself, over HTTP: degraded, the refusal counted, what to do said.
+      const health = await (await f("/health", { headers: { apikey: ps.stack.info.SECRET_KEY } })).json();
+      expect(health.status).toBe("degraded");
+      expect(health.wakeups).toMatchObject({ last_refused_status: 401 });
+      expect(health.wakeups.problem).toMatch(/set_worker_endpoint/);
     } finally {
       await sql`select orchestrator.set_worker_endpoint(${ps.stack.info.API_URL}, ${ps.stack.info.SECRET_KEY})`;
     }
