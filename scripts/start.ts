@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
-  DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_PG_PORT, STATE_FILE, probeHealth, processProblems, readStackFile,
+  DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_PG_PORT, DEFAULT_POOLER_PORT, STATE_FILE, probeHealth, processProblems, readStackFile,
   removeStackFile, runningStack, statusLines, writeStackFile, type StackFile,
 } from "./stack/config.ts";
 import { stopLeftovers } from "./stack/leftovers.ts";
@@ -81,6 +81,7 @@ const stack = new LocalStack({
   dataDir: DEFAULT_DATA_DIR,
   pgPort: DEFAULT_PG_PORT,
   apiPort: DEFAULT_API_PORT,
+  poolerPort: DEFAULT_POOLER_PORT,
   seed: true,
   logsDir: process.env.ORCH_LOGS_DIR ?? join(ROOT, "logs"),
   onProgress: (step) => console.log(`› ${step}`),
@@ -110,12 +111,12 @@ try {
   console.log(`
   Orchestrator is running (healthy in ${secs}s). Ctrl-C stops it.
 
-  Dashboard: ${info.API_URL}/   (sign in with SERVICE_ROLE_KEY)
+  Dashboard: ${info.API_URL}/   (sign in with SECRET_KEY; the legacy SERVICE_ROLE_KEY works too)
 
   ${statusLines(info).join("\n  ")}
 
   Try:  curl ${info.FUNCTIONS_URL}/health
-        curl -X POST ${info.FUNCTIONS_URL}/tasks -H "Authorization: Bearer $SERVICE_ROLE_KEY" -H 'content-type: application/json' -d '{"type":"noop"}'
+        curl -X POST ${info.FUNCTIONS_URL}/tasks -H "apikey: $SECRET_KEY" -H 'content-type: application/json' -d '{"type":"noop"}'
   (\`eval "$(npm run -s status)"\` puts these variables in your shell; it reads ${STATE_FILE}.)
 `);
   const warnings = await configurationWarnings(info);

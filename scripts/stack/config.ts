@@ -12,6 +12,8 @@ import { ROOT, type StackInfo } from "./stack.ts";
 export const DEFAULT_DATA_DIR = process.env.ORCH_DATA_DIR ?? join(ROOT, ".orchestrator", "local");
 export const DEFAULT_PG_PORT = Number(process.env.ORCH_PG_PORT ?? 54322);
 export const DEFAULT_API_PORT = Number(process.env.ORCH_API_PORT ?? 54321);
+/** The pooler (pgbouncer, transaction mode), standing in for Supavisor's 6543: a fixed port so DB_POOLER_URL stays the same across starts. */
+export const DEFAULT_POOLER_PORT = Number(process.env.ORCH_POOLER_PORT ?? 54329);
 /** Fixed, so status finds the stack without the variables it was started with (tests point it elsewhere). */
 export const STATE_FILE = process.env.ORCH_STATE_FILE ?? join(ROOT, ".orchestrator", "stack.json");
 
@@ -69,6 +71,7 @@ export function statusLines(info: StackInfo): string[] {
     ["API_URL", info.API_URL],
     ["FUNCTIONS_URL", info.FUNCTIONS_URL],
     ["DB_URL", info.DB_URL],
+    ["DB_POOLER_URL", info.DB_POOLER_URL],
     ["ANON_KEY", info.ANON_KEY],
     ["SERVICE_ROLE_KEY", info.SERVICE_ROLE_KEY],
     ["JWT_SECRET", info.JWT_SECRET],

@@ -19,6 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), "orchestrator-npm-start-"));
 chmodSync(dir, 0o755);
 const stateFile = join(dir, "stack.json");
 let apiPort = 0;
+let poolerPort = 0;
 let supervisor: ChildProcess | undefined;
 const output: string[] = [];
 let sql: postgres.Sql;
@@ -34,11 +35,12 @@ const proc = (name: string) => state().processes.find((p) => p.name === name)!;
 
 beforeAll(async () => {
   apiPort = await freePort();
+  poolerPort = await freePort();
   supervisor = spawn(process.execPath, [join(ROOT, "scripts/start.ts")], {
     cwd: ROOT,
     env: {
       ...bareEnv(), ORCH_DATA_DIR: join(dir, "data"), ORCH_LOGS_DIR: join(dir, "logs"),
-      ORCH_API_PORT: String(apiPort), ORCH_PG_PORT: String(await freePort()),
+      ORCH_API_PORT: String(apiPort), ORCH_PG_PORT: String(await freePort()), ORCH_POOLER_PORT: String(poolerPort),
       AI_BASE_URL: "", AI_API_KEY: "", EDGE_ACCESS_LOG: "0",
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -72,6 +74,8 @@ describe("npm start supervises its processes", () => {
     const r = spawnSync(process.execPath, [join(ROOT, "scripts/status.ts")], { cwd: ROOT, env: bareEnv(), encoding: "utf8" });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`API_URL=http://127.0.0.1:${apiPort}\n`);
+    // The pooler on the port npm start was given (ORCH_POOLER_PORT), as the functions reach it.
+    expect(r.stdout).toMatch(new RegExp(`\nDB_POOLER_URL=postgresql://[^\n]+@127\.0\.0\.1:${poolerPort}/`));
     expect(r.stdout).toContain("STATUS=healthy\n");
     expect(r.stdout).toContain(`PID=${supervisor!.pid}`);
   });

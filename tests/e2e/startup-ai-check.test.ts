@@ -31,7 +31,7 @@ it("npm start names the missing AI_MODEL and /health reports it, without the key
     cwd: ROOT,
     env: {
       ...env, ORCH_STATE_FILE: join(dir, "stack.json"), ORCH_DATA_DIR: join(dir, "data"), ORCH_LOGS_DIR: join(dir, "logs"),
-      ORCH_API_PORT: String(await freePort()), ORCH_PG_PORT: String(await freePort()),
+      ORCH_API_PORT: String(await freePort()), ORCH_PG_PORT: String(await freePort()), ORCH_POOLER_PORT: String(await freePort()),
       AI_BASE_URL: "https://api.openai.com/v1", AI_API_KEY: KEY, EDGE_ACCESS_LOG: "0",
     },
     stdio: ["ignore", "pipe", "pipe"],
