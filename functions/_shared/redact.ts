@@ -2,7 +2,7 @@
 // masked, and token-shaped substrings (JWTs, Bearer tokens, provider keys, the
 // configured secret values themselves, and URLs that are credentials, like a
 // Slack incoming-webhook URL) are masked inside any string.
-import { env } from "./env.ts";
+import { env, serviceKeys } from "./env.ts";
 import { maskSecretUrls } from "./secret-url.ts";
 
 const SECRET_KEY = /(authorization|api[-_]?key|apikey|secret|token|password|passwd|cookie|service[-_]?role|private[-_]?key|credential|^key$)/i;
@@ -31,6 +31,8 @@ function configuredSecrets(): string[] {
     out.push(value);
     if (SECRET_LISTS.has(name)) out.push(...value.split(",").map((s) => s.trim()));
   }
+  // Every key that opens the API, the secret keys of SUPABASE_SECRET_KEYS (a JSON dictionary) among them.
+  out.push(...serviceKeys());
   // Shorter than 8 characters would mask ordinary words; such a secret is too weak to matter here anyway.
   return [...new Set(out.filter((s) => s.length >= 8))].sort((a, b) => b.length - a.length);
 }

@@ -6,6 +6,7 @@ describe("redact", () => {
   afterEach(() => {
     delete process.env.NOTION_API_KEY;
     delete process.env.EVENTS_SIGNING_SECRET;
+    delete process.env.SUPABASE_SECRET_KEYS;
   });
 
   it("masks values under secret-looking keys at any depth", () => {
@@ -31,6 +32,11 @@ describe("redact", () => {
     expect(redactString("hmac with old-signing-value-1 failed; now new-signing-value-2")).toBe("hmac with [redacted] failed; now [redacted]");
     expect(redactString("env: old-signing-value-1, new-signing-value-2")).toBe("env: [redacted]");
     expect(redact({ detail: "sig new-signing-value-2" })).toEqual({ detail: "sig [redacted]" });
+  });
+
+  it("masks every key of SUPABASE_SECRET_KEYS (hosted's JSON dictionary), whatever its shape", () => {
+    process.env.SUPABASE_SECRET_KEYS = JSON.stringify({ default: "hand-rolled-secret-value-1", ci: "another.secret.value.2" });
+    expect(redactString("called with hand-rolled-secret-value-1 and another.secret.value.2")).toBe("called with [redacted] and [redacted]");
   });
 
   it("masks incoming-webhook URLs (the URL is the credential) in any string, keeping scheme, host and a hint", () => {
