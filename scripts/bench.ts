@@ -208,10 +208,20 @@ async function main(): Promise<void> {
   }
 
   for (const s of systems) await s.teardown();
+  // The Orchestrator ran under the Edge limits: every user-worker end by reason. A limit kill (CPUTime,
+  // WallClockTime, Memory) means the worker outgrew its isolate and the figures are not the shipped path's.
+  const orchestrator = systems.find((s): s is OrchestratorSystem => s instanceof OrchestratorSystem);
+  const terminations = orchestrator ? { ...orchestrator.terminations } : {};
+  const limitKills = ["CPUTime", "WallClockTime", "Memory"].reduce((n, r) => n + (terminations[r] ?? 0), 0);
 
   const machine = await describeMachine(admin);
   const table = renderTable(systems);
   say(`\n${table}\n`);
+  if (orchestrator) {
+    const reasons = ["CPUTime", "WallClockTime", "Memory", "EarlyDrop", "EventLoopCompleted", "TerminationRequested"];
+    const all = [...reasons, ...Object.keys(terminations).filter((r) => !reasons.includes(r))];
+    say(`Orchestrator's Edge user-worker terminations by reason (limit kills: ${limitKills}): ${all.map((r) => `${r} ${terminations[r] ?? 0}`).join(", ")}`);
+  }
   say(`machine: ${machine.cpu} × ${machine.cores}, ${machine.memory_gb} GB RAM, ${machine.os}; ${machine.postgres}; node ${machine.node}, deno ${machine.deno}`);
   mkdirSync(join(cfg.out, ".."), { recursive: true });
   writeFileSync(cfg.out, JSON.stringify({
@@ -222,6 +232,7 @@ async function main(): Promise<void> {
     settings: cfg,
     systems: Object.fromEntries(systems.map((s) => [s.name, { label: s.label, config: s.config }])),
     results,
+    edge_terminations: terminations,
     table,
   }, null, 2) + "\n");
   say(`bench: wrote ${cfg.out} (${elapsed()} in all)`);

@@ -21,6 +21,8 @@ export class OrchestratorSystem implements BenchSystem {
   private sql!: postgres.Sql;
   private queue!: QueueModule;
   private registry!: RegistryModule;
+  /** Edge user-worker ends during the runs, by shutdown reason (the local runtime's rows in orchestrator.logs). */
+  readonly terminations: Record<string, number> = {};
 
   constructor(stack: LocalStack, functionEnv: Record<string, string>) {
     this.stack = stack;
@@ -126,6 +128,7 @@ export class OrchestratorSystem implements BenchSystem {
       return n === 0;
     }, "running tasks to finish", 120_000, 100);
     await this.sql`delete from orchestrator.tasks where status in ('succeeded', 'dead', 'cancelled')`;
+    await this.countTerminations();
     await this.sql`truncate orchestrator.logs`;
     await this.sql`delete from net._http_response`;
     await this.sql`vacuum analyze orchestrator.tasks`;
@@ -134,7 +137,16 @@ export class OrchestratorSystem implements BenchSystem {
     await sleep(200);
   }
 
+  /** Adds the user-worker shutdowns logged since the last reset (reset truncates the logs). */
+  async countTerminations(): Promise<void> {
+    const rows = await this.sql<{ reason: string; n: number }[]>`
+      select context->>'reason' as reason, count(*)::int as n from orchestrator.logs
+      where component = 'edge-runtime' and context->>'event' = 'shutdown' group by 1`;
+    for (const r of rows) this.terminations[r.reason] = (this.terminations[r.reason] ?? 0) + r.n;
+  }
+
   async teardown(): Promise<void> {
+    await this.countTerminations();
     const { closeDb } = await import("../../functions/_shared/db.ts");
     await closeDb();
     await this.sql.end({ timeout: 5 });
