@@ -176,7 +176,11 @@ describe("the local Edge runtime's user workers", () => {
     expect(JSON.parse(rb.body)).toMatchObject({ code: "WORKER_LIMIT" });
     expect(elapsed).toBeGreaterThanOrEqual(WALL_CLOCK_MS - 2_000);
     const retired = await edgeRows(priv.sql, { fn: "tasks", event: "retire", reason: "WallClockTime" }, since);
-    const killed = await edgeRows(priv.sql, { fn: "tasks", event: "shutdown", reason: "WallClockTime" }, since);
+    // The gateway writes its rows after answering: the 546 can arrive before the row is committed.
+    const killed = await waitFor(async () => {
+      const rows = await edgeRows(priv.sql, { fn: "tasks", event: "shutdown", reason: "WallClockTime" }, since);
+      return rows.length > 0 && rows;
+    }, "the WallClockTime shutdown row", 5_000, 50);
     expect(killed).toHaveLength(1);
     expect(retired.map((r) => r.context.worker)).toContain(killed[0].context.worker);
     expect(killed[0].context.in_flight).toBe(1);
