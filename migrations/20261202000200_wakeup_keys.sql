@@ -77,7 +77,8 @@ $$;
 -- Reads the answers to the wake-ups sent so far: every failed one becomes a log row (refused:
 -- error; other failures: warn) and a wakeup_failures row. Answered ids are forgotten; ids with no
 -- answer after 10 minutes too (pg_net gave up on them, or the dispatcher lost them in a crash).
--- Returns how many were refused (401/403).
+-- Returns how many were refused (401/403). pg_net indexes net._http_response by `created` only (six hours
+-- of answers), so it reads only the window since the oldest open wake-up: an answer comes after its request.
 create function orchestrator.check_wakeups()
 returns integer
 language plpgsql security definer
@@ -92,6 +93,8 @@ begin
       delete from orchestrator.wakeup_requests w
       using net._http_response h
       where h.id = w.request_id
+        -- pg_net indexes its responses by time only: read just the window since the oldest wake-up still open.
+        and h.created >= (select min(sent_at) from orchestrator.wakeup_requests)
       returning w.request_id, w.reason, w.sent_at, h.status_code, h.timed_out, h.error_msg, left(h.content, 500) as content, h.created
     )
     select * from answered
