@@ -311,11 +311,11 @@ export interface Settled {
   lost: number;
 }
 
-export function useFaultStack(loadSource: string, opts: { durable?: boolean } = {}): { readonly fs: FaultStack; readonly producer: Producer; settle(timeoutMs?: number): Promise<Settled> } {
+export function useFaultStack(loadSource: string, opts: { durable?: boolean; functionEnv?: Record<string, string> } = {}): { readonly fs: FaultStack; readonly producer: Producer; settle(timeoutMs?: number): Promise<Settled> } {
   let fs: FaultStack | undefined;
   let producer: Producer | undefined;
   beforeAll(async () => {
-    fs = await startFaultStack({}, opts.durable);
+    fs = await startFaultStack(opts.functionEnv ?? {}, opts.durable);
     producer = new Producer(fs.ps.stack.info.DB_URL, loadSource);
   });
   afterAll(async () => {
@@ -354,4 +354,227 @@ export function expectIntact({ counts: c, audit: a, lost }: Pick<Settled, "count
   expect(a.finished_twice, "tasks finished twice").toBe(0);
   expect(a.leases_never_ended, "leases never ended").toBe(0);
   expect(a.attempt_mismatch, "attempts that do not add up").toBe(0);
+}
+
+// --- Edge limit faults: a task that makes its user worker hit a limit -----------------------------
+
+/** Polls GET /health (service key) every 100 ms until stopped: every answer's status (0: no answer). */
+export function watchHealth(fs: FaultStack): { statuses: number[]; stop: () => Promise<number[]> } {
+  const statuses: number[] = [];
+  let on = true;
+  const { FUNCTIONS_URL, SERVICE_ROLE_KEY } = fs.ps.stack.info;
+  const loop = (async () => {
+    while (on) {
+      const res = await fetch(`${FUNCTIONS_URL}/health`, { headers: { authorization: `Bearer ${SERVICE_ROLE_KEY}` }, signal: AbortSignal.timeout(5_000) })
+        .catch(() => undefined);
+      statuses.push(res?.status ?? 0);
+      await res?.body?.cancel().catch(() => {});
+      await sleep(100);
+    }
+  })();
+  return { statuses, stop: async () => ((on = false), await loop, statuses) };
+}
+
+export async function lastLogId(sql: postgres.Sql): Promise<number> {
+  const [{ id }] = await sql<{ id: number }[]>`select coalesce(max(id), 0)::bigint as id from orchestrator.logs`;
+  return Number(id);
+}
+
+export interface ShutdownRow { id: number; at: Date; message: string; context: { worker: string; reason: string; in_flight?: number; cpu_ms?: number | null; memory_mb?: number | null } }
+
+/** The user workers of `fn` that ended for `reason` since log row `sinceId` (the gateway's rows in orchestrator.logs). */
+export async function shutdowns(sql: postgres.Sql, fn: string, reason: string, sinceId: number): Promise<ShutdownRow[]> {
+  return await sql<ShutdownRow[]>`
+    select id, at, message, context from orchestrator.logs
+    where component = 'edge-runtime' and id > ${sinceId} and context->>'event' = 'shutdown'
+      and context->>'function' = ${fn} and context->>'reason' = ${reason}
+    order by id`;
+}
+
+/** Every shutdown of a user worker since `sinceId`, counted by function:reason. */
+export async function shutdownCounts(sql: postgres.Sql, sinceId: number): Promise<Record<string, number>> {
+  const rows = await sql<{ k: string; n: number }[]>`
+    select (context->>'function') || ':' || (context->>'reason') as k, count(*)::int as n from orchestrator.logs
+    where component = 'edge-runtime' and id > ${sinceId} and context->>'event' = 'shutdown' group by 1 order by 1`;
+  return Object.fromEntries(rows.map((r) => [r.k, r.n]));
+}
+
+export interface HeldTask { id: number; attempts: number; locked_until: Date }
+
+/** The tasks of `sources` running now, with their attempt and lease (taken right after a kill). */
+export async function runningNow(sql: postgres.Sql, sources: string[]): Promise<HeldTask[]> {
+  return await sql<HeldTask[]>`
+    select id, attempts, locked_until from orchestrator.tasks where source = any(${sources}::text[]) and status = 'running'`;
+}
+
+/**
+ * Of the tasks running right after a kill, those whose attempt was then reaped (the killed worker's: a live
+ * worker finishes its attempts inside their lease), and for each re-run, the delay from its lease's expiry
+ * to the claim of its next attempt (s).
+ */
+export async function reapedAndRerun(sql: postgres.Sql, snapshot: HeldTask[]): Promise<{ held: HeldTask[]; delays: number[]; notRerun: number[] }> {
+  if (snapshot.length === 0) return { held: [], delays: [], notRerun: [] };
+  const ends = await sql<{ id: number; attempt: number }[]>`
+    select task_id as id, attempt from fault_audit.lease_ends
+    where task_id = any(${snapshot.map((h) => h.id)}::bigint[]) and kind = 'reaped'`;
+  const held = snapshot.filter((h) => ends.some((e) => Number(e.id) === Number(h.id) && e.attempt === h.attempts));
+  const starts = await sql<{ id: number; attempt: number; at: Date }[]>`
+    select task_id as id, attempt, min(at) as at from fault_audit.lease_starts
+    where task_id = any(${held.map((h) => h.id)}::bigint[]) group by task_id, attempt`;
+  const delays: number[] = [];
+  const notRerun: number[] = [];
+  for (const h of held) {
+    const next = starts.find((r) => Number(r.id) === Number(h.id) && r.attempt === h.attempts + 1);
+    if (next) delays.push((next.at.getTime() - h.locked_until.getTime()) / 1000);
+    else notRerun.push(Number(h.id));
+  }
+  return { held, delays, notRerun };
+}
+
+/** The first task of `source` that finished after `since` (on a worker that was not the killed one): ms after `since`. */
+export async function firstFinishAfter(sql: postgres.Sql, source: string, since: Date): Promise<number | undefined> {
+  const [{ at }] = await sql<{ at: Date | null }[]>`
+    select min(finished_at) as at from orchestrator.tasks where source = ${source} and status = 'succeeded' and finished_at > ${since}`;
+  return at ? at.getTime() - since.getTime() : undefined;
+}
+
+export interface LimitFaultSpec {
+  /** The load's source (the one useFaultStack was given) and the deadly task's. */
+  load: string;
+  deadly: string;
+  /** The well-behaved load: tasks/s and payload. */
+  perSecond: number;
+  loadPayload: ChaosPayload;
+  /** The task that makes its user worker hit the limit, and how many attempts it gets. */
+  deadlyPayload: Record<string, unknown>;
+  maxAttempts: number;
+  /** The shutdown reason the limit's kill is logged with. */
+  reason: "CPUTime" | "WallClockTime" | "Memory";
+  /** Load before the deadly task goes in (ms). */
+  warmupMs?: number;
+}
+
+export interface LimitFaultResult {
+  settled: Settled;
+  deadly: { status: string; attempts: number; last_error: string | null; audit: AuditFigures };
+  /** Kills with the reason, of task-worker's user workers, while the deadly task ran. */
+  kills: ShutdownRow[];
+  /** The kill that ended each deadly attempt (the first with the reason after its claim), ms from claim to kill. */
+  claimToKillMs: number[];
+  /** From each such kill to the first load task finishing after it. */
+  recoveryMs: (number | undefined)[];
+  /** Tasks the killed workers held that were reaped, and the delay from lease expiry to their re-run (s). */
+  held: HeldTask[];
+  heldLoad: number;
+  delays: number[];
+  notRerun: number[];
+  health: number[];
+  shutdownsByReason: Record<string, number>;
+}
+
+/** Steady load, then one task that makes its user worker hit an Edge limit mid-batch, until that task is dead; then settle. */
+export async function runLimitFault(
+  ctx: { readonly fs: FaultStack; readonly producer: Producer; settle(timeoutMs?: number): Promise<Settled> },
+  spec: LimitFaultSpec,
+  timeoutMs = 75_000,
+): Promise<LimitFaultResult> {
+  const { sql } = ctx.fs;
+  const since = await lastLogId(sql);
+  const health = watchHealth(ctx.fs);
+  ctx.producer.start(spec.perSecond, spec.loadPayload);
+  await sleep(spec.warmupMs ?? 4_000);
+  const [{ id: deadlyId }] = await sql<{ id: number }[]>`
+    select (task).id as id from orchestrator.enqueue('test.chaos', ${sql.json(spec.deadlyPayload as never)},
+      ${sql.json({ source: spec.deadly, max_attempts: spec.maxAttempts } as never)})`;
+  const started = Date.now();
+  const seen = new Set<number>();
+  const snapshots: HeldTask[] = [];
+  for (;;) {
+    for (const k of await shutdowns(sql, "task-worker", spec.reason, since)) {
+      if (seen.has(k.id)) continue;
+      seen.add(k.id);
+      snapshots.push(...(await runningNow(sql, [spec.load, spec.deadly])));
+    }
+    const [t] = await sql<{ status: string }[]>`select status::text from orchestrator.tasks where id = ${deadlyId}`;
+    if (t.status !== "queued" && t.status !== "running") break;
+    if (Date.now() - started > timeoutMs) throw new Error(`the deadly task is still ${t.status} after ${timeoutMs / 1000} s`);
+    await sleep(100);
+  }
+  const settled = await ctx.settle();
+  const healthStatuses = await health.stop();
+  const kills = await shutdowns(sql, "task-worker", spec.reason, since);
+  const [deadly] = await sql<{ status: string; attempts: number; last_error: string | null }[]>`
+    select status::text, attempts, last_error from orchestrator.tasks where id = ${deadlyId}`;
+  const claims = await sql<{ at: Date }[]>`select at from fault_audit.lease_starts where task_id = ${deadlyId} order by at`;
+  const claimToKillMs: number[] = [];
+  const recoveryMs: (number | undefined)[] = [];
+  for (const c of claims) {
+    const kill = kills.find((k) => k.at > c.at);
+    if (!kill) continue;
+    claimToKillMs.push(kill.at.getTime() - c.at.getTime());
+    recoveryMs.push(await firstFinishAfter(sql, spec.load, kill.at));
+  }
+  // One entry per (task, attempt): a task may be in several snapshots.
+  const unique = [...new Map(snapshots.map((h) => [`${h.id}:${h.attempts}`, h])).values()];
+  const { held, delays, notRerun } = await reapedAndRerun(sql, unique);
+  const heldLoad = held.filter((h) => Number(h.id) !== Number(deadlyId)).length;
+  // The deadly task's own last attempt is reaped to dead, not re-run.
+  const notRerunLoad = notRerun.filter((id) => id !== Number(deadlyId));
+  return {
+    settled,
+    deadly: { ...deadly, audit: await audit(sql, spec.deadly) },
+    kills,
+    claimToKillMs,
+    recoveryMs,
+    held,
+    heldLoad,
+    delays,
+    notRerun: notRerunLoad,
+    health: healthStatuses,
+    shutdownsByReason: await shutdownCounts(sql, since),
+  };
+}
+
+/** What a limit fault must leave behind, besides expectIntact on the load. */
+export function expectLimitFault(r: LimitFaultResult, spec: LimitFaultSpec): void {
+  expectIntact(r.settled);
+  expect(r.settled.counts.succeeded, "every load task succeeded").toBe(r.settled.counts.total);
+  expect(r.deadly.status, "the deadly task").toBe("dead");
+  expect(r.deadly.attempts, "the deadly task's attempts").toBe(spec.maxAttempts);
+  expect(r.deadly.last_error ?? "").toMatch(/^lease expired: /);
+  expect(r.deadly.audit.finished_twice, "deadly: finished twice").toBe(0);
+  expect(r.deadly.audit.leases_never_ended, "deadly: leases never ended").toBe(0);
+  expect(r.deadly.audit.attempt_mismatch, "deadly: attempts that do not add up").toBe(0);
+  expect(r.deadly.audit.ends, "deadly: every attempt reaped, none succeeded").toEqual({ reaped: spec.maxAttempts });
+  expect(r.claimToKillMs.length, `a ${spec.reason} kill after each deadly claim`).toBe(spec.maxAttempts);
+  for (const ms of r.recoveryMs) expect(ms, "a load task finished after the kill").toBeDefined();
+  expect(r.notRerun, "held load tasks not re-run").toEqual([]);
+  if (r.delays.length) expect(Math.max(...r.delays), "lease expiry -> re-run (s)").toBeLessThanOrEqual(15);
+  expect(r.health.length, "/health samples").toBeGreaterThan(20);
+  expect(r.health.filter((s) => s !== 200), "/health answers other than 200").toEqual([]);
+}
+
+/** The figures every limit fault prints. */
+export function limitFaultFigures(r: LimitFaultResult, spec: LimitFaultSpec, acked: number, errors: number): Record<string, unknown> {
+  const c = r.settled.counts;
+  const a = r.settled.audit;
+  const d = spread(r.delays);
+  return {
+    "steady load": `${spec.perSecond} test.chaos tasks/s, ${JSON.stringify(spec.loadPayload)}`,
+    "deadly task": `${JSON.stringify(spec.deadlyPayload)}, max_attempts ${spec.maxAttempts}`,
+    "deadly task ended": `${r.deadly.status} after ${r.deadly.attempts} attempt(s), lease ends ${JSON.stringify(r.deadly.audit.ends)}`,
+    [`${spec.reason} kills (task-worker)`]: r.kills.length,
+    "kill message": r.kills[0]?.message,
+    "claim -> kill (ms)": r.claimToKillMs.join(", "),
+    "kill -> first task done (ms)": r.recoveryMs.join(", "),
+    "held by killed workers": `${r.held.length} reaped (${r.heldLoad} load + ${r.held.length - r.heldLoad} deadly)`,
+    "lease expiry -> re-run (s)": r.delays.length ? `median ${d.median.toFixed(2)}, max ${d.max.toFixed(2)} (n ${d.n}, limit 15)` : "none held",
+    "enqueued (acked / in db)": `${acked} / ${c.total} (${errors} enqueue errors)`,
+    "succeeded + dead + cancelled": `${c.succeeded} + ${c.dead} + ${c.cancelled} = ${c.succeeded + c.dead + c.cancelled}`,
+    "lost / finished twice": `${r.settled.lost} / ${a.finished_twice + r.deadly.audit.finished_twice}`,
+    "load lease ends by kind": a.ends,
+    "/health": `${r.health.filter((s) => s === 200).length}/${r.health.length} answered 200`,
+    "user-worker shutdowns": r.shutdownsByReason,
+    "drained after the load stopped": `${(r.settled.ms / 1000).toFixed(1)} s`,
+  };
 }
