@@ -3,39 +3,17 @@
 // Nothing here enables the sync on the shared stack (that would make every test's rows push):
 // the successful enable, the re-push of the dead and the status report run on a private
 // stack in tests/e2e/hardening-notion-enable.test.ts.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { setupServer } from "msw/node";
+import { describe, expect, it } from "vitest";
 import notion from "../../functions/notion/index.ts";
-import { defaultSchema, FakeNotion, notionHandlers } from "../helpers/notion-mock.ts";
-import { leaseNew, runTask, withEnv } from "../helpers/inprocess.ts";
+import { defaultSchema } from "../helpers/notion-mock.ts";
+import { leaseNew, runTask } from "../helpers/inprocess.ts";
+import { useNotionWorkspaces } from "../helpers/notion-workspace.ts";
 import { request, sql, uniqueType } from "../helpers/stack.ts";
 
-const server = setupServer();
-let restoreEnv: () => void = () => {};
 const rand = () => Math.random().toString(36).slice(2, 10);
 
-function workspace(opts: { schema?: ReturnType<typeof defaultSchema> } = {}) {
-  const token = `secret_test_${rand()}${rand()}`;
-  const fake = new FakeNotion({ integrationToken: token, humanToken: `human_${rand()}`, databaseId: crypto.randomUUID(), schema: opts.schema });
-  server.use(...notionHandlers(fake));
-  restoreEnv();
-  restoreEnv = withEnv({
-    NOTION_API_KEY: token,
-    NOTION_DATABASE_ID: fake.opts.databaseId,
-    NOTION_API_BASE_URL: undefined,
-    NOTION_RATE_PER_SECOND: "100",
-    NOTION_PROPERTY_MAP: undefined,
-    NOTION_STATUS_MAP: undefined,
-  });
-  return fake;
-}
 
-beforeAll(() => server.listen({ onUnhandledFrame: "bypass" }));
-afterEach(() => server.resetHandlers());
-afterAll(() => {
-  server.close();
-  restoreEnv();
-});
+const { workspace } = useNotionWorkspaces();
 
 const enable = (body: object) => notion.fetch(request("/notion/enable", { method: "POST", body: JSON.stringify(body) }));
 const orchestratorId = (page: any) => page.properties["Orchestrator ID"].rich_text.map((r: any) => r.plain_text).join("");

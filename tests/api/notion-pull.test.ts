@@ -1,38 +1,17 @@
 // notion.pull and POST /notion/webhook in this process against the real
 // database, with Notion mocked by msw at the HTTP boundary.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { setupServer } from "msw/node";
+import { describe, expect, it } from "vitest";
 import { signWebhookPayload } from "@notionhq/client";
 import notion from "../../functions/notion/index.ts";
-import { FakeNotion, notionHandlers } from "../helpers/notion-mock.ts";
-import { leaseAgain, leaseNew, runLeased, runTask, withEnv } from "../helpers/inprocess.ts";
+import type { FakeNotion } from "../helpers/notion-mock.ts";
+import { leaseAgain, leaseNew, runLeased, runTask } from "../helpers/inprocess.ts";
+import { useNotionWorkspaces } from "../helpers/notion-workspace.ts";
 import { request, sql, uniqueType, waitFor } from "../helpers/stack.ts";
 
-const server = setupServer();
-let restoreEnv: () => void = () => {};
 const rand = () => Math.random().toString(36).slice(2, 10);
 
-function workspace() {
-  const token = `secret_test_${rand()}${rand()}`;
-  const fake = new FakeNotion({ integrationToken: token, humanToken: `human_${rand()}`, databaseId: crypto.randomUUID() });
-  server.use(...notionHandlers(fake));
-  restoreEnv();
-  restoreEnv = withEnv({
-    NOTION_API_KEY: token,
-    NOTION_DATABASE_ID: fake.opts.databaseId,
-    NOTION_API_BASE_URL: undefined,
-    NOTION_RATE_PER_SECOND: "100",
-    NOTION_WEBHOOK_SECRET: undefined,
-  });
-  return fake;
-}
 
-beforeAll(() => server.listen({ onUnhandledFrame: "bypass" }));
-afterEach(() => server.resetHandlers());
-afterAll(() => {
-  server.close();
-  restoreEnv();
-});
+const { workspace } = useNotionWorkspaces();
 
 const title = (s: string) => ({ title: [{ type: "text", text: { content: s } }] });
 const status = (s: string) => ({ status: { name: s } });

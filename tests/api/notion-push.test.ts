@@ -1,46 +1,21 @@
 // notion.push in this process against the real database, with Notion mocked by
 // msw at the HTTP boundary (the fake rejects what Notion rejects).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { setupServer } from "msw/node";
+import { describe, expect, it } from "vitest";
 import notion from "../../functions/notion/index.ts";
 import { createLogger } from "../../functions/_shared/logger.ts";
 import { taskTypes } from "../../functions/_shared/registry.ts";
 import { hooks } from "../../functions/_shared/notion/sync.ts";
 import { type Digest, digestMarkdown } from "../../functions/_shared/tasks/digest.ts";
 import { runWorker } from "../../functions/_shared/worker.ts";
-import { defaultSchema, FakeNotion, maxInWindow, notionHandlers } from "../helpers/notion-mock.ts";
-import { leaseAgain, leaseNew, runLeased, runTask, withEnv } from "../helpers/inprocess.ts";
+import { defaultSchema, maxInWindow } from "../helpers/notion-mock.ts";
+import { leaseAgain, leaseNew, runLeased, runTask } from "../helpers/inprocess.ts";
+import { useNotionWorkspaces } from "../helpers/notion-workspace.ts";
 import { request, sql, uniqueType } from "../helpers/stack.ts";
 
-const server = setupServer();
-let restoreEnv: () => void = () => {};
 const rand = () => Math.random().toString(36).slice(2, 10);
 
-/** A fresh fake Notion workspace and the env that points the sync at it. */
-function workspace(opts: { schema?: ReturnType<typeof defaultSchema>; rate?: number } = {}) {
-  const token = `secret_test_${rand()}${rand()}`;
-  const fake = new FakeNotion({ integrationToken: token, humanToken: `human_${rand()}`, databaseId: crypto.randomUUID(), schema: opts.schema });
-  server.use(...notionHandlers(fake));
-  restoreEnv();
-  restoreEnv = withEnv({
-    NOTION_API_KEY: token,
-    NOTION_DATABASE_ID: fake.opts.databaseId,
-    NOTION_API_BASE_URL: undefined,
-    NOTION_RATE_PER_SECOND: String(opts.rate ?? 100),
-    NOTION_PROPERTY_MAP: undefined,
-  });
-  return fake;
-}
 
-beforeAll(() => server.listen({ onUnhandledFrame: "bypass" }));
-afterEach(() => {
-  server.resetHandlers();
-  hooks.afterPageCreate = undefined;
-});
-afterAll(() => {
-  server.close();
-  restoreEnv();
-});
+const { workspace } = useNotionWorkspaces({ afterEach: () => { hooks.afterPageCreate = undefined; } });
 
 /** Task rows to push (a unique type nobody runs, scheduled far ahead). */
 async function taskRows(n: number, payload: object = {}): Promise<number[]> {

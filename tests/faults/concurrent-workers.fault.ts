@@ -2,7 +2,7 @@
 // retry storm would send) over a queue of 4,000 ready tasks, under a steady load.
 // SKIP LOCKED hands every task to exactly one of them; none answers 5xx.
 import { describe, expect, it } from "vitest";
-import { crashes, report, sleep, useFaultStack } from "./harness.ts";
+import { crashes, report, sleep, useFaultStack, queueWithoutWakeup } from "./harness.ts";
 
 const SOURCE = "fault-concurrent";
 const N = 4_000;
@@ -13,13 +13,7 @@ const ctx = useFaultStack(SOURCE);
 
 describe("fault (d): 200 concurrent task-worker invocations", () => {
   it("runs every task once, answers every call, keeps the connection count bounded", async () => {
-    // Scheduled in the future (no wake-up), then made due by UPDATE (which wakes nobody):
-    // the 200 invocations below find a full queue.
-    await ctx.fs.sql`
-      select count(*) from orchestrator.enqueue_many('test.chaos',
-        array(select jsonb_build_object('mode', 'sleep', 'ms', 5, 'seq', -g) from generate_series(1, ${N}) g),
-        jsonb_build_object('source', ${SOURCE}::text, 'run_at', now() + interval '1 hour'))`;
-    await ctx.fs.sql`update orchestrator.tasks set run_at = now() where source = ${SOURCE} and status = 'queued'`;
+    await queueWithoutWakeup(ctx.fs.sql, SOURCE, N);
     ctx.producer.start(20, { mode: "sleep", ms: 20 });
 
     let maxConnections = 0;

@@ -578,3 +578,15 @@ export function limitFaultFigures(r: LimitFaultResult, spec: LimitFaultSpec, ack
     "drained after the load stopped": `${(r.settled.ms / 1000).toFixed(1)} s`,
   };
 }
+
+/**
+ * n quick test.chaos tasks of `source`, runnable now, that woke nobody: enqueued for later (no wake-up),
+ * then made due by UPDATE (which wakes nobody), so the invocations a fault makes find a full queue.
+ */
+export async function queueWithoutWakeup(sql: postgres.Sql, source: string, n: number): Promise<void> {
+  await sql`
+    select count(*) from orchestrator.enqueue_many('test.chaos',
+      array(select jsonb_build_object('mode', 'sleep', 'ms', 5, 'seq', -g) from generate_series(1, ${n}) g),
+      jsonb_build_object('source', ${source}::text, 'run_at', now() + interval '1 hour'))`;
+  await sql`update orchestrator.tasks set run_at = now() where source = ${source} and status = 'queued'`;
+}

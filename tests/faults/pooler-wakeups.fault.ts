@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import postgres from "postgres";
-import { crashes, expectIntact, report, sleep, useFaultStack } from "./harness.ts";
+import { crashes, expectIntact, report, sleep, useFaultStack, queueWithoutWakeup } from "./harness.ts";
 
 const SOURCE = "fault-pooler";
 const N = 4_000;
@@ -21,11 +21,7 @@ describe("fault (p): 200 concurrent wake-ups under max_connections 60, through t
     const [{ max_connections }] = await ctx.fs.sql<{ max_connections: string }[]>`show max_connections`;
     expect(Number(max_connections)).toBe(60);
 
-    await ctx.fs.sql`
-      select count(*) from orchestrator.enqueue_many('test.chaos',
-        array(select jsonb_build_object('mode', 'sleep', 'ms', 5, 'seq', -g) from generate_series(1, ${N}) g),
-        jsonb_build_object('source', ${SOURCE}::text, 'run_at', now() + interval '1 hour'))`;
-    await ctx.fs.sql`update orchestrator.tasks set run_at = now() where source = ${SOURCE} and status = 'queued'`;
+    await queueWithoutWakeup(ctx.fs.sql, SOURCE, N);
     ctx.producer.start(20, { mode: "sleep", ms: 20 });
 
     // Its own connection, named, so it can leave itself and the test's clients out of the Orchestrator's count.
