@@ -10,6 +10,9 @@ export default defineConfig({
     // Most files wait on the database or on cron ticks, not on CPU: run several at once even on 2 cores.
     maxWorkers: 4,
     testTimeout: 60_000,
+    // expect.poll (the browser tests' waits on the page): the gateway may cold-start a function's user
+    // worker on the way (up to ~1 s on a loaded machine), past the 1 s default.
+    expect: { poll: { timeout: 10_000 } },
     // In CI only: one retry for a test that lost a timing race on the shared stack (2 cores, ~60
     // files at once). Locally a failure shows at once; fix flakes rather than lean on this.
     retry: process.env.CI ? 1 : 0,
