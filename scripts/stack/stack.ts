@@ -47,6 +47,12 @@ export interface StackOptions {
   restartPolicy?: RestartPolicy;
   /** The pooler's (pgbouncer's) port; a free one when not given. */
   poolerPort?: number;
+  /**
+   * The key stored with set_worker_endpoint, which every pg_net wake-up carries: the secret key
+   * (sb_secret_…, default) as hosted projects use after the key migration (the legacy keys are deprecated by
+   * the end of 2026), or the legacy service_role JWT, as a project still on the legacy keys has it.
+   */
+  wakeupKey?: "secret" | "service_role";
 }
 
 export interface StackInfo {
@@ -216,7 +222,10 @@ export class LocalStack {
         this.progress("loading supabase/seed.sql");
         await sql.unsafe(readFileSync(join(ROOT, "supabase/seed.sql"), "utf8"));
       }
-      await sql`select orchestrator.set_worker_endpoint(${this.info.API_URL}, ${this.info.SERVICE_ROLE_KEY})`;
+      // The secret key by default: it goes as `apikey` only (not a JWT), which task-worker checks itself
+      // (verify_jwt = false); the legacy service_role JWT still works there, sent as apikey and Bearer.
+      const wakeupKey = this.opts.wakeupKey === "service_role" ? this.info.SERVICE_ROLE_KEY : this.info.SECRET_KEY;
+      await sql`select orchestrator.set_worker_endpoint(${this.info.API_URL}, ${wakeupKey})`;
     } finally {
       await sql.end();
     }

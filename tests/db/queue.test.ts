@@ -240,10 +240,29 @@ describe("wake-up paths", () => {
     expect(result.batch).toBe(1);
     expect(result.later).toBe(1);
     expect(result.req.url).toBe(`${stack().API_URL}/functions/v1/task-worker`);
-    // The key in Vault goes as apikey, and as Bearer too when it is a JWT (the legacy key; TEST_KEYS=new stores the secret key).
-    const key = process.env.TEST_KEYS === "new" ? stack().SECRET_KEY : stack().SERVICE_ROLE_KEY;
+    // The stack stores the secret key (TEST_KEYS=legacy: the service_role JWT); it goes as apikey only, not being a JWT.
+    const legacy = process.env.TEST_KEYS === "legacy";
+    const key = legacy ? stack().SERVICE_ROLE_KEY : stack().SECRET_KEY;
     expect(result.req.headers.apikey).toBe(key);
-    expect(result.req.headers.Authorization).toBe(process.env.TEST_KEYS === "new" ? undefined : `Bearer ${key}`);
+    expect(result.req.headers.Authorization).toBe(legacy ? `Bearer ${key}` : undefined);
+  });
+
+  it("a legacy service_role JWT stored with set_worker_endpoint goes as apikey and as Bearer (a project not yet migrated)", async () => {
+    // In a transaction that is rolled back: the shared stack's Vault keeps its key for every other test.
+    const rollback = new Error("rollback");
+    let req: { url: string; headers: Record<string, string> } | undefined;
+    await expect(sql().begin(async (tx) => {
+      await tx`select orchestrator.set_worker_endpoint(${stack().API_URL}, ${stack().SERVICE_ROLE_KEY})`;
+      const [{ id }] = await tx<{ id: string }[]>`select orchestrator.wake_worker('legacy-key-test') as id`;
+      [req] = await tx<{ url: string; headers: Record<string, string> }[]>`select url, headers from net.http_request_queue where id = ${id}`;
+      throw rollback;
+    })).rejects.toBe(rollback);
+    expect(req?.url).toBe(`${stack().API_URL}/functions/v1/task-worker`);
+    expect(req?.headers.apikey).toBe(stack().SERVICE_ROLE_KEY);
+    expect(req?.headers.Authorization).toBe(`Bearer ${stack().SERVICE_ROLE_KEY}`);
+    // Rolled back: the wake-ups still carry the stack's own key.
+    const [{ key }] = await sql()`select decrypted_secret as key from vault.decrypted_secrets where name = 'service_role_key'`;
+    expect(key).toBe(process.env.TEST_KEYS === "legacy" ? stack().SERVICE_ROLE_KEY : stack().SECRET_KEY);
   });
 
   it("cron has the sweep and reap jobs, at minute granularity on pg_cron 1.4", async () => {

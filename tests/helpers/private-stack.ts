@@ -33,6 +33,10 @@ export async function startPrivateStack(opts: {
     apiPort: await freePort(),
     fast: !opts.durable,
     seed: opts.seed,
+    // The stack stores the secret key for wake-ups (sb_secret_…, as apikey), as a project past the key
+    // migration has it; TEST_KEYS=legacy runs on the legacy service_role JWT instead, as a project that
+    // has not migrated yet.
+    wakeupKey: process.env.TEST_KEYS === "legacy" ? "service_role" : "secret",
     functionEnv: {
       WORKER_IDLE_WAIT_MS: "3000", LOG_LEVEL: "info", EDGE_ACCESS_LOG: "0",
       // No AI provider in the stack, whatever the shell or .env.local says: e2e runs the template SOP path.
@@ -52,11 +56,6 @@ export async function startPrivateStack(opts: {
   };
   try {
     await stack.start();
-    // TEST_KEYS=new: the wake-ups carry the secret key (sb_secret_…, as apikey), as on a project past the key migration.
-    if (process.env.TEST_KEYS === "new") {
-      const sql = postgres(stack.info.DB_URL, { max: 1, onnotice: () => {} });
-      await sql`select orchestrator.set_worker_endpoint(${stack.info.API_URL}, ${stack.info.SECRET_KEY})`.finally(() => sql.end());
-    }
   } catch (err) {
     console.error(lines.slice(-50).join("\n"));
     await stop().catch(() => {});

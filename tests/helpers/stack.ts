@@ -18,7 +18,8 @@ export function sql(): postgres.Sql {
 /**
  * Legacy keys (service, anon) go as `Authorization: Bearer`; the new ones (secret, publishable) as `apikey`, as
  * hosted wants them. TEST_KEYS=new runs the suite on the new system: "service" and "anon" then mean the secret
- * and the publishable key (and the stack's wake-ups carry the secret key: private-stack.ts).
+ * and the publishable key. The stack's wake-ups carry the secret key either way (the shipped default), and the
+ * legacy service_role key with TEST_KEYS=legacy (private-stack.ts).
  */
 export type KeyKind = "service" | "anon" | "secret" | "publishable" | "none" | "wrong";
 
