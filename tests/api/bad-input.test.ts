@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import postgres from "postgres";
 import { startPrivateStack, type PrivateStack } from "../helpers/private-stack.ts";
+import { keyHeaders } from "../helpers/stack.ts";
 
 type Method = "GET" | "POST" | "PATCH" | "DELETE";
 type Auth =
@@ -279,11 +280,8 @@ afterAll(async () => {
   await ps?.stop();
 });
 
-function keyHeader(kind: "service" | "anon" | "none" | "wrong"): Record<string, string> {
-  const i = ps.stack.info;
-  const key = kind === "service" ? i.SERVICE_ROLE_KEY : kind === "anon" ? i.ANON_KEY : kind === "wrong" ? "not-a-real-key" : undefined;
-  return key ? { authorization: `Bearer ${key}` } : {};
-}
+// The private stack's keys, each as its system sends it (TEST_KEYS=new: the secret and publishable keys as apikey).
+const keyHeader = (kind: "service" | "anon" | "none" | "wrong"): Record<string, string> => keyHeaders(ps.stack.info, kind);
 
 async function send(method: Method, path: string, opts: { body?: string | Uint8Array; key?: "service" | "anon" | "none" | "wrong"; contentType?: string } = {}) {
   const res = await fetch(`${ps.stack.info.FUNCTIONS_URL}${path}`, {
@@ -435,7 +433,7 @@ describe("auth matrix: every endpoint x {no key, anon key, wrong key, service ke
           expect(res.status, `${kind}: ${res.text}`).toBeLessThan(500);
         }
         // No response ever carries a key.
-        for (const secret of [ps.stack.info.SERVICE_ROLE_KEY, ps.stack.info.JWT_SECRET]) expect(res.text).not.toContain(secret);
+        for (const secret of [ps.stack.info.SERVICE_ROLE_KEY, ps.stack.info.SECRET_KEY, ps.stack.info.JWT_SECRET]) expect(res.text).not.toContain(secret);
       }
       if (ep.auth === "service" || ep.auth === "self") expect(got.filter((g) => g.endsWith("=401"))).toHaveLength(3);
       matrix.push(`  ${`${ep.method} ${ep.path}`.padEnd(42)} ${got.join("  ")}`);

@@ -2,7 +2,7 @@
 // as /health counts them from the runtime's rows in orchestrator.logs (headless Chromium, shared stack).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
-import { sql, stack } from "../helpers/stack.ts";
+import { headersFor, sql, stack } from "../helpers/stack.ts";
 import { launchChromium, openPage, signIn } from "./dashboard-helpers.ts";
 
 const REASONS = ["CPUTime", "Memory", "WallClockTime", "EarlyDrop", "EventLoopCompleted", "TerminationRequested"];
@@ -24,7 +24,7 @@ async function dbTerminations(): Promise<Record<string, number>> {
 
 describe("overview: edge workers", () => {
   it("lists every shutdown reason with the count of terminations the runtime logged", { timeout: 90_000 }, async () => {
-    const health = await (await fetch(`${stack().FUNCTIONS_URL}/health`, { headers: { authorization: `Bearer ${stack().SERVICE_ROLE_KEY}` } })).json();
+    const health = await (await fetch(`${stack().FUNCTIONS_URL}/health`, { headers: headersFor("service") })).json();
     expect(health.edge).toMatchObject({ terminations: expect.any(Object), retirements: expect.any(Object) });
     const { page, errors, close } = await openPage(browser);
     try {

@@ -2,9 +2,9 @@
 // a cold start (the first request to a function that has no live worker) and warm GET /health
 // through gateway + worker. The bounds are loose (2 shared cores); the figures are the point.
 import { describe, expect, it } from "vitest";
-import { stack, waitFor } from "../helpers/stack.ts";
+import { headersFor, stack, waitFor } from "../helpers/stack.ts";
 
-const auth = () => ({ authorization: `Bearer ${stack().SERVICE_ROLE_KEY}` });
+const auth = () => headersFor("service");
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
 async function timed(url: string): Promise<{ ms: number; status: number; worker: string | null }> {

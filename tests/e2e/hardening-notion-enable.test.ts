@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import postgres from "postgres";
 import { startPrivateStack, type PrivateStack } from "../helpers/private-stack.ts";
 import { defaultSchema, FakeNotion, serveFakeNotion } from "../helpers/notion-mock.ts";
-import { waitFor } from "../helpers/stack.ts";
+import { keyHeaders, waitFor } from "../helpers/stack.ts";
 
 const rand = () => Math.random().toString(36).slice(2, 10);
 const TOKEN = `secret_e2e_${rand()}${rand()}`;
@@ -45,7 +45,7 @@ afterAll(async () => {
 async function fn(path: string, init: RequestInit = {}) {
   const res = await fetch(`${ps.stack.info.FUNCTIONS_URL}${path}`, {
     ...init,
-    headers: { "content-type": "application/json", authorization: `Bearer ${ps.stack.info.SERVICE_ROLE_KEY}` },
+    headers: keyHeaders(ps.stack.info, "service", { "content-type": "application/json" }),
   });
   return { status: res.status, body: await res.json() };
 }

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import postgres from "postgres";
 import { freePort } from "../helpers/private-stack.ts";
-import { waitFor } from "../helpers/stack.ts";
+import { keyHeaders, waitFor } from "../helpers/stack.ts";
 import { readStackFile, type StackFile } from "../../scripts/stack/config.ts";
 import { ROOT } from "../../scripts/stack/stack.ts";
 
@@ -65,7 +65,7 @@ afterAll(async () => {
 
 async function serviceHealth() {
   const s = state();
-  const res = await fetch(`${s.FUNCTIONS_URL}/health`, { headers: { authorization: `Bearer ${s.SERVICE_ROLE_KEY}` } });
+  const res = await fetch(`${s.FUNCTIONS_URL}/health`, { headers: keyHeaders(s, "service") });
   return { status: res.status, body: await res.json() };
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { usePrivateStack } from "../helpers/private-stack.ts";
-import { waitFor } from "../helpers/stack.ts";
+import { keyHeaders, waitFor } from "../helpers/stack.ts";
 
 const priv = usePrivateStack();
 const stack = () => priv.stack.info;
@@ -17,7 +17,7 @@ const sql = () => priv.sql;
 const http = (path: string, init: RequestInit = {}) =>
   fetch(`${stack().FUNCTIONS_URL}${path}`, {
     ...init,
-    headers: { "content-type": "application/json", authorization: `Bearer ${stack().SERVICE_ROLE_KEY}`, ...(init.headers as Record<string, string>) },
+    headers: keyHeaders(stack(), "service", { "content-type": "application/json", ...(init.headers as Record<string, string>) }),
   });
 
 const ROOT = resolve(import.meta.dirname, "../..");

@@ -7,7 +7,7 @@ import postgres from "postgres";
 import { signWebhookPayload } from "@notionhq/client";
 import { startPrivateStack, type PrivateStack } from "../helpers/private-stack.ts";
 import { FakeNotion, serveFakeNotion } from "../helpers/notion-mock.ts";
-import { uniqueType, waitFor } from "../helpers/stack.ts";
+import { keyHeaders, uniqueType, waitFor } from "../helpers/stack.ts";
 
 const rand = () => Math.random().toString(36).slice(2, 10);
 const TOKEN = `secret_e2e_${rand()}${rand()}`;
@@ -47,7 +47,7 @@ async function fn(path: string, init: RequestInit & { auth?: boolean } = {}) {
   const { auth = true, ...rest } = init;
   const res = await fetch(`${ps.stack.info.FUNCTIONS_URL}${path}`, {
     ...rest,
-    headers: { "content-type": "application/json", ...(auth ? { authorization: `Bearer ${ps.stack.info.SERVICE_ROLE_KEY}` } : {}), ...(rest.headers as Record<string, string>) },
+    headers: { "content-type": "application/json", ...(auth ? keyHeaders(ps.stack.info, "service") : {}), ...(rest.headers as Record<string, string>) },
   });
   return { status: res.status, body: await res.json() };
 }

@@ -2,15 +2,15 @@
 // restarted on the same port, and the functions' queries find it again (postgres.js reconnects).
 import { describe, expect, it } from "vitest";
 import { usePrivateStack } from "../helpers/private-stack.ts";
-import { waitFor } from "../helpers/stack.ts";
+import { keyHeaders, waitFor } from "../helpers/stack.ts";
 
 const ps = usePrivateStack({ functionEnv: { LOG_LEVEL: "warn" } });
 
 async function enqueue(): Promise<number> {
-  const { FUNCTIONS_URL, SERVICE_ROLE_KEY } = ps.stack.info;
+  const { FUNCTIONS_URL } = ps.stack.info;
   const res = await fetch(`${FUNCTIONS_URL}/tasks`, {
     method: "POST",
-    headers: { authorization: `Bearer ${SERVICE_ROLE_KEY}`, "content-type": "application/json" },
+    headers: keyHeaders(ps.stack.info, "service", { "content-type": "application/json" }),
     body: JSON.stringify({ type: "noop", payload: { echo: "pooler-supervise" } }),
     signal: AbortSignal.timeout(10_000),
   }).catch(() => undefined);

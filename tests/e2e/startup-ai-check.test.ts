@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { freePort } from "../helpers/private-stack.ts";
-import { waitFor } from "../helpers/stack.ts";
+import { keyHeaders, waitFor } from "../helpers/stack.ts";
 import { readStackFile } from "../../scripts/stack/config.ts";
 import { ROOT } from "../../scripts/stack/stack.ts";
 
@@ -47,7 +47,7 @@ it("npm start names the missing AI_MODEL and /health reports it, without the key
   expect(printed).not.toContain(KEY);
 
   const state = readStackFile(join(dir, "stack.json"))!;
-  const res = await fetch(`${state.FUNCTIONS_URL}/health`, { headers: { authorization: `Bearer ${state.SERVICE_ROLE_KEY}` } });
+  const res = await fetch(`${state.FUNCTIONS_URL}/health`, { headers: keyHeaders(state, "service") });
   const body = await res.text();
   expect(JSON.parse(body)).toMatchObject({ status: "degraded", ai: { configured: true, usable: false, api_key_set: true } });
   expect(body).not.toContain(KEY);

@@ -25,8 +25,15 @@ export type KeyKind = "service" | "anon" | "secret" | "publishable" | "none" | "
 
 export const newKeysOnly = () => process.env.TEST_KEYS === "new";
 
+/** The keys of a stack: the shared test stack's, a private stack's (ps.stack.info) or a running `npm start`'s. */
+export type StackKeys = { SERVICE_ROLE_KEY: string; ANON_KEY: string; SECRET_KEY: string; PUBLISHABLE_KEY: string };
+
 export function headersFor(kind: KeyKind, extra: Record<string, string> = {}): Record<string, string> {
-  const s = stack();
+  return keyHeaders(stack(), kind, extra);
+}
+
+/** headersFor with the keys of a given stack (a private one has keys of its own). */
+export function keyHeaders(s: StackKeys, kind: KeyKind, extra: Record<string, string> = {}): Record<string, string> {
   const key = newKeysOnly() && (kind === "service" || kind === "anon") ? (kind === "service" ? "secret" : "publishable") : kind;
   if (key === "secret" || key === "publishable") return { apikey: key === "secret" ? s.SECRET_KEY : s.PUBLISHABLE_KEY, ...extra };
   const value = key === "service" ? s.SERVICE_ROLE_KEY : key === "anon" ? s.ANON_KEY : key === "wrong" ? "not-a-real-key" : undefined;
