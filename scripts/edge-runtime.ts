@@ -26,6 +26,13 @@ try {
   console.error(JSON.stringify({ level: "fatal", component: "edge-runtime", message: err.message }));
   Deno.exit(1);
 }
+// The worker's own budgets follow the limits it runs under, unless set (hosted, an operator sets
+// them as function secrets to match the plan: README, "Running on hosted Supabase"). A shortened
+// wall clock or CPU limit in a test is then one the worker knows about, as it would be hosted.
+if (!Deno.env.get("WORKER_WALL_CLOCK_MS")) Deno.env.set("WORKER_WALL_CLOCK_MS", String(limits.wallClockMs));
+if (!Deno.env.get("WORKER_CPU_BUDGET_MS")) {
+  Deno.env.set("WORKER_CPU_BUDGET_MS", String(Math.round(limits.cpuSoftMs + (limits.cpuHardMs - limits.cpuSoftMs) * 0.2)));
+}
 // The limits depend on reading workers' CPU and memory; without it nothing would be enforced.
 if (mainThreadCpuMs(Deno.pid) === undefined || residentMb(Deno.pid) === undefined) {
   console.error(JSON.stringify({ level: "fatal", component: "edge-runtime", message: "cannot read /proc/<pid>/stat of processes: run the gateway on Linux with `deno run --allow-all` (scripts/stack/stack.ts does)" }));

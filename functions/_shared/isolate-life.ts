@@ -50,6 +50,12 @@ export function lifeFromNow(limits: LifeLimits = {}): IsolateLife {
 /** Whether this process is an edge user worker: one isolate per function, with the platform's limits. */
 export const inEdgeWorker = (): boolean => env("SB_EXECUTION_ID") !== undefined || "Deno" in globalThis;
 
+/**
+ * This isolate's id as the runtime knows it (SB_EXECUTION_ID, one per user worker). Task leases carry
+ * it (edge:<id>/<run>), so a runtime that terminates the isolate can say which tasks died with it.
+ */
+export const isolateId = (): string => env("SB_EXECUTION_ID") ?? "local";
+
 let processLife: IsolateLife | undefined;
 /**
  * This isolate's own life: CPU from when this module loaded, wall clock from the process's start (the

@@ -99,6 +99,8 @@ export async function claimTasks(
   leaseSeconds: number,
   types: string[],
   typeLeases: Record<string, number> = {},
+  /** The claimer's isolate runs no suspect now: the claim may take one (orchestrator.tasks.suspect). */
+  takeSuspect = false,
 ): Promise<TaskRow[]> {
   const sql = db();
   // The claim commits asynchronously (no wait for the WAL flush: ~2 ms per claim on a
@@ -108,7 +110,7 @@ export async function claimTasks(
   // until the end of this statement's own (implicit) transaction.
   return await sql<TaskRow[]>`
     select c.* from (select set_config('synchronous_commit', 'off', true)) as async_commit,
-      orchestrator.claim(${worker}, ${max}, ${leaseSeconds}, ${types}::text[], ${sql.json(typeLeases)}) as c`;
+      orchestrator.claim(${worker}, ${max}, ${leaseSeconds}, ${types}::text[], ${sql.json(typeLeases)}, ${takeSuspect}) as c`;
 }
 
 /** Finishes many tasks in one statement; returns the ids whose lease was still valid. */

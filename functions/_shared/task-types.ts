@@ -17,6 +17,8 @@ export interface TaskRow {
   locked_by: string | null;
   locked_until: Date | null;
   lease_token: string | null;
+  /** It was running in an isolate that was terminated: an isolate runs at most one suspect at a time. */
+  suspect: boolean;
   last_error: string | null;
   result: unknown;
   source: string;

@@ -26,6 +26,12 @@
 // gives back at once what it has not started. Unstarted tasks go back to `queued`
 // (release_tasks, attempt not counted); running ones keep their lease and finish. Then
 // it hands the rest to a fresh invocation through orchestrator.wake_worker('handoff').
+//
+// A task that was running when an isolate was terminated (tasks.suspect, see
+// 20261202000300_isolate_terminations.sql) is a suspect: an isolate runs at most one
+// suspect at a time (one claim at a time may take one), beside ordinary tasks. If the
+// isolate is terminated again, the runtime's report blames that one suspect, and the
+// tasks beside it are spared. The queue keeps moving meanwhile.
 import { canListen, db } from "./db.ts";
 import { PermanentTaskError } from "./errors.ts";
 import { settings } from "./env.ts";
@@ -88,6 +94,8 @@ export interface WorkerStats {
   cpu_ms: number;
   /** The isolate's CPU time when the run ended. */
   isolate_cpu_ms: number;
+  /** Suspects this run ran (suspect: they had been in a terminated isolate), one at a time per isolate. */
+  suspects_run: number;
 }
 
 type Outcome =
@@ -178,6 +186,13 @@ let lingererWaiting: (() => void) | undefined; // wakes the lingerer while it wa
 let lastReapAt = 0;
 const REAP_EVERY_MS = 10_000;
 const DUE_CHECK_EVERY_MS = 1_000;
+
+// --- suspect tasks (suspects): at most one per isolate at a time -------------------
+let suspectHolder: string | undefined; // the run claiming or running this isolate's suspect
+
+function letGoSuspect(workerId: string): void {
+  if (suspectHolder === workerId) suspectHolder = undefined;
+}
 
 /**
  * A wake-up (webhook, cron) that arrives while this isolate's lingerer waits is handed to it: the
@@ -284,7 +299,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const log = opts.log.child({ component: "task-worker" });
   const stats: WorkerStats = {
     claimed: 0, succeeded: 0, failed: 0, retried: 0, dead: 0, stale: 0, renewed: 0, released: 0, reaped: 0, duration_ms: 0,
-    stopped: "drained", handed_off: false, cpu_ms: 0, isolate_cpu_ms: Math.round(cpuAtStart * 100) / 100,
+    stopped: "drained", handed_off: false, cpu_ms: 0, isolate_cpu_ms: Math.round(cpuAtStart * 100) / 100, suspects_run: 0,
   };
   if (types.length === 0) return stats;
   const fits = (type: string) => Date.now() + taskType(type)!.timeoutMs <= lifeEnd;
@@ -325,6 +340,8 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   let avgMs: number | undefined; // moving average of handler duration
   let wake: () => void = () => {};
   const poke = () => wake();
+  /** This run holds its isolate's suspect (claimed or running). */
+  let holdingSuspect = false;
 
   // Unstarted tasks back to the queue, attempt not counted (budget spent, a limit, beforeunload, a claim error).
   const releasings: Promise<void>[] = [];
@@ -407,8 +424,13 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     // Only types whose timeout still fits in the isolate's life: the others stay queued for a fresh isolate.
     const fitting = types.filter(fits);
     if (fitting.length === 0) return halt("wall_clock");
-    claiming = claimTasks(opts.workerId, size, leaseSeconds, fitting, typeLeases)
+    // No suspect in the isolate: this claim may take one (the others' claims meanwhile may not).
+    const takeSuspect = suspectHolder === undefined;
+    if (takeSuspect) suspectHolder = opts.workerId;
+    claiming = claimTasks(opts.workerId, size, leaseSeconds, fitting, typeLeases, takeSuspect)
       .then((batch) => {
+        holdingSuspect = takeSuspect && batch.some((t) => t.suspect);
+        if (takeSuspect && !holdingSuspect) letGoSuspect(opts.workerId);
         stats.claimed += batch.length;
         pending.push(...batch);
         if (halted === "unload") releasePending(); // a claim that was in flight when beforeunload came
@@ -418,6 +440,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
       })
       .catch((err) => {
         // Claims stop; what is running finishes and is recorded.
+        if (takeSuspect) letGoSuspect(opts.workerId);
         stopClaiming = true;
         failure ??= err;
       })
@@ -460,8 +483,18 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
 
   const start = (task: TaskRow) => {
     running++;
+    if (task.suspect) {
+      stats.suspects_run++;
+      log.child({ taskId: task.id }).info(`task ${task.type} runs as this isolate's one suspect: it was running in one that was terminated`, {
+        attempt: task.attempts, last_error: task.last_error,
+      });
+    }
     void runHandler(task, log).then((outcome) => {
       running--;
+      if (task.suspect && holdingSuspect) {
+        holdingSuspect = false;
+        letGoSuspect(opts.workerId);
+      }
       avgMs = avgMs === undefined ? outcome.ms : avgMs * 0.8 + outcome.ms * 0.2;
       finished.push({ outcome, at: Date.now() });
       poke();
@@ -591,6 +624,8 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     }
   } finally {
     if (lingerer === opts.workerId) lingerer = undefined;
+    holdingSuspect = false;
+    letGoSuspect(opts.workerId);
     stopListening();
     life.sample(false);
   }

@@ -5,6 +5,7 @@ import { settings } from "../_shared/env.ts";
 import { json, parseBody } from "../_shared/http.ts";
 import { defineFunction } from "../_shared/router.ts";
 import { workerRunSchema } from "../_shared/schemas.ts";
+import { isolateId } from "../_shared/isolate-life.ts";
 import { runWorker } from "../_shared/worker.ts";
 
 /**
@@ -19,7 +20,8 @@ export default defineFunction("task-worker", [
     path: "/",
     handler: async ({ req, log }) => {
       const input = (await parseBody(req, workerRunSchema.optional())) ?? {};
-      const workerId = `edge:${crypto.randomUUID().slice(0, 8)}`;
+      // edge:<isolate>/<run>: a runtime that terminates the isolate finds its tasks by it (orchestrator.isolate_terminated).
+      const workerId = `edge:${isolateId()}/${crypto.randomUUID().slice(0, 8)}`;
       const edge = (globalThis as { EdgeRuntime?: { waitUntil(p: Promise<unknown>): void } }).EdgeRuntime;
       // A background run lingers for new tasks once the queue drains (WORKER_LINGER_MS); a caller waiting for stats does not.
       const lingerMs = input.background && edge ? settings.workerLingerMs : 0;

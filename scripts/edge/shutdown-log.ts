@@ -7,8 +7,8 @@ export const SHUTDOWN_REASONS = ["EventLoopCompleted", "EarlyDrop", "WallClockTi
 export type ShutdownReason = (typeof SHUTDOWN_REASONS)[number];
 
 export interface WorkerEvent {
-  /** retire: takes no new requests; shutdown: the worker is gone. */
-  event: "retire" | "shutdown";
+  /** retire: takes no new requests; shutdown: the worker is gone; tasks: what became of the tasks it held. */
+  event: "retire" | "shutdown" | "tasks";
   reason: ShutdownReason;
   function: string;
   worker: string;
@@ -18,7 +18,8 @@ export interface WorkerEvent {
 }
 
 export class ShutdownLog {
-  private readonly sql: postgres.Sql | undefined;
+  /** The gateway's one database connection (termination-report.ts uses it too); unset without a database. */
+  readonly sql: postgres.Sql | undefined;
   private writes = new Set<Promise<unknown>>();
 
   constructor(dbUrl: string | undefined) {
@@ -31,12 +32,16 @@ export class ShutdownLog {
   write({ message, level, ...context }: WorkerEvent): void {
     console.log(JSON.stringify({ level, component: "edge-runtime", message, ...context }));
     if (!this.sql) return;
-    const write = this.sql`
+    this.track(this.sql`
       insert into orchestrator.logs (level, component, message, context)
       values (${level}::orchestrator.log_level, 'edge-runtime', ${message}, ${this.sql.json(context as postgres.JSONValue)})`
-      .catch((err) => console.error(JSON.stringify({ level: "error", component: "edge-runtime", message: `could not record "${message}" in orchestrator.logs: ${err.message}` })))
-      .finally(() => this.writes.delete(write));
-    this.writes.add(write);
+      .catch((err) => console.error(JSON.stringify({ level: "error", component: "edge-runtime", message: `could not record "${message}" in orchestrator.logs: ${err.message}` }))));
+  }
+
+  /** Keeps a write in the set close() waits for. */
+  track(write: Promise<unknown>): void {
+    const tracked = write.finally(() => this.writes.delete(tracked));
+    this.writes.add(tracked);
   }
 
   /** Waits (at most timeoutMs) for the rows still being written, then closes the connection. */

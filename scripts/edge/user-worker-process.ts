@@ -21,6 +21,8 @@ let sequence = 0;
 export class UserWorker {
   readonly id: string;
   readonly functionName: string;
+  /** SB_EXECUTION_ID of this worker, as edge-runtime gives each one; task leases carry it. */
+  readonly executionId = crypto.randomUUID();
   state: WorkerState = "booting";
   port = 0;
   /** Requests proxied to it whose response has not ended. */
@@ -49,7 +51,7 @@ export class UserWorker {
         "--config", denoConfig.pathname, workerScript.pathname, functionName, entrypoint,
       ],
       // As edge-runtime does, each worker gets an execution id of its own (the functions' code reads it as "inside an edge worker").
-      env: { SB_EXECUTION_ID: crypto.randomUUID() },
+      env: { SB_EXECUTION_ID: this.executionId },
       stdin: "piped", stdout: "piped", stderr: "inherit",
     }).spawn();
     this.child = child;

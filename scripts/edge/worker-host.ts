@@ -6,6 +6,7 @@
 import { beforeUnloadAtMs, type WorkerLimits } from "./limits.ts";
 import type { FunctionEntry } from "./function-config.ts";
 import { type ShutdownLog, type ShutdownReason } from "./shutdown-log.ts";
+import { TerminationReport } from "./termination-report.ts";
 import { UserWorker, type WorkerEnd } from "./user-worker-process.ts";
 import { ORIGINAL_LENGTH_HEADER, ORIGINAL_URL_HEADER } from "./worker-protocol.ts";
 
@@ -27,10 +28,12 @@ export class WorkerHost {
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly limits: WorkerLimits;
   private readonly log: ShutdownLog;
+  private readonly report: TerminationReport;
 
   constructor(limits: WorkerLimits, log: ShutdownLog) {
     this.limits = limits;
     this.log = log;
+    this.report = new TerminationReport(log);
     this.timer = setInterval(() => {
       for (const w of this.all) this.check(w);
     }, CHECK_EVERY_MS);
@@ -111,6 +114,7 @@ export class WorkerHost {
           message: `worker ${worker.id} shut down: ${end.reason} (${end.exit}${worker.readyAt ? "" : ", before it served"}; ${worker.inFlight} request(s) in flight)`,
           exit: end.exit, in_flight: worker.inFlight, pending: worker.pending,
         });
+        this.report.report(worker, end.reason, `the worker exited: ${end.exit}`);
       }
     });
     return worker;
@@ -194,6 +198,9 @@ export class WorkerHost {
         (limit ? `; ${inFlight} request(s) in flight got 546, ${pending} waitUntil promise(s) dropped` : ""),
       in_flight: inFlight, pending, ...usage,
     });
+    // Only kills can leave tasks behind (a worker dropped early had nothing in flight, a stopping
+    // gateway leaves the leases to expire: the database may be stopping too).
+    if (limit) this.report.report(w, reason, detail);
   }
 
   private usage(w: UserWorker): Record<string, number | null> {

@@ -19,6 +19,9 @@ const priv = usePrivateStack({
     // CPU and memory keep the serve defaults (1,000 / 2,000 ms, 256 MB); the wall clock and the
     // no-response rule are shortened so that a test reaches them.
     EDGE_WALL_CLOCK_LIMIT_MS: String(WALL_CLOCK_MS), EDGE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+    // The worker believes the Free plan's 150 s (left unset, the gateway would tell it the 16 s, and it
+    // would never start a test.chaos task, whose 30 s timeout cannot fit in a 16 s life).
+    WORKER_WALL_CLOCK_MS: "150000",
   },
 });
 const fns = () => priv.stack.info.FUNCTIONS_URL;
@@ -37,6 +40,18 @@ async function edgeRows(sql: postgres.Sql, where: { fn: string; event: string; r
 async function lastLogId(sql: postgres.Sql): Promise<number> {
   const [{ id }] = await sql`select coalesce(max(id), 0)::bigint as id from orchestrator.logs`;
   return Number(id);
+}
+
+/**
+ * Waits until the task is dead, as the gateway's reports to the queue make it: each attempt is killed with
+ * the task as the only one in its isolate, so each fails with the shutdown reason; the last one ends it.
+ */
+async function deadOfItsKills(sql: postgres.Sql, id: number): Promise<{ attempts: number; last_error: string }> {
+  return await waitFor(async () => {
+    const [t] = await sql<{ status: string; attempts: number; last_error: string }[]>`
+      select status::text, attempts, last_error from orchestrator.tasks where id = ${id}`;
+    return t.status === "dead" && t;
+  }, `task ${id} to end dead after its attempts`, 40_000, 200);
 }
 
 /** A test.chaos task no wake-up announces (triggers off for the insert), for a synchronous POST /task-worker to claim. */
@@ -100,7 +115,7 @@ describe("the local Edge runtime's user workers", () => {
   it("a CPU burn past the hard limit is killed at once: 546 WORKER_LIMIT, logged CPUTime, /health answers throughout", async () => {
     const since = await lastLogId(priv.sql);
     const watch = watchHealth();
-    await quietChaos(priv.sql, { mode: "burn_cpu", ms: 6_000 });
+    const burner = await quietChaos(priv.sql, { mode: "burn_cpu", ms: 6_000 });
     const started = performance.now();
     const res = await runWorker();
     const elapsed = performance.now() - started;
@@ -121,6 +136,10 @@ describe("the local Edge runtime's user workers", () => {
     expect(row.context.cpu_ms).toBeLessThan(2_200);
     const h = await (await fetch(`${fns()}/health`, { headers: auth() })).json();
     expect(h.edge.terminations.CPUTime).toBeGreaterThanOrEqual(1);
+    // Its task: dead after its 2 attempts (its retry runs on a fresh worker and is killed too), saying why.
+    const dead = await deadOfItsKills(priv.sql, burner);
+    expect(dead.attempts).toBe(2);
+    expect(dead.last_error).toMatch(/^isolate terminated: CPUTime \(CPU time \d+ ms ≥ hard limit 2000 ms\), during attempt 2 of 2, as the only suspect there: this task caused it$/);
     console.log(`[edge limits] burn_cpu 6000 ms: 546 after ${Math.round(elapsed)} ms wall, killed at ${row.context.cpu_ms} ms CPU; /health answered ${statuses.length}/${statuses.length}`);
   });
 
@@ -143,7 +162,7 @@ describe("the local Edge runtime's user workers", () => {
   it("over 256 MB a worker is killed: 546, logged Memory, /health answers throughout", async () => {
     const since = await lastLogId(priv.sql);
     const watch = watchHealth();
-    await quietChaos(priv.sql, { mode: "alloc", mb: 400, ms: 5_000 });
+    const allocator = await quietChaos(priv.sql, { mode: "alloc", mb: 400, ms: 5_000 });
     const res = await runWorker();
     expect(res.status).toBe(546);
     expect(await res.json()).toMatchObject({ code: "WORKER_LIMIT" });
@@ -153,6 +172,9 @@ describe("the local Edge runtime's user workers", () => {
     expect(row.message).toMatch(/shut down: Memory \(resident memory \d+ MB > limit 256 MB\)/);
     const h = await (await fetch(`${fns()}/health`, { headers: auth() })).json();
     expect(h.edge.terminations.Memory).toBeGreaterThanOrEqual(1);
+    const dead = await deadOfItsKills(priv.sql, allocator);
+    expect(dead.attempts).toBe(2);
+    expect(dead.last_error).toMatch(/^isolate terminated: Memory \(resident memory \d+ MB > limit 256 MB\), during attempt 2 of 2, as the only suspect there/);
   });
 
   it("wall clock: retired at half the limit, killed at the limit (546); no response within the request timeout is a 504", async () => {

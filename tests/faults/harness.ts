@@ -64,7 +64,10 @@ async function installAudit(sql: postgres.Sql): Promise<void> {
     begin
       insert into fault_audit.lease_ends (task_id, attempt, lease_token, kind)
       values (old.id, old.attempts, old.lease_token,
-              case when new.status = 'queued' and new.attempts < old.attempts then 'released'
+              -- isolate_terminated(): spared (beside others, attempt not counted) or blamed (it ran alone).
+              case when new.last_error like 'isolate terminated:%' and new.last_error is distinct from old.last_error
+                   then case when new.attempts < old.attempts then 'spared' else 'blamed' end
+                   when new.status = 'queued' and new.attempts < old.attempts then 'released'
                    when new.last_error like 'lease expired:%' and new.last_error is distinct from old.last_error then 'reaped'
                    when new.status = 'queued' then 'failed_retry'
                    else new.status::text end);
@@ -209,7 +212,7 @@ export async function audit(sql: postgres.Sql, source: string): Promise<AuditFig
   const [{ finished_twice }] = await sql<{ finished_twice: number }[]>`
     select count(*)::int as finished_twice from (
       select e.task_id, e.attempt from fault_audit.lease_ends e join orchestrator.tasks t on t.id = e.task_id
-      where t.source = ${source} and e.kind <> 'released'
+      where t.source = ${source} and e.kind not in ('released', 'spared')
       group by e.task_id, e.attempt having count(*) > 1) x`;
   const [{ leases_never_ended }] = await sql<{ leases_never_ended: number }[]>`
     select count(*)::int as leases_never_ended
@@ -219,7 +222,7 @@ export async function audit(sql: postgres.Sql, source: string): Promise<AuditFig
   const [{ attempt_mismatch }] = await sql<{ attempt_mismatch: number }[]>`
     select count(*)::int as attempt_mismatch from orchestrator.tasks t
     where t.source = ${source} and t.status in ('succeeded', 'dead')
-      and t.attempts <> (select count(*) from fault_audit.lease_ends e where e.task_id = t.id and e.kind <> 'released')`;
+      and t.attempts <> (select count(*) from fault_audit.lease_ends e where e.task_id = t.id and e.kind not in ('released', 'spared'))`;
   const ends = await sql<{ kind: string; n: number }[]>`
     select e.kind, count(*)::int as n from fault_audit.lease_ends e join orchestrator.tasks t on t.id = e.task_id
     where t.source = ${source} group by e.kind order by e.kind`;
@@ -399,36 +402,31 @@ export async function shutdownCounts(sql: postgres.Sql, sinceId: number): Promis
   return Object.fromEntries(rows.map((r) => [r.k, r.n]));
 }
 
-export interface HeldTask { id: number; attempts: number; locked_until: Date }
+export interface HeldEnd { id: number; attempts: number; kind: string }
 
-/** The tasks of `sources` running now, with their attempt and lease (taken right after a kill). */
-export async function runningNow(sql: postgres.Sql, sources: string[]): Promise<HeldTask[]> {
-  return await sql<HeldTask[]>`
-    select id, attempts, locked_until from orchestrator.tasks where source = any(${sources}::text[]) and status = 'running'`;
-}
+/** How the runtime's kill ended a held attempt: isolate_terminated() (spared, blamed) or, unreported, its lease's expiry. */
+const KILL_ENDS = ["spared", "blamed", "reaped"];
 
 /**
- * Of the tasks running right after a kill, those whose attempt was then reaped (the killed worker's: a live
- * worker finishes its attempts inside their lease), and for each re-run, the delay from its lease's expiry
- * to the claim of its next attempt (s).
+ * The attempts of `sources` a kill ended since `since` (the killed workers': a live worker finishes its
+ * attempts itself), and for each re-run, the delay from that end (the gateway's report, or the lease's
+ * expiry) to the task's next claim (s).
  */
-export async function reapedAndRerun(sql: postgres.Sql, snapshot: HeldTask[]): Promise<{ held: HeldTask[]; delays: number[]; notRerun: number[] }> {
-  if (snapshot.length === 0) return { held: [], delays: [], notRerun: [] };
-  const ends = await sql<{ id: number; attempt: number }[]>`
-    select task_id as id, attempt from fault_audit.lease_ends
-    where task_id = any(${snapshot.map((h) => h.id)}::bigint[]) and kind = 'reaped'`;
-  const held = snapshot.filter((h) => ends.some((e) => Number(e.id) === Number(h.id) && e.attempt === h.attempts));
-  const starts = await sql<{ id: number; attempt: number; at: Date }[]>`
-    select task_id as id, attempt, min(at) as at from fault_audit.lease_starts
-    where task_id = any(${held.map((h) => h.id)}::bigint[]) group by task_id, attempt`;
+export async function heldAndRerun(sql: postgres.Sql, sources: string[], since: Date): Promise<{ held: HeldEnd[]; delays: number[]; notRerun: number[] }> {
+  const held = await sql<(HeldEnd & { at: Date })[]>`
+    select e.task_id::int as id, e.attempt as attempts, e.kind, e.at from fault_audit.lease_ends e
+    join orchestrator.tasks t on t.id = e.task_id
+    where t.source = any(${sources}::text[]) and e.at >= ${since} and e.kind = any(${KILL_ENDS}::text[])`;
+  const starts = await sql<{ id: number; at: Date }[]>`
+    select task_id::int as id, at from fault_audit.lease_starts where task_id = any(${held.map((h) => h.id)}::bigint[])`;
   const delays: number[] = [];
   const notRerun: number[] = [];
   for (const h of held) {
-    const next = starts.find((r) => Number(r.id) === Number(h.id) && r.attempt === h.attempts + 1);
-    if (next) delays.push((next.at.getTime() - h.locked_until.getTime()) / 1000);
-    else notRerun.push(Number(h.id));
+    const next = starts.filter((r) => r.id === h.id && r.at > h.at).sort((a, b) => a.at.getTime() - b.at.getTime())[0];
+    if (next) delays.push((next.at.getTime() - h.at.getTime()) / 1000);
+    else notRerun.push(h.id);
   }
-  return { held, delays, notRerun };
+  return { held: held.map(({ at: _at, ...h }) => h), delays, notRerun };
 }
 
 /** The first task of `source` that finished after `since` (on a worker that was not the killed one): ms after `since`. */
@@ -456,6 +454,7 @@ export interface LimitFaultSpec {
 
 export interface LimitFaultResult {
   settled: Settled;
+  deadlyId: number;
   deadly: { status: string; attempts: number; last_error: string | null; audit: AuditFigures };
   /** Kills with the reason, of task-worker's user workers, while the deadly task ran. */
   kills: ShutdownRow[];
@@ -463,8 +462,8 @@ export interface LimitFaultResult {
   claimToKillMs: number[];
   /** From each such kill to the first load task finishing after it. */
   recoveryMs: (number | undefined)[];
-  /** Tasks the killed workers held that were reaped, and the delay from lease expiry to their re-run (s). */
-  held: HeldTask[];
+  /** Tasks the killed workers held (ended by the kill: spared, blamed or reaped), and the delay from that end to their re-run (s). */
+  held: HeldEnd[];
   heldLoad: number;
   delays: number[];
   notRerun: number[];
@@ -480,6 +479,7 @@ export async function runLimitFault(
 ): Promise<LimitFaultResult> {
   const { sql } = ctx.fs;
   const since = await lastLogId(sql);
+  const [{ now: startedAt }] = await sql<{ now: Date }[]>`select clock_timestamp() as now`;
   const health = watchHealth(ctx.fs);
   ctx.producer.start(spec.perSecond, spec.loadPayload);
   await sleep(spec.warmupMs ?? 4_000);
@@ -487,17 +487,14 @@ export async function runLimitFault(
     select (task).id as id from orchestrator.enqueue('test.chaos', ${sql.json(spec.deadlyPayload as never)},
       ${sql.json({ source: spec.deadly, max_attempts: spec.maxAttempts } as never)})`;
   const started = Date.now();
-  const seen = new Set<number>();
-  const snapshots: HeldTask[] = [];
   for (;;) {
-    for (const k of await shutdowns(sql, "task-worker", spec.reason, since)) {
-      if (seen.has(k.id)) continue;
-      seen.add(k.id);
-      snapshots.push(...(await runningNow(sql, [spec.load, spec.deadly])));
-    }
     const [t] = await sql<{ status: string }[]>`select status::text from orchestrator.tasks where id = ${deadlyId}`;
     if (t.status !== "queued" && t.status !== "running") break;
-    if (Date.now() - started > timeoutMs) throw new Error(`the deadly task is still ${t.status} after ${timeoutMs / 1000} s`);
+    if (Date.now() - started > timeoutMs) {
+      const [row] = await sql`select attempts, suspect, run_at, now() as now, last_error from orchestrator.tasks where id = ${deadlyId}`;
+      const [{ suspects }] = await sql`select count(*)::int as suspects from orchestrator.tasks where suspect and status = 'queued'`;
+      throw new Error(`the deadly task is still ${t.status} after ${timeoutMs / 1000} s: ${JSON.stringify(row)}; ${suspects} suspect(s) queued`);
+    }
     await sleep(100);
   }
   const settled = await ctx.settle();
@@ -514,14 +511,13 @@ export async function runLimitFault(
     claimToKillMs.push(kill.at.getTime() - c.at.getTime());
     recoveryMs.push(await firstFinishAfter(sql, spec.load, kill.at));
   }
-  // One entry per (task, attempt): a task may be in several snapshots.
-  const unique = [...new Map(snapshots.map((h) => [`${h.id}:${h.attempts}`, h])).values()];
-  const { held, delays, notRerun } = await reapedAndRerun(sql, unique);
+  const { held, delays, notRerun } = await heldAndRerun(sql, [spec.load, spec.deadly], startedAt);
   const heldLoad = held.filter((h) => Number(h.id) !== Number(deadlyId)).length;
-  // The deadly task's own last attempt is reaped to dead, not re-run.
+  // The deadly task's own last attempt ends it dead, not re-run.
   const notRerunLoad = notRerun.filter((id) => id !== Number(deadlyId));
   return {
     settled,
+    deadlyId: Number(deadlyId),
     deadly: { ...deadly, audit: await audit(sql, spec.deadly) },
     kills,
     claimToKillMs,
@@ -541,20 +537,31 @@ export function expectLimitFault(r: LimitFaultResult, spec: LimitFaultSpec): voi
   expect(r.settled.counts.succeeded, "every load task succeeded").toBe(r.settled.counts.total);
   expect(r.deadly.status, "the deadly task").toBe("dead");
   expect(r.deadly.attempts, "the deadly task's attempts").toBe(spec.maxAttempts);
-  expect(r.deadly.last_error ?? "").toMatch(/^lease expired: /);
+  // The error names the limit, from the gateway's report: each counted attempt was its isolate's one suspect.
+  expect(r.deadly.last_error ?? "").toMatch(new RegExp(`^isolate terminated: ${spec.reason} \\(.*during attempt ${spec.maxAttempts} of ${spec.maxAttempts}, as the only suspect there`));
   expect(r.deadly.audit.finished_twice, "deadly: finished twice").toBe(0);
   expect(r.deadly.audit.leases_never_ended, "deadly: leases never ended").toBe(0);
   expect(r.deadly.audit.attempt_mismatch, "deadly: attempts that do not add up").toBe(0);
-  expect(r.deadly.audit.ends, "deadly: every attempt reaped, none succeeded").toEqual({ reaped: spec.maxAttempts });
-  expect(r.claimToKillMs.length, `a ${spec.reason} kill after each deadly claim`).toBe(spec.maxAttempts);
+  // Every counted attempt was blamed; an attempt beside others (at most the first) was spared, not counted.
+  const { blamed, spared = 0, ...otherEnds } = r.deadly.audit.ends;
+  expect({ blamed, otherEnds }, "deadly: every attempt ended by its kill, none succeeded").toEqual({ blamed: spec.maxAttempts, otherEnds: {} });
+  expect(spared, "deadly: attempts spared (ran beside others)").toBeLessThanOrEqual(1);
+  expect(r.claimToKillMs.length, `a ${spec.reason} kill after each deadly claim`).toBe(spec.maxAttempts + spared);
+  // Load tasks the kill caught lose no attempt: spared, never blamed or left to their lease.
+  expect(r.held.filter((h) => Number(h.id) !== r.deadlyId && h.kind !== "spared"), "held load tasks not spared").toEqual([]);
   for (const ms of r.recoveryMs) expect(ms, "a load task finished after the kill").toBeDefined();
   expect(r.notRerun, "held load tasks not re-run").toEqual([]);
-  if (r.delays.length) expect(Math.max(...r.delays), "lease expiry -> re-run (s)").toBeLessThanOrEqual(15);
+  // Back in the queue the moment the gateway reports the kill, not a lease (timeout + 15 s) later; then
+  // re-run as suspects, one per isolate at a time (40 of 300 ms each take up to 12 s to clear), or, for
+  // the blamed task, after its retry backoff.
+  if (r.delays.length) expect(Math.max(...r.delays), "kill -> re-run (s)").toBeLessThanOrEqual(15);
   expect(r.health.length, "/health samples").toBeGreaterThan(20);
   expect(r.health.filter((s) => s !== 200), "/health answers other than 200").toEqual([]);
 }
 
 /** The figures every limit fault prints. */
+const countBy = (xs: string[]) => xs.reduce<Record<string, number>>((m, x) => ((m[x] = (m[x] ?? 0) + 1), m), {});
+
 export function limitFaultFigures(r: LimitFaultResult, spec: LimitFaultSpec, acked: number, errors: number): Record<string, unknown> {
   const c = r.settled.counts;
   const a = r.settled.audit;
@@ -567,8 +574,8 @@ export function limitFaultFigures(r: LimitFaultResult, spec: LimitFaultSpec, ack
     "kill message": r.kills[0]?.message,
     "claim -> kill (ms)": r.claimToKillMs.join(", "),
     "kill -> first task done (ms)": r.recoveryMs.join(", "),
-    "held by killed workers": `${r.held.length} reaped (${r.heldLoad} load + ${r.held.length - r.heldLoad} deadly)`,
-    "lease expiry -> re-run (s)": r.delays.length ? `median ${d.median.toFixed(2)}, max ${d.max.toFixed(2)} (n ${d.n}, limit 15)` : "none held",
+    "held by killed workers": `${r.held.length} (${r.heldLoad} load + ${r.held.length - r.heldLoad} deadly attempts); ends ${JSON.stringify(countBy(r.held.map((h) => h.kind)))}`,
+    "kill -> re-run (s)": r.delays.length ? `median ${d.median.toFixed(2)}, max ${d.max.toFixed(2)} (n ${d.n}, limit 15)` : "none held",
     "enqueued (acked / in db)": `${acked} / ${c.total} (${errors} enqueue errors)`,
     "succeeded + dead + cancelled": `${c.succeeded} + ${c.dead} + ${c.cancelled} = ${c.succeeded + c.dead + c.cancelled}`,
     "lost / finished twice": `${r.settled.lost} / ${a.finished_twice + r.deadly.audit.finished_twice}`,

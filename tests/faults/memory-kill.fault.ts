@@ -1,9 +1,11 @@
 // Fault (j): a memory kill mid-batch. Under a steady load of well-behaved test.chaos tasks, one task
 // allocates 400 MB and holds it (alloc), so the task-worker's user worker passes the runtime's 256 MB
-// limit and is killed (shutdown Memory), with the load tasks it had claimed still running. Those are
-// reaped when their lease expires (2 s timeout + 15 s) and run again on a fresh worker; the allocating
-// task does the same on each attempt and ends dead. Nothing is lost, no attempt is finished twice,
-// /health answers throughout.
+// limit and is killed (shutdown Memory), with the load tasks it had claimed still running.
+// The gateway reports the kill to the queue at once (orchestrator.isolate_terminated): the load
+// tasks that ran beside it go back to the queue that moment, their attempt not counted, and run alone
+// next; the deadly task, alone in its isolate on its next attempt, is blamed (the attempt fails with the
+// shutdown reason as its error) and ends dead after its attempts. Nothing is lost, no attempt is finished
+// twice, nothing waits for a lease, /health answers throughout.
 import { describe, expect, it } from "vitest";
 import { crashes, expectLimitFault, limitFaultFigures, report, runLimitFault, useFaultStack, type LimitFaultSpec } from "./harness.ts";
 
