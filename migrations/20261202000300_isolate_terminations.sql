@@ -13,8 +13,10 @@
 --     any failing task. The others do not lose the attempt; they become suspects, and their
 --     next attempt will tell. Innocent tasks thus never die of another task's kills, and
 --     the queue keeps moving while suspects are cleared one per isolate.
---   * Hosted Supabase does not tell anyone; there the lease expires. reap() marks what it
---     takes back a suspect too, and its error says what to look for.
+--   * Hosted Supabase does not tell anyone; there the lease expires, and reap()'s error now
+--     says what to look for. It does not make suspects: leases also expire together when a
+--     worker loses its database or the function server restarts, and forty suspects would
+--     then re-run one at a time.
 
 alter table orchestrator.tasks add column suspect boolean not null default false;
 comment on column orchestrator.tasks.suspect is
@@ -152,8 +154,8 @@ begin
 end
 $$;
 
--- reap() as before, and what it takes back is a suspect: hosted, an expired lease is
--- how a terminated isolate shows (nothing tells us), so the error says where to look.
+-- reap() as before; hosted, an expired lease is how a terminated isolate shows (nothing
+-- tells us), so the error says where to look.
 create or replace function orchestrator.reap()
 returns integer
 language sql as $$
@@ -168,10 +170,9 @@ language sql as $$
            finished_at = case when t.attempts >= t.max_attempts then now() else null end,
            last_error = format('lease expired: worker %s did not finish attempt %s before %s. Its isolate was likely '
                                'terminated (CPUTime, WallClockTime or Memory in the function''s logs) or it lost the '
-                               'database; it runs as a suspect next',
+                               'database',
                                coalesce(t.locked_by, '?'), t.attempts, t.locked_until),
            run_at = now(),
-           suspect = true,
            locked_by = null, locked_until = null, lease_token = null, updated_at = now()
       from expired
      where t.id = expired.id

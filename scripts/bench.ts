@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import { LocalStack, ROOT } from "./stack/stack.ts";
 import {
-  type BenchSystem, connect, type DepthResult, freePort, type LatencyResult, median, progress, say, summarize,
+  type BenchSystem, type RunCost, connect, type DepthResult, freePort, type LatencyResult, median, progress, say, summarize,
   type ThroughputResult,
 } from "./bench/common.ts";
 import { OrchestratorSystem } from "./bench/orchestrator.ts";
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
       for (let r = 1; r <= cfg.reps; r++) {
         const res = await s.throughput(n, (d) => progress(`[throughput] ${s.name} rep ${r}/${cfg.reps}: ${fmt(d)}/${fmt(n)} (${elapsed()})`));
         runs.push(res);
-        say(`[throughput] ${s.name} rep ${r}/${cfg.reps}: ${fmt(res.tasks_per_s)} tasks/s (${res.seconds.toFixed(2)} s)`);
+        say(`[throughput] ${s.name} rep ${r}/${cfg.reps}: ${fmt(res.tasks_per_s)} tasks/s (${res.seconds.toFixed(2)} s)${costLine(res)}`);
         await s.reset();
       }
       results.throughput[s.name] = { runs, tasks_per_s: median(runs.map((x) => x.tasks_per_s)) };
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
         const res = await s.latency(n, cfg.rate, (d) => progress(`[latency] ${s.name} rep ${r}/${cfg.reps}: ${d}/${n} enqueued (${elapsed()})`));
         runs.push(res);
         say(`[latency] ${s.name} rep ${r}/${cfg.reps}: start p50 ${fmt(res.start.p50, 1)} p95 ${fmt(res.start.p95, 1)} p99 ${fmt(res.start.p99, 1)} ms; ` +
-          `finish p50 ${fmt(res.finish.p50, 1)} p95 ${fmt(res.finish.p95, 1)} p99 ${fmt(res.finish.p99, 1)} ms`);
+          `finish p50 ${fmt(res.finish.p50, 1)} p95 ${fmt(res.finish.p95, 1)} p99 ${fmt(res.finish.p99, 1)} ms${costLine(res)}`);
         await s.reset();
       }
       const med = (pick: (r: LatencyResult) => number) => median(runs.map(pick));
@@ -221,6 +221,14 @@ async function main(): Promise<void> {
     const reasons = ["CPUTime", "WallClockTime", "Memory", "EarlyDrop", "EventLoopCompleted", "TerminationRequested"];
     const all = [...reasons, ...Object.keys(terminations).filter((r) => !reasons.includes(r))];
     say(`Orchestrator's Edge user-worker terminations by reason (limit kills: ${limitKills}): ${all.map((r) => `${r} ${terminations[r] ?? 0}`).join(", ")}`);
+    const costs = (w: "throughput" | "latency") => (results[w]?.orchestrator?.runs ?? []) as RunCost[];
+    for (const w of ["throughput", "latency"] as const) {
+      const runs = costs(w);
+      if (runs.length === 0) continue;
+      say(`Orchestrator's cost, ${w} run (median of ${runs.length}): ${fmt(median(runs.map((r) => r.invocations_per_1000 ?? 0)), 1)} Edge invocations per 1,000 tasks ` +
+        `[${runs.map((r) => fmt(r.invocations_per_1000 ?? 0, 1)).join(", ")}]; peak connections of its functions ${median(runs.map((r) => r.peak_connections ?? 0))} ` +
+        `[${runs.map((r) => r.peak_connections).join(", ")}] (whole stack at its peak: ${JSON.stringify(runs.at(-1)?.peak_connections_by_app)})`);
+    }
   }
   say(`machine: ${machine.cpu} × ${machine.cores}, ${machine.memory_gb} GB RAM, ${machine.os}; ${machine.postgres}; node ${machine.node}, deno ${machine.deno}`);
   mkdirSync(join(cfg.out, ".."), { recursive: true });
@@ -260,6 +268,12 @@ async function describeMachine(dbUrl: string) {
 function ratio(a: number, b: number): string {
   if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return "–";
   return `${(a / b).toFixed(a / b >= 10 ? 0 : 2)}×`;
+}
+
+/** The cost figures of a run, for its progress line (the Orchestrator's only). */
+function costLine(r: RunCost): string {
+  if (r.invocations_per_1000 === undefined) return "";
+  return `; ${fmt(r.invocations_per_1000, 1)} invocations/1,000 tasks ${JSON.stringify(r.invocations_by_reason)} (a worker listened ${Math.round((r.listening_share ?? 0) * 100)}% of the time), peak ${r.peak_connections} function connections`;
 }
 
 function renderTable(systems: BenchSystem[]): string {

@@ -180,3 +180,14 @@ export async function secondsUntilNextTask(types: string[]): Promise<number | un
     from orchestrator.tasks where status = 'queued' and type = any(${types}::text[])`;
   return row?.wait ?? undefined;
 }
+
+/** Starts or renews this isolate's presence as a listening worker (no wake-ups are sent meanwhile). */
+export async function renewPresence(isolate: string, seconds: number): Promise<void> {
+  await db()`select orchestrator.presence_renew(${isolate}, ${seconds})`;
+}
+
+/** Ends it, and wakes a worker if a task is runnable (an insert may have counted on this one); whether one was woken. */
+export async function endPresence(isolate: string, reason: string): Promise<boolean> {
+  const [{ woken }] = await db()<{ woken: boolean }[]>`select orchestrator.presence_end(${isolate}, ${reason}) as woken`;
+  return woken;
+}

@@ -35,13 +35,14 @@
 import { canListen, db } from "./db.ts";
 import { PermanentTaskError } from "./errors.ts";
 import { settings } from "./env.ts";
-import { isolateLife, type IsolateLife, onBeforeUnload, wallLeftMs } from "./isolate-life.ts";
+import { isolateId, isolateLife, type IsolateLife, onBeforeUnload, wallLeftMs } from "./isolate-life.ts";
 import { flushLogs, type Logger } from "./logger.ts";
 import {
   claimTasks, completeTasks, extendLeases, failTasks, reapExpiredLeases, releaseTasks, secondsUntilNextTask,
 } from "./queue.ts";
 import { knownTaskTypes, taskType } from "./registry.ts";
 import type { TaskRow } from "./task-types.ts";
+import { beginPresence, finishPresence } from "./worker-presence.ts";
 
 export interface WorkerOptions {
   workerId: string;
@@ -180,6 +181,7 @@ async function runHandler(task: TaskRow, log: Logger): Promise<Outcome> {
 const READY_CHANNEL = "orchestrator_task_ready";
 let readyCount = 0; // notifications seen by this isolate
 let readyWaiters = new Set<() => void>();
+const readyPokes = new Set<() => void>(); // every run of this isolate: a busy one claims again on a notification
 let listening: Promise<unknown> | undefined;
 let lingerer: string | undefined; // the worker lingering in this isolate, if any
 let lingererWaiting: (() => void) | undefined; // wakes the lingerer while it waits
@@ -211,6 +213,7 @@ function handOffToLingerer(): boolean {
 function listenForReady(): Promise<unknown> {
   listening ??= db().listen(READY_CHANNEL, () => {
     readyCount++;
+    for (const p of readyPokes) p();
     const waiters = readyWaiters;
     readyWaiters = new Set();
     for (const w of waiters) w();
@@ -223,8 +226,10 @@ function listenForReady(): Promise<unknown> {
 
 /** Resolves true on a notification newer than `seen` or a handed-off wake-up, false after `ms`. */
 async function waitForReady(seen: number, ms: number): Promise<boolean> {
+  const first = listening === undefined;
   await listenForReady();
-  if (readyCount !== seen) return true;
+  // Notifications sent before the LISTEN took effect were never seen: look at the queue once more.
+  if (first || readyCount !== seen) return true;
   return await new Promise<boolean>((resolve) => {
     const done = (v: boolean) => {
       clearTimeout(timer);
@@ -267,6 +272,7 @@ async function persist<T>(what: string, fn: () => Promise<T>, log: Logger): Prom
  * flood the next isolate the same way.
  */
 const handedOffFrom = new WeakSet<IsolateLife>();
+
 /** Lives that have said they are spent: once per isolate, not once per wake-up (hosted logs drop past 100 events per 10 s). */
 const saidSpent = new WeakSet<IsolateLife>();
 
@@ -320,8 +326,13 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     await flushLogs();
     return stats;
   }
-  // A background wake-up while this isolate's lingerer waits: it takes the work, this run ends here.
-  if (lingerMs > 0 && !opts.types && handOffToLingerer()) {
+  // A background wake-up while this isolate has a lingerer that still claims (waiting or busy): it
+  // takes the work, as it would a notification, and this run ends here without a query. A burst of
+  // wake-ups (inserts while a fresh isolate boots) then costs requests, not competing claims.
+  if (lingerMs > 0 && !opts.types && lingerer !== undefined && lingerer !== opts.workerId) {
+    readyCount++;
+    for (const p of readyPokes) p();
+    handOffToLingerer();
     log.debug(`worker ${opts.workerId} handed its wake-up to the lingering worker ${lingerer}`);
     return stats;
   }
@@ -405,6 +416,15 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     ));
   };
   reap();
+
+  // A general background run in an isolate with no lingerer takes the role now, not once drained: its
+  // presence stops the wake-ups of inserts from the start (a fresh isolate after a hand-off included).
+  const general = lingerMs > 0 && !opts.types;
+  if (general && lingerer === undefined) {
+    lingerer = opts.workerId;
+    await beginPresence(isolateId(), opts.workerId, log).catch((err) =>
+      log.warn(`could not announce this worker (inserts keep sending wake-ups): ${(err as Error).message}`));
+  }
 
   const claimSize = () => {
     const room = Math.min(batchSize, maxTasks - stats.claimed);
@@ -494,6 +514,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
       if (task.suspect && holdingSuspect) {
         holdingSuspect = false;
         letGoSuspect(opts.workerId);
+        lastClaimEmpty = false; // the claim that took it left other suspects queued: ask again
       }
       avgMs = avgMs === undefined ? outcome.ms : avgMs * 0.8 + outcome.ms * 0.2;
       finished.push({ outcome, at: Date.now() });
@@ -550,6 +571,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   };
 
   const stopListening = onBeforeUnload(() => halt("unload"));
+  readyPokes.add(poke);
   life.sample(true);
 
   try {
@@ -558,6 +580,8 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
       if (!halted && life.cpuUsedMs() >= cpuStopAt) halt("cpu");
       const inBudget = Date.now() < deadline && !halted;
       const mayClaim = !stopClaiming && inBudget && stats.claimed < maxTasks;
+      // A run that will claim no more gives up the lingerer's role at once: wake-ups must not be handed to it.
+      if (!mayClaim && lingerer === opts.workerId) lingerer = undefined;
 
       // Start waiting tasks; renew short leases first (rare: only after a long wait in the local queue).
       // Past the budget nothing new starts: waiting tasks go back to the queue below.
@@ -577,7 +601,9 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
       }
 
       // Claim when little work is left locally (so the next batch is here when a slot frees); one claim in flight.
-      if (mayClaim && !claiming && !extending && !lastClaimEmpty && pending.length < concurrency) claim();
+      // After a claim came back short, only a notification (a new task) makes a busy run claim again.
+      const news = !lastClaimEmpty || readyCount !== readySeen;
+      if (mayClaim && !claiming && !extending && news && pending.length < concurrency) claim();
 
       // Write outcomes: a full group, the end of a burst, or the oldest waited long enough.
       const idle = running === 0 && (pending.length === 0 || !inBudget);
@@ -606,6 +632,11 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
           const lingerFor = Math.min(lingerMs, deadline - Date.now() - 1);
           if (lingerFor > 0 && failure === undefined && (lingerer === undefined || lingerer === opts.workerId)) {
             lingerer = opts.workerId;
+            // A general run lingers for every type: inserts need not wake anyone while it listens.
+            if (general) {
+              await beginPresence(isolateId(), opts.workerId, log).catch((err) =>
+                log.warn(`could not announce this lingering worker (inserts keep sending wake-ups): ${(err as Error).message}`));
+            }
             const notified = await waitForReady(readySeen, lingerFor).catch(() => false);
             if (notified) {
               if (Date.now() - lastReapAt > REAP_EVERY_MS) reap();
@@ -626,6 +657,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     if (lingerer === opts.workerId) lingerer = undefined;
     holdingSuspect = false;
     letGoSuspect(opts.workerId);
+    readyPokes.delete(poke);
     stopListening();
     life.sample(false);
   }
@@ -635,6 +667,9 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   await Promise.all(reapings);
   stats.stopped = failure ? "error" : halted ?? (stats.claimed >= maxTasks ? "max_tasks" : Date.now() >= deadline ? "budget" : "drained");
   if (halted) await handOffRest();
+  // No longer listening: inserts wake again, and what came in meanwhile (or was handed to this run as
+  // the lingerer) gets a worker.
+  await finishPresence(opts.workerId, "linger_end").catch((err) => log.warn(`could not end this worker's presence (it lapses within seconds): ${(err as Error).message}`));
   stats.isolate_cpu_ms = Math.round(life.cpuUsedMs() * 100) / 100;
   stats.cpu_ms = Math.round((stats.isolate_cpu_ms - cpuAtStart) * 100) / 100;
   stats.duration_ms = Date.now() - started;

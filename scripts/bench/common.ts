@@ -115,13 +115,27 @@ export async function steadyRate(count: number, perSecond: number, fn: (i: numbe
   await Promise.all(pending);
 }
 
-export interface ThroughputResult {
+/** What a run cost the Orchestrator's platform (Edge invocations, database connections); other systems leave it out. */
+export interface RunCost {
+  /** POSTs to task-worker (wake-ups, hand-offs, sweeps) during the run, per 1,000 tasks. */
+  invocations_per_1000?: number;
+  /** Share of the samples in which a worker listened (a live worker_presence row: inserts sent no wake-up). */
+  listening_share?: number;
+  /** The same invocations by the wake-up's reason (insert, handoff, linger_end, cron, …). */
+  invocations_by_reason?: Record<string, number>;
+  /** Most client connections the Orchestrator's functions held at once (pooler's server connections, LISTEN sessions). */
+  peak_connections?: number;
+  /** Same moment, every connection of the stack but the bench's own, by application_name (pg_net's dispatcher etc. included). */
+  peak_connections_by_app?: Record<string, number>;
+}
+
+export interface ThroughputResult extends RunCost {
   tasks: number;
   seconds: number;
   tasks_per_s: number;
 }
 
-export interface LatencyResult {
+export interface LatencyResult extends RunCost {
   tasks: number;
   start: LatencySummary;
   finish: LatencySummary;

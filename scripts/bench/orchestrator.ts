@@ -7,7 +7,7 @@
 import type postgres from "postgres";
 import type { LocalStack } from "../stack/stack.ts";
 import {
-  type BenchSystem, wallClock, connect, type DepthResult, type LatencyResult, sleep, steadyRate, summarize, type ThroughputResult, until,
+  type BenchSystem, type RunCost, wallClock, connect, type DepthResult, type LatencyResult, sleep, steadyRate, summarize, type ThroughputResult, until,
 } from "./common.ts";
 
 type QueueModule = typeof import("../../functions/_shared/queue.ts");
@@ -53,7 +53,61 @@ export class OrchestratorSystem implements BenchSystem {
     }, "the orchestrator to finish the tasks", timeoutMs, 100);
   }
 
+  /**
+   * Counts what a run costs while it runs: task-worker invocations (every one goes through pg_net here:
+   * wake-ups on insert, hand-offs, sweeps) and the connections held, sampled every 50 ms. The functions'
+   * are those named "orchestrator" (their pools, through pgbouncer, and their LISTEN sessions); pgbouncer's
+   * own server connections, the gateway's log connection and the local stand-ins for pg_net and cron are
+   * in the by-app breakdown.
+   */
+  private async measureCost(): Promise<() => Promise<RunCost & { invocations: number }>> {
+    const [{ before }] = await this.sql<{ before: number }[]>`
+      select greatest((select coalesce(max(id), 0) from net.http_request_queue), (select coalesce(max(id), 0) from net._http_response))::bigint as before`;
+    const sampler = connect(this.stack.info.DB_URL, 1);
+    let peak = 0, peakAll = 0, samples = 0, listened = 0;
+    let byApp: Record<string, number> = {};
+    let on = true;
+    const loop = (async () => {
+      while (on) {
+        const rows = await sampler<{ app: string; n: number }[]>`
+          select coalesce(nullif(application_name, ''), '(none)') as app, count(*)::int as n from pg_stat_activity
+          where backend_type = 'client backend' and datname = current_database() and application_name <> 'bench' group by 1`;
+        const [{ listening }] = await sampler<{ listening: boolean }[]>`
+          select exists (select 1 from orchestrator.worker_presence where until > now()) as listening`;
+        samples++;
+        if (listening) listened++;
+        const functions = rows.filter((r) => r.app === "orchestrator").reduce((a, r) => a + r.n, 0);
+        const all = rows.reduce((a, r) => a + r.n, 0);
+        peak = Math.max(peak, functions);
+        if (all > peakAll) {
+          peakAll = all;
+          byApp = Object.fromEntries(rows.map((r) => [r.app, r.n]));
+        }
+        await sleep(50);
+      }
+    })();
+    return async () => {
+      on = false;
+      await loop;
+      await sampler.end({ timeout: 1 });
+      // Every request pg_net was asked for since `before` (all go to task-worker here), by the reason in its body.
+      const reasons = await this.sql<{ reason: string; n: number }[]>`
+        select coalesce(w.reason, '?') as reason, count(*)::int as n
+        from (select id from net.http_request_queue where id > ${before} and url like '%/task-worker'
+              union all select id from net._http_response where id > ${before}) r
+        left join orchestrator.wakeup_requests w on w.request_id = r.id
+        group by 1 order by 2 desc`;
+      const n = reasons.reduce((a, r) => a + r.n, 0);
+      return {
+        invocations: n, invocations_by_reason: Object.fromEntries(reasons.map((r) => [r.reason, r.n])),
+        peak_connections: peak, peak_connections_by_app: byApp,
+        listening_share: samples ? listened / samples : 0,
+      };
+    };
+  }
+
   async throughput(n: number, onProgress: (done: number) => void): Promise<ThroughputResult> {
+    const cost = await this.measureCost();
     const t0 = Date.now();
     const [{ lo, hi, count }] = await this.sql<{ lo: number; hi: number; count: number }[]>`
       with t as (
@@ -64,11 +118,13 @@ export class OrchestratorSystem implements BenchSystem {
     const [{ last }] = await this.sql<{ last: number }[]>`
       select extract(epoch from max(finished_at))::float8 * 1000 as last from orchestrator.tasks where id between ${lo} and ${hi}`;
     const seconds = (last - t0) / 1000;
-    return { tasks: n, seconds, tasks_per_s: n / seconds };
+    const { invocations, ...c } = await cost();
+    return { tasks: n, seconds, tasks_per_s: n / seconds, invocations_per_1000: (invocations * 1000) / n, ...c };
   }
 
   async latency(n: number, rate: number, onProgress: (done: number) => void): Promise<LatencyResult> {
     const enqueuedAt = new Map<number, number>();
+    const cost = await this.measureCost();
     await steadyRate(n, rate, async () => {
       const t = wallClock();
       const [{ id }] = await this.sql<{ id: number }[]>`
@@ -83,7 +139,8 @@ export class OrchestratorSystem implements BenchSystem {
       from orchestrator.tasks where id = any(${ids}::bigint[])`;
     const start = rows.map((r) => r.started - enqueuedAt.get(r.id)!);
     const finish = rows.map((r) => r.finished - enqueuedAt.get(r.id)!);
-    return { tasks: rows.length, start: summarize(start), finish: summarize(finish) };
+    const { invocations, ...c } = await cost();
+    return { tasks: rows.length, start: summarize(start), finish: summarize(finish), invocations_per_1000: (invocations * 1000) / rows.length, ...c };
   }
 
   async loadDepth(depth: number, onProgress: (loaded: number) => void): Promise<void> {

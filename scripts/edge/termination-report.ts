@@ -1,7 +1,8 @@
 // Tells the queue that a user worker was terminated, the moment the gateway kills it, so the tasks
 // its task-worker runs held are back at once and judged (orchestrator.isolate_terminated): the one
 // suspect there (or the only task) caused the kill and fails its attempt with the reason; the others
-// are queued again, their attempt not counted, as suspects. Hosted Supabase sends no such
+// are queued again, their attempt not counted, as suspects. It also ends the isolate's presence as
+// a listening worker (inserts send wake-ups again). Hosted Supabase sends no such
 // report; there the leases expire and reap() does the same, later and with less to go on.
 import type { ShutdownLog, ShutdownReason } from "./shutdown-log.ts";
 
@@ -19,6 +20,8 @@ export class TerminationReport {
     if (!sql) return;
     this.log.track(
       sql<HeldTask[]>`select * from orchestrator.isolate_terminated(${w.executionId}, ${reason}, ${detail})`
+        // A listening worker died with it: inserts must wake again, and what they skipped needs a worker.
+        .then(async (rows) => (await sql`select orchestrator.presence_end(${w.executionId}, 'isolate_terminated')`, rows))
         .then((rows) => {
           if (rows.length === 0) return;
           const failed = rows.filter((r) => r.attempt_counted);

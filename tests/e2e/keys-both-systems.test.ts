@@ -61,6 +61,8 @@ describe.each(SYSTEMS)("$name", (sys) => {
     // The insert's own wake-up (its trigger runs in the inserting transaction, so it is read there).
     const started = performance.now();
     const { task, wake } = await sql.begin(async (tx) => {
+      // With no worker listening, so the insert does send its wake-up (a lingering one would take the NOTIFY alone).
+      await tx`delete from orchestrator.worker_presence`;
       const [task] = await tx<{ id: string }[]>`
         insert into orchestrator.tasks (type, payload) values ('noop', ${tx.json({ echo: sys.name })}) returning id`;
       const [{ request_id: wake }] = await tx<{ request_id: string }[]>`

@@ -1,0 +1,87 @@
+// No wake-up while a worker listens (20261202000400_worker_presence.sql): the insert trigger sends
+// the NOTIFY always and the pg_net wake-up only without a live presence row; presence_end() deletes
+// the row and wakes a worker for what is runnable. Each check runs in a transaction that is rolled
+// back, so nothing else on the stack sees its rows (or loses its wake-ups).
+import { describe, expect, it } from "vitest";
+import type postgres from "postgres";
+import { sql, uniqueType } from "../helpers/stack.ts";
+
+class Rollback extends Error {}
+
+async function inRolledBackTx<T>(fn: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
+  let out: T | undefined;
+  await sql().begin(async (tx) => {
+    out = await fn(tx);
+    throw new Rollback();
+  }).catch((err) => {
+    if (!(err instanceof Rollback)) throw err;
+  });
+  return out!;
+}
+
+/**
+ * Points this transaction's wake-ups at a URL of its own (the Vault change is rolled back with it, and
+ * other sessions never see it), so the wake-ups other test files send meanwhile are not counted.
+ */
+async function ownEndpoint(tx: postgres.TransactionSql): Promise<string> {
+  const url = `http://presence-${Math.random().toString(36).slice(2)}.invalid`;
+  await tx`select orchestrator.set_worker_endpoint(${url}, 'test-key')`;
+  return url;
+}
+
+async function wakeupsAfter(tx: postgres.TransactionSql, url: string, before: number): Promise<string[]> {
+  const rows = await tx<{ reason: string }[]>`
+    select convert_from(body, 'UTF8')::jsonb ->> 'reason' as reason from net.http_request_queue
+    where id > ${before} and url like ${url + "%"} order by id`;
+  return rows.map((r) => r.reason);
+}
+
+const lastRequest = async (tx: postgres.TransactionSql) => Number((await tx`select coalesce(max(id), 0) as m from net.http_request_queue`)[0].m);
+
+describe("worker presence", () => {
+  it("an insert sends no wake-up while a worker listens, and one again once its presence has lapsed", async () => {
+    const type = uniqueType("presence");
+    const r = await inRolledBackTx(async (tx) => {
+      const url = await ownEndpoint(tx);
+      await tx`delete from orchestrator.worker_presence`;
+      let before = await lastRequest(tx);
+      await tx`select orchestrator.enqueue(${type}, '{}')`;
+      const nobody = await wakeupsAfter(tx, url, before);
+      before = await lastRequest(tx);
+      await tx`select orchestrator.presence_renew('iso-p', 3)`;
+      await tx`select orchestrator.enqueue(${type}, '{}')`;
+      const listening = await wakeupsAfter(tx, url, before);
+      before = await lastRequest(tx);
+      await tx`update orchestrator.worker_presence set until = now() - interval '1 second' where isolate = 'iso-p'`;
+      await tx`select orchestrator.enqueue(${type}, '{}')`;
+      const lapsed = await wakeupsAfter(tx, url, before);
+      return { nobody, listening, lapsed };
+    });
+    expect(r.nobody).toEqual(["insert"]);
+    expect(r.listening).toEqual([]);
+    expect(r.lapsed).toEqual(["insert"]);
+  });
+
+  it("presence_end() deletes the row and wakes a worker for a task inserted while it listened", async () => {
+    const type = uniqueType("presence");
+    const r = await inRolledBackTx(async (tx) => {
+      const url = await ownEndpoint(tx);
+      await tx`delete from orchestrator.worker_presence`;
+      await tx`select orchestrator.presence_renew('iso-q', 3)`;
+      const before = await lastRequest(tx);
+      await tx`select orchestrator.enqueue(${type}, '{}')`;
+      const [{ woken }] = await tx`select orchestrator.presence_end('iso-q', 'linger_end') as woken`;
+      const [{ rows }] = await tx`select count(*)::int as rows from orchestrator.worker_presence`;
+      return { woken, wakeups: await wakeupsAfter(tx, url, before), rows };
+    });
+    expect(r).toEqual({ woken: true, wakeups: ["linger_end"], rows: 0 });
+  });
+
+  it("the apps' roles cannot read presence rows", async () => {
+    const denied = await inRolledBackTx(async (tx) => {
+      await tx`set local role authenticated`;
+      return await tx`select * from orchestrator.worker_presence`.then(() => "read", (err) => err.code);
+    });
+    expect(denied).toBe("42501");
+  });
+});
