@@ -31,11 +31,10 @@ language sql immutable as $$
 $$;
 
 drop function orchestrator.claim(text, integer, numeric, text[], jsonb);
-drop function orchestrator.claim_pick_ids(integer, text[]);
 
--- As before (see 20261124050000_claim_plan.sql for why the planner settings), and
--- suspects only for a claim that may take one.
-create function orchestrator.claim_pick_ids(p_max_count integer, p_types text[], p_take_suspect boolean)
+-- As before (see 20261124050000_claim_plan.sql for why the planner settings), passing over
+-- suspects: a claim takes one only through claim_pick_suspect().
+create or replace function orchestrator.claim_pick_ids(p_max_count integer, p_types text[])
 returns bigint[]
 language plpgsql
 set enable_seqscan = off
@@ -45,18 +44,34 @@ as $$
 begin
   return array(
     select id from orchestrator.tasks
-    where status = 'queued' and run_at <= now()
+    where status = 'queued' and run_at <= now() and not suspect
       and (p_types is null or type = any (p_types))
-      and (p_take_suspect or not suspect)
     order by priority desc, run_at, id
     limit greatest(least(coalesce(p_max_count, 1), 1000), 0)
     for update skip locked);
 end
 $$;
 
--- p_take_suspect: the claimer's isolate runs no suspect now. Then the first suspect in
--- claim order among the picked rows is claimed with the ordinary ones; further suspects
--- stay queued for another isolate or a later claim.
+-- Queued suspects, in claim order: almost always empty, so the probe every claim makes costs
+-- one look at an empty index.
+create index tasks_suspect_claim_idx on orchestrator.tasks (priority desc, run_at, id)
+  where status = 'queued' and suspect;
+
+-- The first runnable suspect of these types, locked (SKIP LOCKED), or null.
+create function orchestrator.claim_pick_suspect(p_types text[])
+returns bigint
+language sql as $$
+  select id from orchestrator.tasks
+  where status = 'queued' and suspect and run_at <= now()
+    and (p_types is null or type = any (p_types))
+  order by priority desc, run_at, id
+  limit 1
+  for update skip locked
+$$;
+
+-- p_take_suspect: the claimer's isolate runs no suspect now. Then the first runnable suspect
+-- is claimed too, in the batch's last slot; further suspects stay queued for another isolate
+-- or a later claim.
 create function orchestrator.claim(
   p_worker text,
   p_max_count integer default 1,
@@ -68,17 +83,19 @@ create function orchestrator.claim(
 language plpgsql as $$
 declare
   v_ids bigint[];
+  v_suspect bigint;
+  v_max integer := greatest(least(coalesce(p_max_count, 1), 1000), 0);
 begin
-  v_ids := orchestrator.claim_pick_ids(p_max_count, p_types, coalesce(p_take_suspect, false));
+  v_ids := orchestrator.claim_pick_ids(v_max, p_types);
+  if p_take_suspect and v_max > 0 then
+    v_suspect := orchestrator.claim_pick_suspect(p_types);
+    if v_suspect is not null then
+      -- Its slot is the batch's last: the ordinary row it displaces stays queued (unlocked at commit).
+      v_ids := v_ids[1:v_max - 1] || v_suspect;
+    end if;
+  end if;
   if cardinality(v_ids) = 0 then
     return;
-  end if;
-  if p_take_suspect then
-    -- Keep the ordinary rows and the first suspect (claim order), drop further suspects.
-    v_ids := array(
-      select t.id from orchestrator.tasks t where t.id = any (v_ids)
-         and (not t.suspect or t.id = (select s.id from orchestrator.tasks s where s.id = any (v_ids) and s.suspect
-                                        order by s.priority desc, s.run_at, s.id limit 1)));
   end if;
   return query
   update orchestrator.tasks t
@@ -181,11 +198,11 @@ language sql as $$
   select count(*)::integer from moved
 $$;
 
-revoke all on function orchestrator.claim_pick_ids(integer, text[], boolean) from public;
+revoke all on function orchestrator.claim_pick_suspect(text[]) from public;
 revoke all on function orchestrator.claim(text, integer, numeric, text[], jsonb, boolean) from public;
 revoke all on function orchestrator.isolate_terminated(text, text, text) from public;
 revoke all on function orchestrator.lease_isolate(text) from public;
-grant execute on function orchestrator.claim_pick_ids(integer, text[], boolean) to service_role;
+grant execute on function orchestrator.claim_pick_suspect(text[]) to service_role;
 grant execute on function orchestrator.claim(text, integer, numeric, text[], jsonb, boolean) to service_role;
 grant execute on function orchestrator.isolate_terminated(text, text, text) to service_role;
 grant execute on function orchestrator.lease_isolate(text) to service_role;

@@ -449,8 +449,12 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     if (takeSuspect) suspectHolder = opts.workerId;
     claiming = claimTasks(opts.workerId, size, leaseSeconds, fitting, typeLeases, takeSuspect)
       .then((batch) => {
-        holdingSuspect = takeSuspect && batch.some((t) => t.suspect);
-        if (takeSuspect && !holdingSuspect) letGoSuspect(opts.workerId);
+        // Only a claim that could take one changes whether this run holds a suspect (later claims, which
+        // could not, must not forget the one it holds).
+        if (takeSuspect) {
+          holdingSuspect = batch.some((t) => t.suspect);
+          if (!holdingSuspect) letGoSuspect(opts.workerId);
+        }
         stats.claimed += batch.length;
         pending.push(...batch);
         if (halted === "unload") releasePending(); // a claim that was in flight when beforeunload came

@@ -53,4 +53,17 @@ describe("suspects in the worker", () => {
     const ordinary = ids.filter((id) => !suspects.includes(id));
     expect(suspects.some((s) => ordinary.some((o) => overlaps(spans.get(s)!, spans.get(o)!)))).toBe(true);
   });
+
+  it("one run takes the suspects one after another while it keeps claiming ordinary tasks", async () => {
+    const ids = (await sql()<{ id: number }[]>`
+      select id from orchestrator.enqueue_many(${type}, ${Array.from({ length: 30 }, () => JSON.stringify({ ms: 40 }))}::text[]::jsonb[], '{"source": "test"}')`)
+      .map((r) => Number(r.id)).sort((a, b) => a - b);
+    const suspects = [ids[0], ids[10], ids[20]];
+    await sql()`update orchestrator.tasks set suspect = true where id = any(${suspects}::bigint[])`;
+    // One run, claiming again and again: the suspect it holds must be let go when it is done, not when the run ends.
+    const stats = await runWorker({ workerId: "test-suspect-one-run", log, types: [type], budgetMs: 20_000, concurrency: 3 });
+    const rows = await sql()<{ status: string }[]>`select status::text from orchestrator.tasks where id = any(${ids}::bigint[])`;
+    expect(rows.filter((r) => r.status !== "succeeded")).toEqual([]);
+    expect(stats.suspects_run).toBe(3);
+  });
 });
