@@ -89,7 +89,7 @@ describe.each(SYSTEMS)("$name", (sys) => {
     }, "the invoked task to succeed");
     expect(done.result).toEqual({ ok: true, echo: sys.name });
     const { data: logs } = await supabase.functions.invoke(`logs?task_id=${data.id}`, { method: "GET" });
-    expect(logs.logs.map((l: { message: string }) => l.message)).toContain("task noop succeeded");
+    expect(logs.logs.map((l: { message: string }) => l.message)).toContain("task noop enqueued");
   });
 
   it("the key in `apikey` alone opens every protected function; so do the dashboard's headers", async () => {

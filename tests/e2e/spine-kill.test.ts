@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { usePrivateStack } from "../helpers/private-stack.ts";
 import { waitFor } from "../helpers/stack.ts";
 
-const priv = usePrivateStack();
+// LOG_LEVEL=debug: each success is a log row, which tells a task finished twice (at info a success is its task row only).
+const priv = usePrivateStack({ functionEnv: { LOG_LEVEL: "debug" } });
 
 describe("function server killed mid-run", () => {
   it("tasks running at the kill finish after restart: none lost, none finished twice", async () => {
