@@ -184,6 +184,7 @@ let readyWaiters = new Set<() => void>();
 const readyPokes = new Set<() => void>(); // every run of this isolate: a busy one claims again on a notification
 let listening: Promise<unknown> | undefined;
 let lingerer: string | undefined; // the worker lingering in this isolate, if any
+let lingererGeneral = false; // it claims every type (no `types` filter): only such a one is handed wake-ups
 let lingererWaiting: (() => void) | undefined; // wakes the lingerer while it waits
 let lastReapAt = 0;
 const REAP_EVERY_MS = 10_000;
@@ -329,7 +330,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   // A background wake-up while this isolate has a lingerer that still claims (waiting or busy): it
   // takes the work, as it would a notification, and this run ends here without a query. A burst of
   // wake-ups (inserts while a fresh isolate boots) then costs requests, not competing claims.
-  if (lingerMs > 0 && !opts.types && lingerer !== undefined && lingerer !== opts.workerId) {
+  if (lingerMs > 0 && !opts.types && lingerer !== undefined && lingererGeneral && lingerer !== opts.workerId) {
     readyCount++;
     for (const p of readyPokes) p();
     handOffToLingerer();
@@ -422,6 +423,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const general = lingerMs > 0 && !opts.types;
   if (general && lingerer === undefined) {
     lingerer = opts.workerId;
+    lingererGeneral = true;
     await beginPresence(isolateId(), opts.workerId, log).catch((err) =>
       log.warn(`could not announce this worker (inserts keep sending wake-ups): ${(err as Error).message}`));
   }
@@ -638,6 +640,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
           const lingerFor = Math.min(lingerMs, deadline - Date.now() - 1);
           if (lingerFor > 0 && failure === undefined && (lingerer === undefined || lingerer === opts.workerId)) {
             lingerer = opts.workerId;
+            lingererGeneral = general;
             // A general run lingers for every type: inserts need not wake anyone while it listens.
             if (general) {
               await beginPresence(isolateId(), opts.workerId, log).catch((err) =>

@@ -3,21 +3,7 @@
 // next_sweep_in() tells a ticker when the earliest lease expires. Each check runs
 // in a transaction that is rolled back, so nothing else on the stack sees its rows.
 import { describe, expect, it } from "vitest";
-import type postgres from "postgres";
-import { sql, uniqueType } from "../helpers/stack.ts";
-
-class Rollback extends Error {}
-
-async function inRolledBackTx<T>(fn: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
-  let out: T | undefined;
-  await sql().begin(async (tx) => {
-    out = await fn(tx);
-    throw new Rollback();
-  }).catch((err) => {
-    if (!(err instanceof Rollback)) throw err;
-  });
-  return out!;
-}
+import { inRolledBackTx, sql, uniqueType } from "../helpers/stack.ts";
 
 describe("sweep() and next_sweep_in()", () => {
   it("sweep() reaps an expired lease itself and wakes the worker for it", async () => {

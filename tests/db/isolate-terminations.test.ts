@@ -4,20 +4,7 @@
 // Each check runs in a transaction that is rolled back, so nothing else on the stack sees its rows.
 import { describe, expect, it } from "vitest";
 import type postgres from "postgres";
-import { sql, uniqueType } from "../helpers/stack.ts";
-
-class Rollback extends Error {}
-
-async function inRolledBackTx<T>(fn: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
-  let out: T | undefined;
-  await sql().begin(async (tx) => {
-    out = await fn(tx);
-    throw new Rollback();
-  }).catch((err) => {
-    if (!(err instanceof Rollback)) throw err;
-  });
-  return out!;
-}
+import { inRolledBackTx, sql, uniqueType } from "../helpers/stack.ts";
 
 interface Row { id: number; status: string; attempts: number; suspect: boolean; last_error: string | null; locked_by: string | null; run_at: Date; now: Date }
 

@@ -2,20 +2,7 @@
 // Everything that enables the rule runs inside a rolled-back transaction, so no
 // other test (or the stack's worker) ever sees it enabled.
 import { describe, expect, it } from "vitest";
-import { sql } from "../helpers/stack.ts";
-
-class Rollback extends Error {}
-
-async function inRollback<T>(fn: (tx: any) => Promise<T>): Promise<T> {
-  let out: T | undefined;
-  await sql().begin(async (tx) => {
-    out = await fn(tx);
-    throw new Rollback();
-  }).catch((e) => {
-    if (!(e instanceof Rollback)) throw e;
-  });
-  return out as T;
-}
+import { inRolledBackTx as inRollback, sql } from "../helpers/stack.ts";
 
 describe("rule sop-on-ticket-resolved", () => {
   it("is installed, disabled, and targets sop.generate", async () => {

@@ -4,20 +4,7 @@
 // back, so nothing else on the stack sees its rows (or loses its wake-ups).
 import { describe, expect, it } from "vitest";
 import type postgres from "postgres";
-import { sql, uniqueType } from "../helpers/stack.ts";
-
-class Rollback extends Error {}
-
-async function inRolledBackTx<T>(fn: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
-  let out: T | undefined;
-  await sql().begin(async (tx) => {
-    out = await fn(tx);
-    throw new Rollback();
-  }).catch((err) => {
-    if (!(err instanceof Rollback)) throw err;
-  });
-  return out!;
-}
+import { inRolledBackTx, sql, uniqueType } from "../helpers/stack.ts";
 
 /**
  * Points this transaction's wake-ups at a URL of its own (the Vault change is rolled back with it, and

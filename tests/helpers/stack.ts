@@ -75,3 +75,20 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false>, wh
 
 /** A task type unique to one test, so no other test (or the Deno worker) touches its rows. */
 export const uniqueType = (prefix = "t") => `test.${prefix}.${Math.random().toString(36).slice(2, 10)}`;
+
+class Rollback extends Error {}
+
+/**
+ * Runs fn in a transaction of the test stack that is then rolled back, and returns what fn returned:
+ * what fn writes (tasks, Vault changes, wake-ups) no other test file and no worker ever sees.
+ */
+export async function inRolledBackTx<T>(fn: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
+  let out: T | undefined;
+  await sql().begin(async (tx) => {
+    out = await fn(tx);
+    throw new Rollback();
+  }).catch((err) => {
+    if (!(err instanceof Rollback)) throw err;
+  });
+  return out as T;
+}
