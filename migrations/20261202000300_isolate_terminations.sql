@@ -141,7 +141,7 @@ begin
     ), held_count as (
       select count(*)::integer as n from held
     ), judged as (
-      select h.id, (c.n = 1 or h.suspect) as counted, c.n from held h, held_count c
+      select h.id, (c.n = 1 or h.suspect) as counted, h.suspect, c.n from held h, held_count c
     )
     update orchestrator.tasks t
        set status = case when j.counted and t.attempts >= t.max_attempts
@@ -152,8 +152,8 @@ begin
                          else t.run_at end,
            finished_at = case when j.counted and t.attempts >= t.max_attempts then now() end,
            last_error = case when j.counted
-             then format('isolate terminated: %s, during attempt %s of %s, as the only suspect there: this task caused it',
-                         v_why, t.attempts, t.max_attempts)
+             then format('isolate terminated: %s, during attempt %s of %s, as the only %s there: this task caused it',
+                         v_why, t.attempts, t.max_attempts, case when j.suspect then 'suspect' else 'task' end)
              else format('isolate terminated: %s, while this task ran beside %s other task(s); attempt %s not counted, it runs as a suspect next',
                          v_why, j.n - 1, t.attempts) end,
            suspect = true,

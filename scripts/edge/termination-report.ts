@@ -30,7 +30,7 @@ export class TerminationReport {
             event: "tasks", reason, function: w.functionName, worker: w.id, level: failed.length ? "error" : "warn",
             message: `worker ${w.id} was terminated (${reason}) holding ${rows.length} task(s): ` +
               (failed.length
-                ? `task ${failed.map((r) => r.id).join(", ")} was the suspect there and caused it (attempt failed${dead.length ? `, ${dead.length} now dead` : ""})`
+                ? `task ${failed.map((r) => r.id).join(", ")} was the suspect or the only task there, and caused it (attempt failed${dead.length ? `, ${dead.length} now dead` : ""})`
                 : `none was a suspect, so all go back to the queue at once, attempt not counted, as suspects`) +
               (failed.length && rows.length > failed.length ? `; ${rows.length - failed.length} other(s) back to the queue` : ""),
             tasks: rows.map((r) => r.id), failed: failed.map((r) => r.id), dead: dead.map((r) => r.id),

@@ -64,7 +64,7 @@ describe("orchestrator.isolate_terminated()", () => {
     });
     expect(r.first).toEqual({ status: "queued", attempt_counted: true });
     expect(r.afterFirst).toMatchObject({ attempts: 1, suspect: true });
-    expect(r.afterFirst.last_error).toMatch(/^isolate terminated: Memory \(resident memory 300 MB > limit 256 MB\), during attempt 1 of 2, as the only suspect there: this task caused it/);
+    expect(r.afterFirst.last_error).toMatch(/^isolate terminated: Memory \(resident memory 300 MB > limit 256 MB\), during attempt 1 of 2, as the only task there: this task caused it/);
     expect(r.afterFirst.run_at.getTime()).toBeGreaterThan(r.afterFirst.now.getTime()); // retry backoff
     expect(r.reclaimed).toEqual([{ id: r.afterFirst.id, suspect: true }]);
     expect(r.second).toEqual({ status: "dead", attempt_counted: true });
