@@ -55,11 +55,15 @@ describe("task-worker on beforeunload", () => {
     const after = Date.now() - started;
     const rows = await sql<{ attempts: number }[]>`select attempts from orchestrator.tasks where id = any(${quick}::bigint[])`;
     expect(rows.every((r) => r.attempts === 1)).toBe(true);
-    // The sleeper, alone in the terminated worker, was blamed the moment the gateway reported the kill: its
-    // attempt failed with the reason (a retry is scheduled), without waiting for its lease (30 s + 15 s).
-    const [s] = await sql<{ status: string; attempts: number; suspect: boolean; last_error: string }[]>`
-      select status::text, attempts, suspect, last_error from orchestrator.tasks where id = ${sleeper}`;
-    expect(s.suspect).toBe(true); // (its retry may have started already: attempts is 1 or 2)
+    // The sleeper, alone in the terminated worker, is blamed once the gateway's report of the kill is in (it
+    // comes after the 546, and the given-back tasks may finish first): its attempt failed with the reason (a
+    // retry is scheduled), long before its lease (30 s + 15 s) would have ended.
+    const s = await waitFor(async () => {
+      const [t] = await sql<{ suspect: boolean; last_error: string | null }[]>`
+        select suspect, last_error from orchestrator.tasks where id = ${sleeper}`;
+      return t.suspect && t;
+    }, "the gateway's report of the kill to reach the sleeper", 5_000, 50);
+    // (its retry may have started already: attempts is 1 or 2)
     expect(s.last_error).toMatch(/^isolate terminated: WallClockTime \(wall clock \d+ ms ≥ limit 12000 ms\), during attempt 1 of 3, as the only task there: this task caused it/);
     console.log(`[worker-limits unload] terminated after ${ended} ms (wall clock ${WALL_CLOCK_MS}); the given-back task and 3 others done ${after} ms after the start`);
     expect(after).toBeLessThan(WALL_CLOCK_MS + 8_000);
