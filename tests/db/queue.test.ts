@@ -229,7 +229,9 @@ describe("wake-up paths", () => {
   it("one pg_net request per insert statement, none for tasks scheduled later", async () => {
     const type = uniqueType();
     const result = await sql().begin(async (tx) => {
-      // With no worker listening (a lingering one would take the NOTIFY alone: worker-presence.test.ts).
+      // With no worker listening (a lingering one would take the NOTIFY alone: worker-presence.test.ts); the lock
+      // keeps any isolate from announcing itself before the insert (held for this short transaction).
+      await tx`lock table orchestrator.worker_presence in exclusive mode`;
       await tx`delete from orchestrator.worker_presence`;
       const before = Number((await tx`select coalesce(max(id), 0) as m from net.http_request_queue`)[0].m);
       await tx`select count(*) from orchestrator.enqueue_many(${type}, (select array_agg('{}'::jsonb) from generate_series(1, 50)))`;

@@ -62,6 +62,8 @@ describe.each(SYSTEMS)("$name", (sys) => {
     const started = performance.now();
     const { task, wake } = await sql.begin(async (tx) => {
       // With no worker listening, so the insert does send its wake-up (a lingering one would take the NOTIFY alone).
+      // The lock keeps any isolate from announcing itself before the insert (held for this short transaction).
+      await tx`lock table orchestrator.worker_presence in exclusive mode`;
       await tx`delete from orchestrator.worker_presence`;
       const [task] = await tx<{ id: string }[]>`
         insert into orchestrator.tasks (type, payload) values ('noop', ${tx.json({ echo: sys.name })}) returning id`;

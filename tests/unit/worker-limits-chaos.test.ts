@@ -18,14 +18,12 @@ describe("test.chaos resource modes", () => {
 
   it("burn_cpu spends its ms as CPU time, measured by the process's own CPU clock", async () => {
     const before = process.cpuUsage();
-    const wallStart = performance.now();
     const result = (await testChaos.handle({ mode: "burn_cpu", ms: 150 }, ctx())) as { cpu_ms: number };
     const used = process.cpuUsage(before);
     const cpuMs = (used.user + used.system) / 1000;
     expect(result.cpu_ms).toBeGreaterThanOrEqual(150);
+    // Busy, not sleeping: the process spent the ms on the CPU (a wall-clock bound here failed on a loaded CI machine).
     expect(cpuMs).toBeGreaterThanOrEqual(145); // process clock granularity
-    // Busy, not sleeping: wall time is close to the CPU time (not far beyond it).
-    expect(performance.now() - wallStart).toBeLessThan(150 * 3 + 100);
     expect(processCpuMs()).toBeGreaterThan(0);
     expect(burnCpu(0)).toBeGreaterThanOrEqual(0);
   });
