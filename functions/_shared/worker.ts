@@ -185,7 +185,6 @@ const readyPokes = new Set<() => void>(); // every run of this isolate: a busy o
 let listening: Promise<unknown> | undefined;
 let lingerer: string | undefined; // the worker lingering in this isolate, if any
 let lingererGeneral = false; // it claims every type (no `types` filter): only such a one is handed wake-ups
-let lingererWaiting: (() => void) | undefined; // wakes the lingerer while it waits
 let lastReapAt = 0;
 const REAP_EVERY_MS = 10_000;
 const DUE_CHECK_EVERY_MS = 1_000;
@@ -198,27 +197,20 @@ function letGoSuspect(workerId: string): void {
 }
 
 /**
- * A wake-up (webhook, cron) that arrives while this isolate's lingerer waits is handed to it: the
- * lingerer claims at once, and the new invocation spends no query. Atomic: the lingerer is waiting
- * exactly while its waker is set (its timeout clears it in the same turn).
+ * New work for this isolate: an orchestrator_task_ready NOTIFY, or a wake-up (webhook, cron) handed to
+ * the lingerer. Busy runs claim again, a waiting lingerer claims at once.
  */
-function handOffToLingerer(): boolean {
-  const wake = lingererWaiting;
-  if (!wake) return false;
-  lingererWaiting = undefined;
-  wake();
-  return true;
+function notifyReady(): void {
+  readyCount++;
+  for (const p of readyPokes) p();
+  const waiters = readyWaiters;
+  readyWaiters = new Set();
+  for (const w of waiters) w();
 }
 
 /** LISTENs once per isolate (postgres.js keeps a dedicated connection and re-listens after a reconnect). */
 function listenForReady(): Promise<unknown> {
-  listening ??= db().listen(READY_CHANNEL, () => {
-    readyCount++;
-    for (const p of readyPokes) p();
-    const waiters = readyWaiters;
-    readyWaiters = new Set();
-    for (const w of waiters) w();
-  }).catch((err) => {
+  listening ??= db().listen(READY_CHANNEL, notifyReady).catch((err) => {
     listening = undefined;
     throw err;
   });
@@ -235,13 +227,11 @@ async function waitForReady(seen: number, ms: number): Promise<boolean> {
     const done = (v: boolean) => {
       clearTimeout(timer);
       readyWaiters.delete(wake);
-      if (lingererWaiting === wake) lingererWaiting = undefined;
       resolve(v);
     };
     const wake = () => done(true);
     const timer = setTimeout(() => done(false), ms);
     readyWaiters.add(wake);
-    lingererWaiting = wake;
   });
 }
 
@@ -331,9 +321,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   // takes the work, as it would a notification, and this run ends here without a query. A burst of
   // wake-ups (inserts while a fresh isolate boots) then costs requests, not competing claims.
   if (lingerMs > 0 && !opts.types && lingerer !== undefined && lingererGeneral && lingerer !== opts.workerId) {
-    readyCount++;
-    for (const p of readyPokes) p();
-    handOffToLingerer();
+    notifyReady();
     log.debug(`worker ${opts.workerId} handed its wake-up to the lingering worker ${lingerer}`);
     return stats;
   }
@@ -421,12 +409,15 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   // A general background run in an isolate with no lingerer takes the role now, not once drained: its
   // presence stops the wake-ups of inserts from the start (a fresh isolate after a hand-off included).
   const general = lingerMs > 0 && !opts.types;
-  if (general && lingerer === undefined) {
+  /** Becomes the isolate's lingerer; a general one (every type) announces itself, so inserts need not wake anyone. */
+  const takeLingererRole = async () => {
     lingerer = opts.workerId;
-    lingererGeneral = true;
+    lingererGeneral = general;
+    if (!general) return;
     await beginPresence(isolateId(), opts.workerId, log).catch((err) =>
       log.warn(`could not announce this worker (inserts keep sending wake-ups): ${(err as Error).message}`));
-  }
+  };
+  if (general && lingerer === undefined) await takeLingererRole();
 
   const claimSize = () => {
     const room = Math.min(batchSize, maxTasks - stats.claimed);
@@ -639,13 +630,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
           // Nothing due soon: linger for new tasks, if no other worker of this isolate does.
           const lingerFor = Math.min(lingerMs, deadline - Date.now() - 1);
           if (lingerFor > 0 && failure === undefined && (lingerer === undefined || lingerer === opts.workerId)) {
-            lingerer = opts.workerId;
-            lingererGeneral = general;
-            // A general run lingers for every type: inserts need not wake anyone while it listens.
-            if (general) {
-              await beginPresence(isolateId(), opts.workerId, log).catch((err) =>
-                log.warn(`could not announce this lingering worker (inserts keep sending wake-ups): ${(err as Error).message}`));
-            }
+            await takeLingererRole();
             const notified = await waitForReady(readySeen, lingerFor).catch(() => false);
             if (notified) {
               if (Date.now() - lastReapAt > REAP_EVERY_MS) reap();

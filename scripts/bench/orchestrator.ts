@@ -69,11 +69,13 @@ export class OrchestratorSystem implements BenchSystem {
     let on = true;
     const loop = (async () => {
       while (on) {
-        const rows = await sampler<{ app: string; n: number }[]>`
-          select coalesce(nullif(application_name, ''), '(none)') as app, count(*)::int as n from pg_stat_activity
+        // One query per sample: the connections by application, and whether a worker listens.
+        const rows = await sampler<{ app: string; n: number; listening: boolean }[]>`
+          select coalesce(nullif(application_name, ''), '(none)') as app, count(*)::int as n,
+                 exists (select 1 from orchestrator.worker_presence where until > now()) as listening
+          from pg_stat_activity
           where backend_type = 'client backend' and datname = current_database() and application_name <> 'bench' group by 1`;
-        const [{ listening }] = await sampler<{ listening: boolean }[]>`
-          select exists (select 1 from orchestrator.worker_presence where until > now()) as listening`;
+        const listening = rows.some((r) => r.listening);
         samples++;
         if (listening) listened++;
         const functions = rows.filter((r) => r.app === "orchestrator").reduce((a, r) => a + r.n, 0);
