@@ -30,6 +30,7 @@ try {
 // them as function secrets to match the plan: README, "Running on hosted Supabase"). A shortened
 // wall clock or CPU limit in a test is then one the worker knows about, as it would be hosted.
 if (!Deno.env.get("WORKER_WALL_CLOCK_MS")) Deno.env.set("WORKER_WALL_CLOCK_MS", String(limits.wallClockMs));
+if (!Deno.env.get("WORKER_CPU_RETIRE_MS")) Deno.env.set("WORKER_CPU_RETIRE_MS", String(limits.cpuSoftMs));
 if (!Deno.env.get("WORKER_CPU_BUDGET_MS")) {
   Deno.env.set("WORKER_CPU_BUDGET_MS", String(Math.round(limits.cpuSoftMs + (limits.cpuHardMs - limits.cpuSoftMs) * 0.2)));
 }

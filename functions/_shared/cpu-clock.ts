@@ -1,8 +1,10 @@
 // How much CPU time this isolate's thread has used, where the runtime tells us:
 //   1. /proc/thread-self/schedstat (Linux): the calling thread's time on the CPU, in ns. The thread
 //      that runs our JavaScript is what the platform's CPU limit counts (edge-runtime meters the
-//      isolate's thread; the local stack's gateway reads the same counter for each user worker).
-//   2. node:process cpuUsage(): the whole process, helper threads too (counts more than the limit does).
+//      isolate's thread; the local stack's gateway reads each user worker's main thread). Deno reads
+//      it only with --allow-all, which user workers do not get.
+//   2. node:process cpuUsage(): the whole process, helper threads too (counts more than the limit
+//      does: what a local user worker reads).
 //   3. Neither (Supabase's hosted edge-runtime stubs cpuUsage to zeros and has no /proc): undefined, and
 //      callers fall back (isolate-life.ts estimates from event-loop lag).
 import { readFileSync } from "node:fs";

@@ -67,6 +67,13 @@ export const settings = {
   get workerCpuBudgetMs() {
     return envInt("WORKER_CPU_BUDGET_MS", 1_200);
   },
+  /**
+   * The isolate's CPU time at which the platform retires it (the soft limit, 1,000 ms): new requests then go
+   * to a fresh isolate, so the worker wakes its successor here and works on until WORKER_CPU_BUDGET_MS.
+   */
+  get workerCpuRetireMs() {
+    return envInt("WORKER_CPU_RETIRE_MS", 1_000);
+  },
   /** The plan's wall clock per isolate (Free 150,000; paid 400,000): no handler starts that could outlive it. */
   get workerWallClockMs() {
     return envInt("WORKER_WALL_CLOCK_MS", 150_000);

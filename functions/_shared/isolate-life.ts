@@ -7,15 +7,17 @@
 // stack runs one Deno process per worker). Tests that run the worker in Node get an unbounded life, as
 // before, unless they pass one (lifeFromNow).
 //
-// CPU time: the thread's own counter where the runtime offers one (cpu-clock.ts), counted from when
-// this module loaded (the function's boot is not counted, as the local gateway does not count it).
+// CPU time: the runtime's counter where it offers one (cpu-clock.ts), counted from the isolate's
+// first worker run, i.e. its first request. The platform's count starts once the isolate serves (the
+// local gateway's at "ready", after the boot); counted from module load, ours ran ahead of it by the
+// rest of the boot. In a local user worker the counter is the whole process's (Deno lets no function
+// read its thread's /proc entry), so ours still runs ahead by the GC and I/O threads' time (about
+// 10%): a successor's wake-up sent just past the soft limit can come back (worker.ts sends it again).
 // Supabase's hosted edge-runtime offers none; there the CPU is estimated from event-loop lag while a
 // worker runs (time a 10 ms timer fired late was time the thread was busy). The estimate misses
 // bursts shorter than the tick, so it is doubled.
 import { processCpuMs } from "./cpu-clock.ts";
 import { env, settings } from "./env.ts";
-
-const cpuAtLoad = processCpuMs();
 
 export interface IsolateLife {
   /** CPU time this isolate has used, in ms (measured, or estimated where the runtime does not measure it). */
@@ -26,6 +28,8 @@ export interface IsolateLife {
   ageMs(): number;
   /** Claims stop once cpuUsedMs reaches this. */
   readonly cpuBudgetMs: number;
+  /** The platform retires the isolate once cpuUsedMs reaches this (its soft limit): the worker wakes its successor. */
+  readonly cpuRetireMs: number;
   /** The plan's wall clock: the isolate is terminated at this age. */
   readonly wallClockMs: number;
   /** Wall clock kept free before the limit: no handler may still be due to run in it. */
@@ -36,6 +40,7 @@ export interface IsolateLife {
 
 export interface LifeLimits {
   cpuBudgetMs?: number;
+  cpuRetireMs?: number;
   wallClockMs?: number;
   wallHeadroomMs?: number;
 }
@@ -58,12 +63,12 @@ export const isolateId = (): string => env("SB_EXECUTION_ID") ?? "local";
 
 let processLife: IsolateLife | undefined;
 /**
- * This isolate's own life: CPU from when this module loaded, wall clock from the process's start (the
- * platform's wall clock starts with the isolate). Unbounded outside an edge user worker.
+ * This isolate's own life: CPU from the first call (its first worker run), wall clock from the process's
+ * start (the platform's wall clock starts with the isolate). Unbounded outside an edge user worker.
  */
 export function isolateLife(): IsolateLife {
-  const unbounded = { cpuBudgetMs: Infinity, wallClockMs: Infinity, wallHeadroomMs: 0 };
-  return (processLife ??= makeLife(inEdgeWorker() ? {} : unbounded, cpuAtLoad, 0));
+  const unbounded = { cpuBudgetMs: Infinity, cpuRetireMs: Infinity, wallClockMs: Infinity, wallHeadroomMs: 0 };
+  return (processLife ??= makeLife(inEdgeWorker() ? {} : unbounded, processCpuMs(), 0));
 }
 
 function makeLife(limits: LifeLimits, cpuAt: number | undefined, wallAt: number): IsolateLife {
@@ -74,6 +79,7 @@ function makeLife(limits: LifeLimits, cpuAt: number | undefined, wallAt: number)
     cpuUsedMs: () => (measured ? processCpuMs()! - (cpuAt ?? 0) : lag!.busyMs() * 2),
     ageMs: () => performance.now() - wallAt,
     cpuBudgetMs: limits.cpuBudgetMs ?? settings.workerCpuBudgetMs,
+    cpuRetireMs: limits.cpuRetireMs ?? settings.workerCpuRetireMs,
     wallClockMs: limits.wallClockMs ?? settings.workerWallClockMs,
     wallHeadroomMs: limits.wallHeadroomMs ?? settings.workerWallHeadroomMs,
     sample: (on) => lag?.sample(on),

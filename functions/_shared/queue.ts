@@ -191,3 +191,19 @@ export async function endPresence(isolate: string, reason: string): Promise<bool
   const [{ woken }] = await db()<{ woken: boolean }[]>`select orchestrator.presence_end(${isolate}, ${reason}) as woken`;
   return woken;
 }
+
+/**
+ * Hands what a stopping isolate leaves (tasks of these types runnable now) to another worker: a NOTIFY when
+ * another isolate's worker listens, else a wake-up. 'notified', 'woken' or 'none' (nothing runnable).
+ */
+export async function handOff(isolate: string, types: string[], reason: string): Promise<"notified" | "woken" | "none"> {
+  const [{ how }] = await db()<{ how: "notified" | "woken" | "none" }[]>`
+    select orchestrator.hand_off(${isolate}, ${types}::text[], ${reason}) as how`;
+  return how;
+}
+
+/** Wakes the successor of this retired isolate, unless another isolate's worker listens already; whether one was woken. */
+export async function wakeSuccessor(isolate: string): Promise<boolean> {
+  const [{ woken }] = await db()<{ woken: boolean }[]>`select orchestrator.wake_successor(${isolate}) as woken`;
+  return woken;
+}

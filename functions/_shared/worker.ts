@@ -25,7 +25,15 @@
 // would outlive the isolate's wall clock (WORKER_WALL_CLOCK_MS), and on `beforeunload`
 // gives back at once what it has not started. Unstarted tasks go back to `queued`
 // (release_tasks, attempt not counted); running ones keep their lease and finish. Then
-// it hands the rest to a fresh invocation through orchestrator.wake_worker('handoff').
+// it hands the rest on (orchestrator.hand_off: a NOTIFY when another isolate's worker
+// listens, else a wake-up).
+//
+// A successor is warm before that (20261202000500_successor_handoff.sql): once the isolate's
+// CPU passes the platform's soft limit (WORKER_CPU_RETIRE_MS), the platform has retired it and
+// sends new requests to a fresh isolate, so a lingering worker wakes one then
+// (orchestrator.wake_successor) and works on. Past its CPU budget it works on still (at most
+// SUCCESSOR_OVERTIME_MS more) until the successor announces itself (orchestrator_worker_present),
+// and only then stops: no insert waits for a cold start, and none sends a wake-up in between.
 //
 // A task that was running when an isolate was terminated (tasks.suspect, see
 // 20261202000300_isolate_terminations.sql) is a suspect: an isolate runs at most one
@@ -38,7 +46,7 @@ import { settings } from "./env.ts";
 import { isolateId, isolateLife, type IsolateLife, onBeforeUnload, wallLeftMs } from "./isolate-life.ts";
 import { flushLogs, type Logger } from "./logger.ts";
 import {
-  claimTasks, completeTasks, extendLeases, failTasks, reapExpiredLeases, releaseTasks, secondsUntilNextTask,
+  claimTasks, completeTasks, extendLeases, failTasks, handOff, reapExpiredLeases, releaseTasks, secondsUntilNextTask, wakeSuccessor,
 } from "./queue.ts";
 import { knownTaskTypes, taskType } from "./registry.ts";
 import type { TaskRow } from "./task-types.ts";
@@ -62,10 +70,13 @@ export interface WorkerOptions {
   /** The isolate's clocks and limits; default: this isolate's own. Tests pass lifeFromNow({...}). */
   life?: IsolateLife;
   /**
-   * Wakes a fresh invocation for what this one leaves behind; resolves whether one was woken.
-   * Default: orchestrator.wake_worker('handoff') when a task of these types is runnable.
+   * Hands what this run leaves behind to another worker; resolves whether it did. Default:
+   * orchestrator.hand_off (when a task of these types is runnable: a NOTIFY to another isolate's
+   * listening worker, else a wake-up).
    */
   handOff?: (types: string[]) => Promise<boolean>;
+  /** Why this run was started (the wake-up's reason): a successor's wake-up that came back here is sent again later. */
+  reason?: string;
 }
 
 /**
@@ -89,7 +100,7 @@ export interface WorkerStats {
   reaped: number;
   duration_ms: number;
   stopped: StopReason;
-  /** A fresh invocation was woken for the work left (a CPU, wall-clock or unload stop). */
+  /** The work left was handed to another worker, woken or notified (a CPU, wall-clock or unload stop). */
   handed_off: boolean;
   /** CPU time this run used (measured, or estimated where the runtime does not measure it). */
   cpu_ms: number;
@@ -179,6 +190,10 @@ async function runHandler(task: TaskRow, log: Logger): Promise<Outcome> {
 
 // --- lingering: one worker per isolate waits for orchestrator_task_ready -------------
 const READY_CHANNEL = "orchestrator_task_ready";
+/** A new worker presence (payload: its isolate), 20261202000500_successor_handoff.sql. */
+const PRESENT_CHANNEL = "orchestrator_worker_present";
+/** When a worker of another isolate last announced itself (performance.now()). */
+let otherPresenceAt = -Infinity;
 let readyCount = 0; // notifications seen by this isolate
 let readyWaiters = new Set<() => void>();
 const readyPokes = new Set<() => void>(); // every run of this isolate: a busy one claims again on a notification
@@ -208,9 +223,16 @@ function notifyReady(): void {
   for (const w of waiters) w();
 }
 
+/** Another isolate's worker listens now: a run waiting for its successor may stop. */
+function otherPresent(isolate: string): void {
+  if (isolate === isolateId()) return;
+  otherPresenceAt = performance.now();
+  for (const p of readyPokes) p();
+}
+
 /** LISTENs once per isolate (postgres.js keeps a dedicated connection and re-listens after a reconnect). */
 function listenForReady(): Promise<unknown> {
-  listening ??= db().listen(READY_CHANNEL, notifyReady).catch((err) => {
+  listening ??= Promise.all([db().listen(READY_CHANNEL, notifyReady), db().listen(PRESENT_CHANNEL, otherPresent)]).catch((err) => {
     listening = undefined;
     throw err;
   });
@@ -267,13 +289,28 @@ const handedOffFrom = new WeakSet<IsolateLife>();
 /** Lives that have said they are spent: once per isolate, not once per wake-up (hosted logs drop past 100 events per 10 s). */
 const saidSpent = new WeakSet<IsolateLife>();
 
-/** Wakes a fresh invocation through the queue contract, only when a task of these types is runnable now. */
-async function wakeFreshWorker(types: string[]): Promise<boolean> {
-  const rows = await db()<{ request_id: number | null }[]>`
-    select orchestrator.wake_worker('handoff') as request_id
-    where exists (select 1 from orchestrator.tasks where status = 'queued' and run_at <= now() and type = any(${types}::text[]))`;
-  return rows[0]?.request_id != null; // null: no wake-up endpoint configured (set_worker_endpoint)
+/** Hands the rest to another worker through the queue contract, only when a task of these types is runnable now. */
+async function handOffToAnother(types: string[]): Promise<boolean> {
+  return (await handOff(isolateId(), types, "handoff")) !== "none";
 }
+
+// --- the successor: woken once the platform has retired this isolate -------------------
+/**
+ * How far past the soft limit (by our count, which trails the platform's) a successor is woken: the
+ * local gateway reads CPU every 25 ms, so by then it has retired the isolate and the wake-up boots a
+ * fresh one.
+ */
+const SUCCESSOR_MARGIN_MS = 50;
+/**
+ * How much CPU past its budget a run may spend waiting for its successor to listen. Far from the hard
+ * limit still (1,200 + 300 of 2,000 ms); with it, the successor's boot (a few hundred ms of wall clock)
+ * overlaps the old worker's last claims even when tasks come fast.
+ */
+const SUCCESSOR_OVERTIME_MS = 300;
+/** Per isolate: the CPU time at which its runs wake a successor (Infinity once one is woken). */
+const successorDueAt = new WeakMap<IsolateLife, number>();
+/** Per isolate: when it first woke a successor (performance.now()). */
+const retiredAt = new WeakMap<IsolateLife, number>();
 
 export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const started = Date.now();
@@ -307,6 +344,10 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const spentAtStart: StopReason | undefined = cpuStopAt > life.cpuBudgetMs * CPU_CEILING
     ? "cpu"
     : !types.some(fits) ? "wall_clock" : undefined;
+  // Our own successor's wake-up, come back: the platform had not retired this isolate yet. Wake it again later.
+  if (opts.reason === "successor" && successorDueAt.get(life) === Infinity) {
+    successorDueAt.set(life, life.cpuUsedMs() + SUCCESSOR_MARGIN_MS);
+  }
   if (spentAtStart) {
     stats.stopped = spentAtStart;
     if (saidSpent.has(life)) return stats;
@@ -362,7 +403,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     await Promise.all(releasings);
     const first = !handedOffFrom.has(life);
     handedOffFrom.add(life);
-    stats.handed_off = first && await (opts.handOff ?? wakeFreshWorker)(types).then((woken) => {
+    stats.handed_off = first && await (opts.handOff ?? handOffToAnother)(types).then((woken) => {
       if (!woken) handedOffFrom.delete(life); // nothing was left: a later stop may need to hand off
       return woken;
     }, (err) => {
@@ -371,7 +412,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
       return false;
     });
     const why = { cpu: "its CPU budget is spent", wall_clock: "the isolate's wall clock runs short", unload: "the runtime sent beforeunload" }[halted as "cpu"];
-    const next = stats.handed_off ? ", a fresh worker woken" : first ? "" : ", a fresh worker already woken from this isolate";
+    const next = stats.handed_off ? ", the rest handed to another worker" : first ? "" : ", the rest already handed on from this isolate";
     log.info(`worker ${opts.workerId} stopped: ${why}; ${stats.released} unstarted tasks back to the queue${next}`, {
       isolate_cpu_ms: Math.round(life.cpuUsedMs()), cpu_budget_ms: life.cpuBudgetMs, isolate_age_ms: Math.round(life.ageMs()), wall_clock_ms: life.wallClockMs,
       released: stats.released, running,
@@ -414,10 +455,25 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     lingerer = opts.workerId;
     lingererGeneral = general;
     if (!general) return;
+    // Listening from the start, not once drained: notifications reach it while it works.
+    listenForReady().catch(() => {}); // waitForReady retries and reports
+
     await beginPresence(isolateId(), opts.workerId, log).catch((err) =>
       log.warn(`could not announce this worker (inserts keep sending wake-ups): ${(err as Error).message}`));
   };
   if (general && lingerer === undefined) await takeLingererRole();
+
+  /** Past the soft limit, the isolate has retired: a general run wakes its successor, once per isolate. */
+  const wakeSuccessorIfRetired = () => {
+    const due = successorDueAt.get(life) ?? life.cpuRetireMs + SUCCESSOR_MARGIN_MS;
+    if (life.cpuUsedMs() < due) return;
+    successorDueAt.set(life, Infinity);
+    if (!retiredAt.has(life)) retiredAt.set(life, performance.now());
+    void wakeSuccessor(isolateId()).then(
+      (woken) => log.debug(woken ? "isolate retired: woke its successor" : "isolate retired: another isolate's worker listens already"),
+      (err) => log.warn(`could not wake this retired isolate's successor (the hand-off at the CPU budget will): ${(err as Error).message}`),
+    );
+  };
 
   const claimSize = () => {
     const room = Math.min(batchSize, maxTasks - stats.claimed);
@@ -576,7 +632,11 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   try {
     for (;;) {
       const changed = new Promise<void>((r) => (wake = r));
-      if (!halted && life.cpuUsedMs() >= cpuStopAt) halt("cpu");
+      // Past the budget, a general run whose isolate has retired works on until its successor listens.
+      const retired = retiredAt.get(life);
+      const stopAt = general && retired !== undefined && retired > otherPresenceAt ? cpuStopAt + SUCCESSOR_OVERTIME_MS : cpuStopAt;
+      if (!halted && life.cpuUsedMs() >= stopAt) halt("cpu");
+      if (general && !halted) wakeSuccessorIfRetired();
       const inBudget = Date.now() < deadline && !halted;
       const mayClaim = !stopClaiming && inBudget && stats.claimed < maxTasks;
       // A run that will claim no more gives up the lingerer's role at once: wake-ups must not be handed to it.
@@ -591,7 +651,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
         else {
           // A synchronous handler spends its CPU inside start(): the budget is checked before each one.
           let cpuOk = true;
-          while (running < concurrency && pending.length > 0 && fits(pending[0].type) && (cpuOk = life.cpuUsedMs() < cpuStopAt)) {
+          while (running < concurrency && pending.length > 0 && fits(pending[0].type) && (cpuOk = life.cpuUsedMs() < stopAt)) {
             start(pending.shift()!);
           }
           if (!cpuOk) halt("cpu");

@@ -27,7 +27,7 @@ export default defineFunction("task-worker", [
       const lingerMs = input.background && edge ? settings.workerLingerMs : 0;
       // A caller waiting for the answer gets it before the platform's 150 s no-response limit (504).
       const budgetMs = input.background && edge ? input.budget_ms : Math.min(input.budget_ms ?? settings.workerBudgetMs, ANSWER_WITHIN_MS);
-      const run = runWorker({ workerId, log, budgetMs, maxTasks: input.max_tasks, types: input.types, lingerMs });
+      const run = runWorker({ workerId, log, budgetMs, maxTasks: input.max_tasks, types: input.types, lingerMs, reason: input.reason });
       if (input.background && edge) {
         edge.waitUntil(run.catch((err) => log.error("background worker run failed", { error: String(err) })));
         return json(202, { accepted: true, worker: workerId, reason: input.reason ?? null });
