@@ -32,7 +32,7 @@
 // CPU passes the platform's soft limit (WORKER_CPU_RETIRE_MS), the platform has retired it and
 // sends new requests to a fresh isolate, so a lingering worker wakes one then
 // (orchestrator.wake_successor) and works on. Past its CPU budget it works on still (at most
-// SUCCESSOR_OVERTIME_MS more) until the successor announces itself (orchestrator_worker_present),
+// successorOvertimeMs more) until the successor announces itself (orchestrator_worker_present),
 // and only then stops: no insert waits for a cold start, and none sends a wake-up in between.
 //
 // A task that was running when an isolate was terminated (tasks.suspect, see
@@ -74,7 +74,7 @@ export interface WorkerOptions {
    * orchestrator.hand_off (when a task of these types is runnable: a NOTIFY to another isolate's
    * listening worker, else a wake-up).
    */
-  handOff?: (types: string[]) => Promise<boolean>;
+  handOff?: (types: string[]) => Promise<HandedTo | boolean>;
   /** Why this run was started (the wake-up's reason): a successor's wake-up that came back here is sent again later. */
   reason?: string;
 }
@@ -84,6 +84,9 @@ export interface WorkerOptions {
  * or wall clock ran short, the runtime sent `beforeunload`, or the database failed.
  */
 export type StopReason = "drained" | "budget" | "max_tasks" | "cpu" | "wall_clock" | "unload" | "error";
+
+/** Where a stopping run's leftovers went: a fresh worker woken, the listening worker of another isolate notified, or nowhere (nothing left). */
+export type HandedTo = "woken" | "notified" | "none";
 
 export interface WorkerStats {
   claimed: number;
@@ -290,8 +293,8 @@ const handedOffFrom = new WeakSet<IsolateLife>();
 const saidSpent = new WeakSet<IsolateLife>();
 
 /** Hands the rest to another worker through the queue contract, only when a task of these types is runnable now. */
-async function handOffToAnother(types: string[]): Promise<boolean> {
-  return (await handOff(isolateId(), types, "handoff")) !== "none";
+function handOffToAnother(types: string[]): Promise<HandedTo> {
+  return handOff(isolateId(), types, "handoff");
 }
 
 // --- the successor: woken once the platform has retired this isolate -------------------
@@ -302,11 +305,12 @@ async function handOffToAnother(types: string[]): Promise<boolean> {
  */
 const SUCCESSOR_MARGIN_MS = 50;
 /**
- * How much CPU past its budget a run may spend waiting for its successor to listen. Far from the hard
- * limit still (1,200 + 300 of 2,000 ms); with it, the successor's boot (a few hundred ms of wall clock)
- * overlaps the old worker's last claims even when tasks come fast.
+ * How much CPU past its budget a run may spend waiting for its successor to listen: 300 ms, or 1.5x the
+ * gap between soft limit and budget when that is smaller (short test limits). Far from the hard limit
+ * still (1,200 + 300 of 2,000 ms; the gateway puts the budget a fifth of the way from soft to hard);
+ * with it, the successor's boot (a few hundred ms of wall clock) overlaps the old worker's last claims.
  */
-const SUCCESSOR_OVERTIME_MS = 300;
+const successorOvertimeMs = (life: IsolateLife) => Math.min(300, Math.max(0, life.cpuBudgetMs - life.cpuRetireMs) * 1.5);
 /** Per isolate: the CPU time at which its runs wake a successor (Infinity once one is woken). */
 const successorDueAt = new WeakMap<IsolateLife, number>();
 /** Per isolate: when it first woke a successor (performance.now()). */
@@ -403,16 +407,18 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     await Promise.all(releasings);
     const first = !handedOffFrom.has(life);
     handedOffFrom.add(life);
-    stats.handed_off = first && await (opts.handOff ?? handOffToAnother)(types).then((woken) => {
-      if (!woken) handedOffFrom.delete(life); // nothing was left: a later stop may need to hand off
-      return woken;
-    }, (err) => {
-      handedOffFrom.delete(life);
-      log.error(`could not hand the rest to a fresh worker (the sweep will): ${(err as Error).message}`);
-      return false;
-    });
+    const to: HandedTo = !first ? "none" : await (opts.handOff ?? handOffToAnother)(types).then(
+      (how) => (how === true ? "woken" : how === false ? "none" : how),
+      (err) => {
+        log.error(`could not hand the rest to a fresh worker (the sweep will): ${(err as Error).message}`);
+        return "none" as const;
+      },
+    );
+    if (first && to === "none") handedOffFrom.delete(life); // nothing was left (or it failed): a later stop may need to hand off
+    stats.handed_off = to !== "none";
     const why = { cpu: "its CPU budget is spent", wall_clock: "the isolate's wall clock runs short", unload: "the runtime sent beforeunload" }[halted as "cpu"];
-    const next = stats.handed_off ? ", the rest handed to another worker" : first ? "" : ", the rest already handed on from this isolate";
+    const next = to === "woken" ? ", a fresh worker woken" : to === "notified" ? ", the rest handed to the listening worker of another isolate"
+      : first ? "" : ", a fresh worker already woken from this isolate";
     log.info(`worker ${opts.workerId} stopped: ${why}; ${stats.released} unstarted tasks back to the queue${next}`, {
       isolate_cpu_ms: Math.round(life.cpuUsedMs()), cpu_budget_ms: life.cpuBudgetMs, isolate_age_ms: Math.round(life.ageMs()), wall_clock_ms: life.wallClockMs,
       released: stats.released, running,
@@ -634,7 +640,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
       const changed = new Promise<void>((r) => (wake = r));
       // Past the budget, a general run whose isolate has retired works on until its successor listens.
       const retired = retiredAt.get(life);
-      const stopAt = general && retired !== undefined && retired > otherPresenceAt ? cpuStopAt + SUCCESSOR_OVERTIME_MS : cpuStopAt;
+      const stopAt = general && retired !== undefined && retired > otherPresenceAt ? cpuStopAt + successorOvertimeMs(life) : cpuStopAt;
       if (!halted && life.cpuUsedMs() >= stopAt) halt("cpu");
       if (general && !halted) wakeSuccessorIfRetired();
       const inBudget = Date.now() < deadline && !halted;

@@ -4,7 +4,7 @@
 // its budget, gives back what it has not started, and hands the rest to a fresh isolate.
 import { describe, expect, it } from "vitest";
 import { usePrivateStack } from "../helpers/private-stack.ts";
-import { waitFor } from "../helpers/stack.ts";
+import { HANDED_ON, waitFor } from "../helpers/stack.ts";
 
 const priv = usePrivateStack({ functionEnv: { ORCHESTRATOR_TEST_TASKS: "1" } });
 
@@ -35,9 +35,9 @@ describe("task-worker under the runtime's CPU limit", () => {
       and context->>'function' = 'task-worker' and context->>'event' = 'retire' and context->>'reason' = 'CPUTime'`;
     console.log(`[worker-limits e2e] 150 x burn_cpu 40 ms in ${seconds.toFixed(1)} s: ${stops.length} budget stops ` +
       `(isolate CPU at stop ${stops.map((s) => Math.round(s.context.isolate_cpu_ms)).join(", ")} ms), ` +
-      `${stops.filter((s) => /fresh worker woken/.test(s.message)).length} hand-offs, ${retired.length} retired for CPU, 0 killed`);
+      `${stops.filter((s) => HANDED_ON.test(s.message)).length} hand-offs, ${retired.length} retired for CPU, 0 killed`);
     expect(stops.length).toBeGreaterThanOrEqual(2);
-    expect(stops.some((s) => /fresh worker woken/.test(s.message))).toBe(true);
+    expect(stops.some((s) => HANDED_ON.test(s.message))).toBe(true);
     for (const s of stops) expect(s.context.isolate_cpu_ms).toBeLessThan(2_000);
   });
 });

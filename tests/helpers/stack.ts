@@ -92,3 +92,6 @@ export async function inRolledBackTx<T>(fn: (tx: postgres.TransactionSql) => Pro
   });
   return out as T;
 }
+
+/** A worker's stop line that handed the rest on: a fresh worker woken, or the listening worker of another isolate notified. */
+export const HANDED_ON = /a fresh worker woken|the rest handed to the listening worker of another isolate/;
