@@ -71,12 +71,27 @@ export function isolateLife(): IsolateLife {
   return (processLife ??= makeLife(inEdgeWorker() ? {} : unbounded, processCpuMs(), 0));
 }
 
+/**
+ * The CPU clock is read at most this often (a syscall or a /proc read each time: the worker asks before
+ * every task it starts); in between, the last reading plus the wall clock since, which CPU time cannot
+ * outrun on one thread.
+ */
+const CPU_READ_EVERY_MS = 1;
+
 function makeLife(limits: LifeLimits, cpuAt: number | undefined, wallAt: number): IsolateLife {
   const measured = processCpuMs() !== undefined;
   const lag = measured ? undefined : lagSampler();
+  let readAt = -Infinity;
+  let readMs = 0;
+  const measuredCpu = () => {
+    const now = performance.now();
+    if (now - readAt < CPU_READ_EVERY_MS) return readMs + (now - readAt);
+    readAt = now;
+    return (readMs = processCpuMs()! - (cpuAt ?? 0));
+  };
   return {
     cpuMeasured: measured,
-    cpuUsedMs: () => (measured ? processCpuMs()! - (cpuAt ?? 0) : lag!.busyMs() * 2),
+    cpuUsedMs: () => (measured ? measuredCpu() : lag!.busyMs() * 2),
     ageMs: () => performance.now() - wallAt,
     cpuBudgetMs: limits.cpuBudgetMs ?? settings.workerCpuBudgetMs,
     cpuRetireMs: limits.cpuRetireMs ?? settings.workerCpuRetireMs,

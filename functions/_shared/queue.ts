@@ -5,7 +5,7 @@ import { badRequest, conflict, notFound, validationError } from "./errors.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { knownTaskTypes, taskType } from "./registry.ts";
 import type { CreateTaskInput, ListTasksQuery } from "./schemas.ts";
-import type { TaskRow } from "./task-types.ts";
+import { CLAIMED_COLUMNS, type ClaimedTask, type TaskRow } from "./task-types.ts";
 
 /** A task as the API shows it: the lease token is a capability and never leaves the database layer. */
 export function publicTask(row: TaskRow) {
@@ -101,15 +101,15 @@ export async function claimTasks(
   typeLeases: Record<string, number> = {},
   /** The claimer's isolate runs no suspect now: the claim may take one (orchestrator.tasks.suspect). */
   takeSuspect = false,
-): Promise<TaskRow[]> {
+): Promise<ClaimedTask[]> {
   const sql = db();
   // The claim commits asynchronously (no wait for the WAL flush: ~2 ms per claim on a
   // disk that fsyncs in 2 ms). Safe because a claim lost in a crash only leaves the
   // task queued: another worker runs it, and this worker's complete/fail is refused
   // as stale. Completions and enqueues stay synchronous. set_config(…, true) lasts
   // until the end of this statement's own (implicit) transaction.
-  return await sql<TaskRow[]>`
-    select c.* from (select set_config('synchronous_commit', 'off', true)) as async_commit,
+  return await sql<ClaimedTask[]>`
+    select ${sql(CLAIMED_COLUMNS as unknown as string[])} from (select set_config('synchronous_commit', 'off', true)) as async_commit,
       orchestrator.claim(${worker}, ${max}, ${leaseSeconds}, ${types}::text[], ${sql.json(typeLeases)}, ${takeSuspect}) as c`;
 }
 

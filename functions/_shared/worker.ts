@@ -49,7 +49,7 @@ import {
   claimTasks, completeTasks, extendLeases, failTasks, handOff, reapExpiredLeases, releaseTasks, secondsUntilNextTask, wakeSuccessor,
 } from "./queue.ts";
 import { knownTaskTypes, taskType } from "./registry.ts";
-import type { TaskRow } from "./task-types.ts";
+import type { ClaimedTask } from "./task-types.ts";
 import { beginPresence, finishPresence } from "./worker-presence.ts";
 
 export interface WorkerOptions {
@@ -114,8 +114,8 @@ export interface WorkerStats {
 }
 
 type Outcome =
-  | { task: TaskRow; ok: true; result: unknown; ms: number }
-  | { task: TaskRow; ok: false; error: string; retryable: boolean; ms: number };
+  | { task: ClaimedTask; ok: true; result: unknown; ms: number }
+  | { task: ClaimedTask; ok: false; error: string; retryable: boolean; ms: number };
 
 export class TaskTimeoutError extends Error {
   constructor(ms: number) {
@@ -159,7 +159,7 @@ function storableResult(value: unknown): unknown {
   return JSON.parse(text);
 }
 
-async function runHandler(task: TaskRow, log: Logger): Promise<Outcome> {
+async function runHandler(task: ClaimedTask, log: Logger): Promise<Outcome> {
   const started = performance.now();
   const def = taskType(task.type);
   const taskLog = log.child({ taskId: task.id });
@@ -371,7 +371,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     return stats;
   }
 
-  const pending: TaskRow[] = []; // claimed, not started
+  const pending: ClaimedTask[] = []; // claimed, not started
   const finished: { outcome: Outcome; at: number }[] = []; // ran, outcome not written yet
   let running = 0;
   let claiming: Promise<void> | undefined;
@@ -560,7 +560,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
       });
   };
 
-  const start = (task: TaskRow) => {
+  const start = (task: ClaimedTask) => {
     running++;
     if (task.suspect) {
       stats.suspects_run++;
@@ -740,6 +740,6 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   return stats;
 }
 
-function leaseLeftMs(task: TaskRow, now: number): number {
+function leaseLeftMs(task: ClaimedTask, now: number): number {
   return task.locked_until ? new Date(task.locked_until).getTime() - now : Infinity;
 }
