@@ -3,7 +3,7 @@
 import { db } from "./db.ts";
 import { badRequest, conflict, notFound, validationError } from "./errors.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
-import { knownTaskTypes, taskType } from "./registry.ts";
+import { knownTaskTypes, taskSpec } from "./task-catalog.ts";
 import type { CreateTaskInput, ListTasksQuery } from "./schemas.ts";
 import { CLAIMED_COLUMNS, type ClaimedTask, type TaskRow } from "./task-types.ts";
 
@@ -16,7 +16,7 @@ export type PublicTask = ReturnType<typeof publicTask>;
 
 /** Checks that a type is registered and its payload fits the type's schema. */
 export function validateTaskPayload(type: string, payload: unknown): Record<string, unknown> {
-  const def = taskType(type);
+  const def = taskSpec(type);
   if (!def) {
     throw badRequest(`Unknown task type "${type}". Known types: ${knownTaskTypes().join(", ")}.`, {
       issues: [{ path: "type", code: "unknown_task_type", message: `no handler is registered for "${type}"` }],

@@ -51,7 +51,8 @@ export interface TaskContext {
   signal: AbortSignal;
 }
 
-export interface TaskType<S extends z.ZodType = z.ZodType> {
+/** A task type as the catalog knows it (task-catalog.ts): what it is, what it takes, how long it may run. */
+export interface TaskSpec<S extends z.ZodType = z.ZodType> {
   description: string;
   payload: S;
   /**
@@ -60,8 +61,15 @@ export interface TaskType<S extends z.ZodType = z.ZodType> {
    * and one that would not fit is left for a fresh isolate (worker.ts).
    */
   timeoutMs: number;
+}
+
+/** A task type the worker can run: its spec and its handler. */
+export interface TaskType<S extends z.ZodType = z.ZodType> extends TaskSpec<S> {
   handle(payload: z.infer<S>, ctx: TaskContext): Promise<unknown>;
 }
+
+/** What a worker runs, by task type name (functions/task-worker/task-list.ts; tests pass their own). */
+export type TaskList = Record<string, TaskType>;
 
 /** The longest handler timeout that fits the Free plan: 150 s wall clock / 2 - 5 s headroom. */
 export const MAX_TASK_TIMEOUT_MS = 70_000;

@@ -48,12 +48,13 @@ import { flushLogs, type Logger } from "./logger.ts";
 import {
   claimTasks, completeTasks, extendLeases, failTasks, handOff, reapExpiredLeases, releaseTasks, secondsUntilNextTask, wakeSuccessor,
 } from "./queue.ts";
-import { knownTaskTypes, taskType } from "./registry.ts";
-import type { ClaimedTask } from "./task-types.ts";
+import type { ClaimedTask, TaskList } from "./task-types.ts";
 import { beginPresence, finishPresence } from "./worker-presence.ts";
 
 export interface WorkerOptions {
   workerId: string;
+  /** The task types this worker runs, with their handlers (functions/task-worker/task-list.ts; tests pass their own). */
+  taskList: TaskList;
   log: Logger;
   budgetMs?: number;
   batchSize?: number;
@@ -159,9 +160,9 @@ function storableResult(value: unknown): unknown {
   return JSON.parse(text);
 }
 
-async function runHandler(task: ClaimedTask, log: Logger): Promise<Outcome> {
+async function runHandler(task: ClaimedTask, taskList: TaskList, log: Logger): Promise<Outcome> {
   const started = performance.now();
-  const def = taskType(task.type);
+  const def = Object.hasOwn(taskList, task.type) ? taskList[task.type] : undefined;
   const taskLog = log.child({ taskId: task.id });
   if (!def) {
     return { task, ok: false, retryable: false, error: `no handler registered for task type "${task.type}"`, ms: 0 };
@@ -328,7 +329,9 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const concurrency = Math.max(1, opts.concurrency ?? settings.workerConcurrency);
   const maxTasks = opts.maxTasks ?? Infinity;
   const lingerMs = canListen() ? Math.max(0, opts.lingerMs ?? 0) : 0;
-  const known = knownTaskTypes();
+  const taskList = opts.taskList;
+  const known = Object.keys(taskList);
+  const taskType = (name: string) => taskList[name];
   const types = opts.types ? opts.types.filter((t) => known.includes(t)) : known;
   const marginS = opts.leaseMarginSeconds ?? LEASE_MARGIN_S;
   const safetyMs = startSafetyMs(marginS);
@@ -568,7 +571,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
         attempt: task.attempts, last_error: task.last_error,
       });
     }
-    void runHandler(task, log).then((outcome) => {
+    void runHandler(task, taskList, log).then((outcome) => {
       running--;
       if (task.suspect && holdingSuspect) {
         holdingSuspect = false;

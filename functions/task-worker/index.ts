@@ -7,6 +7,7 @@ import { defineFunction } from "../_shared/router.ts";
 import { workerRunSchema } from "../_shared/schemas.ts";
 import { isolateId } from "../_shared/isolate-life.ts";
 import { runWorker } from "../_shared/worker.ts";
+import { taskList } from "./task-list.ts";
 
 /**
  * The longest a synchronous run claims for: the last handler it starts (timeout at most 70 s,
@@ -27,7 +28,7 @@ export default defineFunction("task-worker", [
       const lingerMs = input.background && edge ? settings.workerLingerMs : 0;
       // A caller waiting for the answer gets it before the platform's 150 s no-response limit (504).
       const budgetMs = input.background && edge ? input.budget_ms : Math.min(input.budget_ms ?? settings.workerBudgetMs, ANSWER_WITHIN_MS);
-      const run = runWorker({ workerId, log, budgetMs, maxTasks: input.max_tasks, types: input.types, lingerMs, reason: input.reason });
+      const run = runWorker({ workerId, log, taskList, budgetMs, maxTasks: input.max_tasks, types: input.types, lingerMs, reason: input.reason });
       if (input.background && edge) {
         edge.waitUntil(run.catch((err) => log.error("background worker run failed", { error: String(err) })));
         return json(202, { accepted: true, worker: workerId, reason: input.reason ?? null });

@@ -11,7 +11,7 @@ import {
 } from "./common.ts";
 
 type QueueModule = typeof import("../../functions/_shared/queue.ts");
-type RegistryModule = typeof import("../../functions/_shared/registry.ts");
+type CatalogModule = typeof import("../../functions/_shared/task-catalog.ts");
 
 export class OrchestratorSystem implements BenchSystem {
   readonly name = "orchestrator";
@@ -20,7 +20,7 @@ export class OrchestratorSystem implements BenchSystem {
   private readonly stack: LocalStack;
   private sql!: postgres.Sql;
   private queue!: QueueModule;
-  private registry!: RegistryModule;
+  private catalog!: CatalogModule;
   /** Edge user-worker ends during the runs, by shutdown reason (the local runtime's rows in orchestrator.logs). */
   readonly terminations: Record<string, number> = {};
 
@@ -38,7 +38,7 @@ export class OrchestratorSystem implements BenchSystem {
     process.env.SUPABASE_DB_URL = this.stack.info.DB_URL;
     process.env.DB_POOL_MAX ??= "2";
     this.queue = await import("../../functions/_shared/queue.ts");
-    this.registry = await import("../../functions/_shared/registry.ts");
+    this.catalog = await import("../../functions/_shared/task-catalog.ts");
   }
 
   private async waitFinished(from: number, to: number, n: number, onProgress: (done: number) => void, timeoutMs: number) {
@@ -162,7 +162,7 @@ export class OrchestratorSystem implements BenchSystem {
 
   async claimLatency(samples: number, budgetMs = Infinity): Promise<number[]> {
     const began = performance.now();
-    const types = this.registry.knownTaskTypes();
+    const types = this.catalog.knownTaskTypes();
     const times: number[] = [];
     for (let i = 0; i < samples && (i < 5 || performance.now() - began < budgetMs); i++) {
       const t = performance.now();

@@ -5,7 +5,7 @@ import health from "../../functions/health/index.ts";
 import worker from "../../functions/task-worker/index.ts";
 import { request, sql } from "../helpers/stack.ts";
 import { withEnv } from "../helpers/inprocess.ts";
-import { taskTypes } from "../../functions/_shared/registry.ts";
+import { registerTaskType, unregisterTaskType } from "../helpers/task-types.ts";
 import { noop } from "../../functions/_shared/tasks/noop.ts";
 
 async function call(fn: { fetch(r: Request): Promise<Response> }, path: string, init: Parameters<typeof request>[1] = {}) {
@@ -102,7 +102,7 @@ describe("POST /task-worker", () => {
   it("runs claimed tasks and reports what it did", async () => {
     // A type registered only in this process: the stack's Deno worker cannot claim it, so this call does.
     const type = `test.inprocess.${Math.random().toString(36).slice(2, 8)}`;
-    taskTypes[type] = noop;
+    registerTaskType(type, noop);
     try {
       const [{ id }] = await sql()`select (r.task).id from orchestrator.enqueue(${type}, '{"echo": "w"}') r`;
       const [{ id: bad }] = await sql()`select (r.task).id from orchestrator.enqueue(${type}, '{"delay_ms": "soon"}', '{"max_attempts": 3}') r`;
@@ -115,7 +115,7 @@ describe("POST /task-worker", () => {
       expect(dead.status).toBe("dead");
       expect(dead.last_error).toMatch(/payload does not match/);
     } finally {
-      delete taskTypes[type];
+      unregisterTaskType(type);
     }
   });
 

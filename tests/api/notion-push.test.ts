@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import notion from "../../functions/notion/index.ts";
 import { createLogger } from "../../functions/_shared/logger.ts";
-import { taskTypes } from "../../functions/_shared/registry.ts";
+import { registerTaskType, taskList, unregisterTaskType } from "../helpers/task-types.ts";
 import { hooks } from "../../functions/_shared/notion/sync.ts";
 import { type Digest, digestMarkdown } from "../../functions/_shared/tasks/digest.ts";
 import { runWorker } from "../../functions/_shared/worker.ts";
@@ -151,7 +151,7 @@ describe("notion.push", () => {
     expect(text).not.toContain("7 tasks created");
 
     // A digest key is a day; anything else is refused before a task exists.
-    const parsed = taskTypes["notion.push"].payload.safeParse({ entity: "digest", key: "yesterday" });
+    const parsed = taskList["notion.push"].payload.safeParse({ entity: "digest", key: "yesterday" });
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]).toMatchObject({ path: ["key"], message: "a digest key is its UTC day, YYYY-MM-DD" });
     const gone = await runTask("notion.push", { entity: "digest", key: "1899-01-01" });
@@ -274,14 +274,14 @@ describe("notion.push", () => {
     const ids = await taskRows(200);
     // The real worker loop on a task type only this process knows (the stack's Deno worker never claims it).
     const alias = `test.notion.push.${rand()}`;
-    taskTypes[alias] = taskTypes["notion.push"];
+    registerTaskType(alias, taskList["notion.push"]);
     try {
       await sql()`select count(*) from orchestrator.enqueue_many(${alias},
         (select array_agg(jsonb_build_object('entity', 'task', 'key', k::text)) from unnest(${ids}::bigint[]) k))`;
       const log = createLogger({ component: "test-burst" });
       const started = Date.now();
       const stats = await Promise.all(Array.from({ length: 4 }, (_, i) =>
-        runWorker({ workerId: `burst-${i}`, log, types: [alias], batchSize: 10, concurrency: 10, budgetMs: 200_000 })));
+        runWorker({ taskList, workerId: `burst-${i}`, log, types: [alias], batchSize: 10, concurrency: 10, budgetMs: 200_000 })));
       const seconds = (Date.now() - started) / 1000;
       const times = fake.requests.map((r) => r.at);
       const max10s = maxInWindow(times, 10_000);
@@ -299,7 +299,7 @@ describe("notion.push", () => {
         where entity = 'task' and row_key = any(${ids.map(String)}::text[]) and page_id is not null`;
       expect(mapped).toBe(200);
     } finally {
-      delete taskTypes[alias];
+      unregisterTaskType(alias);
     }
   }, 240_000);
 });

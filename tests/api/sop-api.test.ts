@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import tasks from "../../functions/tasks/index.ts";
 import sops from "../../functions/sops/index.ts";
-import { taskType } from "../../functions/_shared/registry.ts";
+import { taskSpec } from "../../functions/_shared/task-catalog.ts";
 import { request, sql, uniqueType } from "../helpers/stack.ts";
 import { runInProcess } from "./sop-run.ts";
 
@@ -150,7 +150,7 @@ describe("sop.generate (template) and GET /sops", () => {
     process.env.NOTION_DATABASE_ID = "db-123";
     try {
       const on = await runInProcess("sop.generate", { topic: "notion on", slug: slug() });
-      if (taskType("notion.push")) {
+      if (taskSpec("notion.push")) {
         expect(on.result.notion.status).toBe("enqueued");
         const [push] = await sql()`select type, payload, parent_id, dedupe_key from orchestrator.tasks where id = ${on.result.notion.task_id}`;
         // Left to the stack's worker it would fail (the stack has no Notion key): cancel it.

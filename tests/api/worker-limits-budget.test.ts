@@ -6,7 +6,7 @@ import { z } from "zod";
 import { burnCpu } from "../../functions/_shared/cpu-clock.ts";
 import { beforeUnload, lifeFromNow } from "../../functions/_shared/isolate-life.ts";
 import { createLogger } from "../../functions/_shared/logger.ts";
-import { taskTypes } from "../../functions/_shared/registry.ts";
+import { registerTaskType, taskList, unregisterTaskType } from "../helpers/task-types.ts";
 import { defineTaskType, type TaskType } from "../../functions/_shared/task-types.ts";
 import { runWorker, type WorkerStats } from "../../functions/_shared/worker.ts";
 import { sql, uniqueType } from "../helpers/stack.ts";
@@ -14,13 +14,13 @@ import { sql, uniqueType } from "../helpers/stack.ts";
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const registered: string[] = [];
 afterAll(() => {
-  for (const t of registered) delete taskTypes[t];
+  for (const t of registered) unregisterTaskType(t);
 });
 
 /** A type whose handler burns `cpu` ms of CPU time and/or sleeps `ms`. */
 function register(timeoutMs = 3_000): string {
   const type = uniqueType("limits");
-  taskTypes[type] = defineTaskType({
+  registerTaskType(type, defineTaskType({
     description: "test: burns `cpu` ms of CPU, sleeps `ms`, then succeeds",
     payload: z.object({ cpu: z.number().int().min(0).optional(), ms: z.number().int().min(0).optional() }),
     timeoutMs,
@@ -29,7 +29,7 @@ function register(timeoutMs = 3_000): string {
       if (p.ms) await sleep(p.ms);
       return { ok: true };
     },
-  }) as TaskType;
+  }) as TaskType);
   registered.push(type);
   return type;
 }
@@ -57,6 +57,7 @@ describe("the worker within its CPU budget", () => {
     // Each hand-off is a fresh invocation in a fresh isolate: a run with a life of its own.
     for (let i = 0; i < 20; i++) {
       const stats = await runWorker({
+        taskList,
         workerId: `test-cpu-${i}`, log, types: [type], budgetMs: 30_000,
         life: lifeFromNow({ cpuBudgetMs: budget, wallClockMs: 120_000, wallHeadroomMs: 1_000 }),
         handOff: async (types) => (handOffs.push(types), true),
@@ -83,17 +84,19 @@ describe("the worker within its CPU budget", () => {
     const type = register();
     await enqueue(type, Array.from({ length: 30 }, () => ({ cpu: 20 })));
     const stats = await runWorker({
+      taskList,
       workerId: "test-cpu-wake", log, types: [type], budgetMs: 30_000,
       life: lifeFromNow({ cpuBudgetMs: 100, wallClockMs: 120_000, wallHeadroomMs: 1_000 }),
     });
     expect(stats).toMatchObject({ stopped: "cpu", handed_off: true });
     const [{ left }] = await sql()<{ left: number }[]>`select count(*)::int as left from orchestrator.tasks where type = ${type} and status = 'queued'`;
     expect(left).toBeGreaterThan(0);
-    await runWorker({ workerId: "test-cpu-drain", log, types: [type], budgetMs: 30_000 });
+    await runWorker({ taskList, workerId: "test-cpu-drain", log, types: [type], budgetMs: 30_000 });
     // Two tasks that together pass the budget: both run, the run stops for CPU, and with nothing left it wakes nobody.
     const last = register();
     const pair = await enqueue(last, [{ cpu: 60 }, { cpu: 60 }]);
     const none = await runWorker({
+      taskList,
       workerId: "test-cpu-none", log, types: [last], budgetMs: 5_000,
       life: lifeFromNow({ cpuBudgetMs: 100, wallClockMs: 120_000, wallHeadroomMs: 1_000 }),
     });
@@ -108,11 +111,11 @@ describe("the worker within its CPU budget", () => {
     let handOffs = 0;
     const handOff = async () => (handOffs++, true);
     const runs = await Promise.all(Array.from({ length: 5 }, (_, i) =>
-      runWorker({ workerId: `test-cpu-many-${i}`, log, types: [type], budgetMs: 30_000, concurrency: 2, life, handOff })));
+      runWorker({ taskList, workerId: `test-cpu-many-${i}`, log, types: [type], budgetMs: 30_000, concurrency: 2, life, handOff })));
     expect(runs.every((r) => r.stopped === "cpu")).toBe(true);
     expect(handOffs).toBe(1);
     expect(runs.filter((r) => r.handed_off)).toHaveLength(1);
-    await runWorker({ workerId: "test-cpu-many-drain", log, types: [type], budgetMs: 30_000 });
+    await runWorker({ taskList, workerId: "test-cpu-many-drain", log, types: [type], budgetMs: 30_000 });
     expect((await states(ids)).every((r) => r.status === "succeeded" && r.attempts === 1)).toBe(true);
   });
 
@@ -122,11 +125,11 @@ describe("the worker within its CPU budget", () => {
     const life = lifeFromNow({ cpuBudgetMs: 20, wallClockMs: 120_000, wallHeadroomMs: 1_000 });
     burnCpu(40); // this "isolate" has spent 2x its budget
     let handedOff = false;
-    const stats = await runWorker({ workerId: "test-cpu-spent", log, types: [type], life, handOff: async () => (handedOff = true) });
+    const stats = await runWorker({ taskList, workerId: "test-cpu-spent", log, types: [type], life, handOff: async () => (handedOff = true) });
     expect(stats).toMatchObject({ claimed: 0, stopped: "cpu", handed_off: false });
     expect(handedOff).toBe(false);
     expect((await states([id]))[0]).toMatchObject({ status: "queued", attempts: 0 });
-    await runWorker({ workerId: "test-cpu-spent-drain", log, types: [type] });
+    await runWorker({ taskList, workerId: "test-cpu-spent-drain", log, types: [type] });
   });
 });
 
@@ -136,6 +139,7 @@ describe("the worker within the isolate's wall clock", () => {
     const [id] = await enqueue(type, [{}]);
     let handedOff = false;
     const stats = await runWorker({
+      taskList,
       workerId: "test-wall-never", log, types: [type],
       life: lifeFromNow({ cpuBudgetMs: 10_000, wallClockMs: 4_000, wallHeadroomMs: 500 }),
       handOff: async () => (handedOff = true),
@@ -143,7 +147,7 @@ describe("the worker within the isolate's wall clock", () => {
     expect(stats).toMatchObject({ claimed: 0, succeeded: 0, stopped: "wall_clock", handed_off: false });
     expect(handedOff).toBe(false);
     expect((await states([id]))[0]).toMatchObject({ status: "queued", attempts: 0, started_at: null });
-    await runWorker({ workerId: "test-wall-drain", log, types: [type] }); // an unbounded worker takes it
+    await runWorker({ taskList, workerId: "test-wall-drain", log, types: [type] }); // an unbounded worker takes it
     expect((await states([id]))[0]).toMatchObject({ status: "succeeded", attempts: 1 });
   });
 
@@ -153,7 +157,7 @@ describe("the worker within the isolate's wall clock", () => {
     const life = lifeFromNow({ cpuBudgetMs: 10_000, wallClockMs: 2_500, wallHeadroomMs: 200 });
     const lifeEnd = Date.now() + 2_300;
     let handedOff = false;
-    const stats = await runWorker({ workerId: "test-wall-mid", log, types: [type], concurrency: 1, life, handOff: async () => (handedOff = true) });
+    const stats = await runWorker({ taskList, workerId: "test-wall-mid", log, types: [type], concurrency: 1, life, handOff: async () => (handedOff = true) });
     const rows = await states(ids);
     const done = rows.filter((r) => r.status === "succeeded");
     console.log(`[worker-limits] wall clock 2,500 ms, timeout 1,000 ms, 250 ms tasks: ${done.length} ran, ${rows.length - done.length} left queued, ${stats.released} given back`);
@@ -164,7 +168,7 @@ describe("the worker within the isolate's wall clock", () => {
     // Every task that ran had its whole timeout inside the isolate's life.
     for (const r of done) expect(r.started_at!.getTime() + 1_000).toBeLessThanOrEqual(lifeEnd + 100);
     expect(rows.filter((r) => r.status !== "succeeded").every((r) => r.status === "queued" && r.attempts === 0)).toBe(true);
-    await runWorker({ workerId: "test-wall-mid-drain", log, types: [type] });
+    await runWorker({ taskList, workerId: "test-wall-mid-drain", log, types: [type] });
     expect((await states(ids)).every((r) => r.status === "succeeded" && r.attempts === 1)).toBe(true);
   });
 });
@@ -174,7 +178,7 @@ describe("the worker on beforeunload", () => {
     const type = register(5_000);
     const ids = await enqueue(type, Array.from({ length: 12 }, () => ({ ms: 1_200 })));
     let handedOff = false;
-    const run = runWorker({ workerId: "test-unload", log, types: [type], concurrency: 2, budgetMs: 30_000, handOff: async () => (handedOff = true) });
+    const run = runWorker({ taskList, workerId: "test-unload", log, types: [type], concurrency: 2, budgetMs: 30_000, handOff: async () => (handedOff = true) });
     // Two running, and the next claim (two more) waiting in the worker.
     const held = async () => (await states(ids)).filter((r) => r.status === "running").length;
     for (let i = 0; i < 100 && (await held()) < 4; i++) await sleep(20);
@@ -204,7 +208,7 @@ describe("the worker on beforeunload", () => {
     const after = await states(ids);
     expect(after.filter((r) => r.status === "succeeded").every((r) => r.attempts === 1)).toBe(true);
     expect(after.filter((r) => r.status === "queued")).toHaveLength(10);
-    await runWorker({ workerId: "test-unload-drain", log, types: [type], concurrency: 12 });
+    await runWorker({ taskList, workerId: "test-unload-drain", log, types: [type], concurrency: 12 });
     expect((await states(ids)).every((r) => r.status === "succeeded" && r.attempts === 1)).toBe(true);
   });
 });

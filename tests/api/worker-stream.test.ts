@@ -3,7 +3,7 @@
 // of the shared stack does not know it, so it never takes these tasks).
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { taskTypes } from "../../functions/_shared/registry.ts";
+import { registerTaskType, taskList, unregisterTaskType } from "../helpers/task-types.ts";
 import { defineTaskType, type TaskType } from "../../functions/_shared/task-types.ts";
 import { runWorker } from "../../functions/_shared/worker.ts";
 import { createLogger } from "../../functions/_shared/logger.ts";
@@ -14,7 +14,7 @@ const registered: string[] = [];
 
 function register(timeoutMs = 3_000): string {
   const type = uniqueType("stream");
-  taskTypes[type] = defineTaskType({
+  registerTaskType(type, defineTaskType({
     description: "test: sleeps `ms`, then succeeds",
     payload: z.object({ ms: z.number().int().min(0).optional() }),
     timeoutMs,
@@ -22,12 +22,12 @@ function register(timeoutMs = 3_000): string {
       if (p.ms) await sleep(p.ms);
       return { ok: true };
     },
-  }) as TaskType;
+  }) as TaskType);
   registered.push(type);
   return type;
 }
 afterAll(() => {
-  for (const t of registered) delete taskTypes[t];
+  for (const t of registered) unregisterTaskType(t);
 });
 
 const log = createLogger({ component: "worker-stream-test" });
@@ -42,7 +42,7 @@ describe("runWorker streams", () => {
   it("runs 600 fast tasks in a handful of claims (round trips per task near zero)", async () => {
     const type = register();
     await enqueue(type, Array.from({ length: 600 }, () => ({})));
-    const stats = await runWorker({ workerId: "test-stream", log, types: [type], budgetMs: 30_000 });
+    const stats = await runWorker({ taskList, workerId: "test-stream", log, types: [type], budgetMs: 30_000 });
     expect(stats).toMatchObject({ claimed: 600, succeeded: 600, failed: 0, stale: 0, released: 0 });
     // Every task of one claim carries that claim's started_at (its transaction time).
     const [{ claims }] = await sql()<{ claims: number }[]>`
@@ -56,7 +56,7 @@ describe("runWorker streams", () => {
   it("claims slow tasks only as slots free up, and hands back the ones it could not start before the budget ran out", async () => {
     const type = register();
     const ids = await enqueue(type, Array.from({ length: 10 }, () => ({ ms: 400 })));
-    const stats = await runWorker({ workerId: "test-budget", log, types: [type], budgetMs: 600, concurrency: 1 });
+    const stats = await runWorker({ taskList, workerId: "test-budget", log, types: [type], budgetMs: 600, concurrency: 1 });
     const rows = await sql()<{ id: number; status: string; attempts: number }[]>`
       select id, status::text, attempts from orchestrator.tasks where id = any(${ids}::bigint[]) order by id`;
     const done = rows.filter((r) => r.status === "succeeded");
@@ -73,7 +73,7 @@ describe("runWorker streams", () => {
     const type = register(3_000);
     const [a, b] = await enqueue(type, [{ ms: 2_600 }, { ms: 10 }]);
     // Lease = 3 s timeout + 3 s margin; the second task waits 2.6 s behind the first, so it starts with 3.4 s left (< 3 s + 1 s).
-    const stats = await runWorker({ workerId: "test-renew", log, types: [type], concurrency: 1, leaseMarginSeconds: 3, budgetMs: 20_000 });
+    const stats = await runWorker({ taskList, workerId: "test-renew", log, types: [type], concurrency: 1, leaseMarginSeconds: 3, budgetMs: 20_000 });
     expect(stats).toMatchObject({ claimed: 2, succeeded: 2, stale: 0 });
     expect(stats.renewed).toBeGreaterThanOrEqual(1);
     const rows = await sql()<{ status: string; attempts: number }[]>`
@@ -83,7 +83,7 @@ describe("runWorker streams", () => {
 
   it("lingers after the queue drains and takes a new task as soon as its insert commits (NOTIFY)", async () => {
     const type = register();
-    const run = runWorker({ workerId: "test-linger", log, types: [type], lingerMs: 1_500, budgetMs: 20_000 });
+    const run = runWorker({ taskList, workerId: "test-linger", log, types: [type], lingerMs: 1_500, budgetMs: 20_000 });
     await sleep(400); // the worker has found nothing and is lingering
     const [id] = await enqueue(type, [{}]);
     const stats = await run;

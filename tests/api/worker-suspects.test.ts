@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createLogger } from "../../functions/_shared/logger.ts";
-import { taskTypes } from "../../functions/_shared/registry.ts";
+import { registerTaskType, taskList, unregisterTaskType } from "../helpers/task-types.ts";
 import { defineTaskType, type TaskType } from "../../functions/_shared/task-types.ts";
 import { runWorker } from "../../functions/_shared/worker.ts";
 import { sql, uniqueType } from "../helpers/stack.ts";
@@ -14,7 +14,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const log = createLogger({ component: "worker-suspects-test" });
 const type = uniqueType("suspect");
 const spans = new Map<number, { from: number; to: number }>();
-taskTypes[type] = defineTaskType({
+registerTaskType(type, defineTaskType({
   description: "test: sleeps `ms`, recording when it ran",
   payload: z.object({ ms: z.number().int().min(0) }),
   timeoutMs: 5_000,
@@ -24,9 +24,9 @@ taskTypes[type] = defineTaskType({
     spans.set(task.id, { from, to: performance.now() });
     return { ok: true };
   },
-}) as TaskType;
+}) as TaskType);
 afterAll(() => {
-  delete taskTypes[type];
+  unregisterTaskType(type);
 });
 
 const overlaps = (a: { from: number; to: number }, b: { from: number; to: number }) => a.from < b.to && b.from < a.to;
@@ -39,7 +39,7 @@ describe("suspects in the worker", () => {
     const suspects = [ids[2], ids[3], ids[4], ids[15]];
     await sql()`update orchestrator.tasks set suspect = true where id = any(${suspects}::bigint[])`;
     const runs = await Promise.all(["a", "b"].map((w) =>
-      runWorker({ workerId: `test-suspect-${w}`, log, types: [type], budgetMs: 20_000, concurrency: 4 })));
+      runWorker({ taskList, workerId: `test-suspect-${w}`, log, types: [type], budgetMs: 20_000, concurrency: 4 })));
     const rows = await sql()<{ id: number; status: string; attempts: number }[]>`
       select id::int, status::text, attempts from orchestrator.tasks where id = any(${ids}::bigint[]) order by id`;
     expect(rows.map((r) => r.status)).toEqual(ids.map(() => "succeeded"));
@@ -61,7 +61,7 @@ describe("suspects in the worker", () => {
     const suspects = [ids[0], ids[10], ids[20]];
     await sql()`update orchestrator.tasks set suspect = true where id = any(${suspects}::bigint[])`;
     // One run, claiming again and again: the suspect it holds must be let go when it is done, not when the run ends.
-    const stats = await runWorker({ workerId: "test-suspect-one-run", log, types: [type], budgetMs: 20_000, concurrency: 3 });
+    const stats = await runWorker({ taskList, workerId: "test-suspect-one-run", log, types: [type], budgetMs: 20_000, concurrency: 3 });
     const rows = await sql()<{ status: string }[]>`select status::text from orchestrator.tasks where id = any(${ids}::bigint[])`;
     expect(rows.filter((r) => r.status !== "succeeded")).toEqual([]);
     expect(stats.suspects_run).toBe(3);

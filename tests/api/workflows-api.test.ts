@@ -1,10 +1,10 @@
 // /workflows handler in-process against the real database, with the worker run
 // in-process too for task types this file registers (the Deno worker never
-// claims them: they exist only in this process's registry).
+// claims them: they exist only in this process's catalog and task list).
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import workflows from "../../functions/workflows/index.ts";
-import { taskTypes } from "../../functions/_shared/registry.ts";
+import { registerTaskType, taskList } from "../helpers/task-types.ts";
 import { defineTaskType } from "../../functions/_shared/task-types.ts";
 import { createLogger } from "../../functions/_shared/logger.ts";
 import { runWorker } from "../../functions/_shared/worker.ts";
@@ -23,13 +23,13 @@ const FLAKY = uniqueType("wfflaky");
 const flakyCalls: number[] = [];
 
 beforeAll(() => {
-  taskTypes[OK] = defineTaskType({
+  registerTaskType(OK, defineTaskType({
     description: "test: echoes its payload",
     payload: z.record(z.string(), z.unknown()),
     timeoutMs: 5_000,
     handle: async (payload) => ({ echoed: payload }),
-  });
-  taskTypes[FLAKY] = defineTaskType({
+  }));
+  registerTaskType(FLAKY, defineTaskType({
     description: "test: always fails (retryable)",
     payload: z.record(z.string(), z.unknown()),
     timeoutMs: 5_000,
@@ -37,10 +37,10 @@ beforeAll(() => {
       flakyCalls.push(task.attempts);
       throw new Error(`upstream unavailable (attempt ${task.attempts})`);
     },
-  });
+  }));
 });
 
-const work = () => runWorker({ workerId: "test-inproc", log: createLogger({ component: "test" }), types: [OK, FLAKY], budgetMs: 8_000 });
+const work = () => runWorker({ taskList, workerId: "test-inproc", log: createLogger({ component: "test" }), types: [OK, FLAKY], budgetMs: 8_000 });
 
 /** Runs worker invocations (as the cron sweep and wake-ups would) until the run leaves "running". */
 async function workUntilDone(name: string, id: number): Promise<Record<string, any>> {
@@ -191,7 +191,7 @@ describe("workflow runs", () => {
   it("workflow.start (the task event rules use) starts a run once, however often it is delivered", async () => {
     const name = uniqueName();
     await send("POST", "/workflows", { name, steps: [{ name: "a", type: OK, input: { n: "{{input.n}}" } }] });
-    const handler = taskTypes["workflow.start"];
+    const handler = taskList["workflow.start"];
     const ctx = { task: { id: 987654321 } as never, log: createLogger({ component: "test" }), signal: new AbortController().signal };
     const payload = handler.payload.parse({ workflow: name, input: { n: 3 } });
     const first = (await handler.handle(payload, ctx)) as { run_id: number; created: boolean };
@@ -207,12 +207,12 @@ describe("incident.gather (incident-sop step 1)", () => {
   it("checks the ticket and prepares inputs fitted to the registered sop.generate and notion.push", async () => {
     const [t] = await sql()<{ id: number }[]>`
       insert into orchestrator.tickets (title, status, priority, source) values ('Queue backlog after deploy', 'resolved', 'high', 'test') returning id`;
-    const gather = taskTypes["incident.gather"];
+    const gather = taskList["incident.gather"];
     const ctx = { task: { id: 1 } as never, log: createLogger({ component: "test" }), signal: new AbortController().signal };
     const plain = (await gather.handle(gather.payload.parse({ ticket_id: String(t.id) }), ctx)) as Record<string, any>;
     expect(plain.ticket).toMatchObject({ id: t.id, title: "Queue backlog after deploy", status: "resolved" });
     expect(plain.sop_request).toEqual({ topic: "Handling: Queue backlog after deploy", ticket_id: t.id, slug: `incident-${t.id}`, notion: false });
-    expect(taskTypes["sop.generate"].payload.safeParse(plain.sop_request).success).toBe(true);
+    expect(taskList["sop.generate"].payload.safeParse(plain.sop_request).success).toBe(true);
     // No Notion configured here: nothing for the notion step (its input resolves to null, so it is skipped).
     expect(plain.notion_request).toBeNull();
     expect(plain.skipped.notion).toMatch(/Notion is not configured/);
@@ -223,7 +223,7 @@ describe("incident.gather (incident-sop step 1)", () => {
       const configured = (await gather.handle(gather.payload.parse({ ticket_id: t.id, topic: "Draining a queue backlog" }), ctx)) as Record<string, any>;
       expect(configured.sop_request.topic).toBe("Draining a queue backlog");
       expect(configured.notion_request).toEqual({ entity: "sop", key: `incident-${t.id}` });
-      expect(taskTypes["notion.push"].payload.safeParse(configured.notion_request).success).toBe(true);
+      expect(taskList["notion.push"].payload.safeParse(configured.notion_request).success).toBe(true);
     } finally {
       delete process.env.NOTION_API_KEY;
       delete process.env.NOTION_DATABASE_ID;

@@ -1,7 +1,7 @@
 // maintenance.digest (the maintenance-digest schedule's task), run in-process
 // against the real database for a day no other test writes to.
 import { describe, expect, it } from "vitest";
-import { taskTypes } from "../../functions/_shared/registry.ts";
+import { taskList } from "../helpers/task-types.ts";
 import { createLogger, flushLogs } from "../../functions/_shared/logger.ts";
 import { sql, uniqueType } from "../helpers/stack.ts";
 
@@ -35,7 +35,7 @@ describe("maintenance.digest", () => {
       values ('http://127.0.0.1:9/digest', '{digest.daily}', 'test-secret-0123456789', 1) returning id`;
 
     try {
-      const digest = taskTypes["maintenance.digest"];
+      const digest = taskList["maintenance.digest"];
       const log = createLogger({ component: "test-digest", taskId: 424242 });
       process.env.LOG_LEVEL = "info"; // the test setup keeps in-process logs at warn
       const out = await digest.handle(digest.payload.parse({ day: DAY, top_n: 50 }), { task: { id: 424242 } as never, log, signal: new AbortController().signal }) as {
@@ -87,7 +87,7 @@ describe("maintenance.digest", () => {
   });
 
   it("defaults to yesterday (UTC) and can skip sending", async () => {
-    const digest = taskTypes["maintenance.digest"];
+    const digest = taskList["maintenance.digest"];
     const out = await digest.handle(digest.payload.parse({ send: false }), {
       task: { id: 1 } as never, log: createLogger({ component: "test-digest" }), signal: new AbortController().signal,
     }) as { day: string; markdown: string; sent: { webhook_deliveries: number | null; notion: unknown } };

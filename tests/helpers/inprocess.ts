@@ -4,7 +4,7 @@
 import { PermanentTaskError } from "../../functions/_shared/errors.ts";
 import { createLogger, flushLogs } from "../../functions/_shared/logger.ts";
 import { completeTasks, failTask } from "../../functions/_shared/queue.ts";
-import { taskType } from "../../functions/_shared/registry.ts";
+import { taskList } from "./task-types.ts";
 import type { TaskRow } from "../../functions/_shared/task-types.ts";
 import { sql } from "./stack.ts";
 
@@ -48,7 +48,8 @@ export interface Outcome {
 }
 
 export async function runLeased(task: TaskRow): Promise<Outcome> {
-  const def = taskType(task.type)!;
+  const def = taskList[task.type];
+  if (!def) throw new Error(`no handler for task type "${task.type}" in this process`);
   const log = createLogger({ component: "test-worker", taskId: task.id });
   let error: unknown;
   try {

@@ -2,7 +2,7 @@
 // its 150 s wall clock, when it retires) ends before the isolate is terminated, headroom included.
 import { describe, expect, it } from "vitest";
 import { settings } from "../../functions/_shared/env.ts";
-import { taskTypes } from "../../functions/_shared/registry.ts";
+import { taskList } from "../helpers/task-types.ts";
 import { MAX_TASK_TIMEOUT_MS } from "../../functions/_shared/task-types.ts";
 
 describe("handler timeouts", () => {
@@ -11,7 +11,7 @@ describe("handler timeouts", () => {
     expect(MAX_TASK_TIMEOUT_MS).toBe(settings.workerWallClockMs / 2 - settings.workerWallHeadroomMs);
   });
 
-  it.each(Object.entries(taskTypes))("%s fits the Free plan", (_name, def) => {
+  it.each(Object.entries(taskList))("%s fits the Free plan", (_name, def) => {
     expect(def.timeoutMs).toBeGreaterThan(0);
     expect(def.timeoutMs).toBeLessThanOrEqual(MAX_TASK_TIMEOUT_MS);
   });

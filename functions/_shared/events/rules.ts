@@ -4,7 +4,7 @@
 // make (the task type must be registered; a static payload must fit its schema).
 import { db } from "../db.ts";
 import { badRequest, conflict, notFound } from "../errors.ts";
-import { knownTaskTypes, taskType } from "../registry.ts";
+import { knownTaskTypes, taskSpec } from "../task-catalog.ts";
 import { validateTaskPayload } from "../queue.ts";
 import { isStatic } from "./template.ts";
 import type { CreateRuleInput, ListRulesQuery, PatchRuleInput } from "./schemas.ts";
@@ -30,7 +30,7 @@ export interface RuleRow {
 const COLUMNS = ["name", "description", "enabled", "source", "type", "min_level", "match", "task_type", "payload_template", "priority", "dedupe_key", "max_attempts"] as const;
 
 function checkTaskType(type: string, template: Record<string, unknown> | undefined): void {
-  if (!taskType(type)) {
+  if (!taskSpec(type)) {
     throw badRequest(`Unknown task type "${type}". Known types: ${knownTaskTypes().join(", ")}.`, {
       issues: [{ path: "task_type", code: "unknown_task_type", message: `no handler is registered for "${type}"` }],
     });

@@ -6,7 +6,7 @@ import { db, tableExists } from "../db.ts";
 import { notionSettings } from "../env.ts";
 import { AppError, PermanentTaskError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { knownTaskTypes } from "../registry.ts";
+import { knownTaskTypes } from "../task-catalog.ts";
 import { NotionConfigInvalid, normaliseId, notionContext } from "./context.ts";
 
 const TASK_TYPE = /^[a-z][a-z0-9_.:-]{0,63}$/;

@@ -19,7 +19,7 @@ export interface NotionOutcome {
 export interface GenerateDeps extends WriterDeps {
   sql: Sql;
   taskId?: number;
-  /** Looks a task type up in the registry (passed in to keep the import graph acyclic). */
+  /** Looks a task type up in the catalog (task-catalog.ts; tests pass their own). */
   taskType?: (name: string) => { payload: { safeParse(v: unknown): { success: boolean; error?: { issues: { message: string }[] } } } } | undefined;
 }
 

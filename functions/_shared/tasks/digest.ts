@@ -3,8 +3,8 @@
 // Written to the logs (a Markdown body in the context), returned as the task
 // result, kept in orchestrator.digests, and sent to webhook subscribers of
 // `digest.daily` and to Notion (a page per day) where those are set up.
-import { z } from "zod";
 import { db, type Sql, tableExists } from "../db.ts";
+import { catalogSpec } from "../task-catalog.ts";
 import { defineTaskType } from "../task-types.ts";
 import { emitWebhookEvent } from "../workflows/publish.ts";
 
@@ -118,15 +118,7 @@ function yesterdayUtc(now = new Date()): string {
 }
 
 export const dailyDigest = defineTaskType({
-  description: "Yesterday's digest (tasks by type and status, top failing types, top open tickets): logged, returned, kept, and sent to digest.daily webhook subscribers and to Notion where the sync is enabled.",
-  payload: z.strictObject({
-    /** The UTC day to digest (default: yesterday). */
-    day: z.iso.date().optional(),
-    /** false: log and return only. */
-    send: z.boolean().optional().default(true),
-    top_n: z.number().int().min(1).max(50).optional(),
-  }),
-  timeoutMs: 60_000,
+  ...catalogSpec("maintenance.digest"),
   async handle(payload, { log }) {
     const sql = db();
     const day = payload.day ?? yesterdayUtc();

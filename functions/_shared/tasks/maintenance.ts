@@ -1,12 +1,10 @@
 // Maintenance task types: the same work the pg_cron jobs do, runnable on demand.
-import { z } from "zod";
 import { db } from "../db.ts";
+import { catalogSpec } from "../task-catalog.ts";
 import { defineTaskType } from "../task-types.ts";
 
 export const reapLeases = defineTaskType({
-  description: "Returns tasks whose lease expired to the queue (or to dead at their last attempt).",
-  payload: z.strictObject({}),
-  timeoutMs: 30_000,
+  ...catalogSpec("maintenance.reap"),
   async handle(_payload, { log }) {
     const [{ reaped }] = await db()<{ reaped: number }[]>`select orchestrator.reap() as reaped`;
     if (reaped > 0) log.warn(`reaped ${reaped} expired leases`, { reaped });
@@ -14,22 +12,8 @@ export const reapLeases = defineTaskType({
   },
 });
 
-const days = z.number().int().min(1).max(36500).optional();
-
 export const pruneHistory = defineTaskType({
-  description:
-    "Deletes finished tasks, logs, schedule runs, finished workflow runs, routed events, pg_cron run history and pg_net responses past their " +
-    "retention (orchestrator.settings retention.*; defaults 14, 30, 30, 30, 30, 7 days and 6 hours). Payload fields override the settings for one run.",
-  payload: z.strictObject({
-    tasks_days: days,
-    logs_days: days,
-    schedule_runs_days: days,
-    workflow_runs_days: days,
-    cron_runs_days: days,
-    events_days: days,
-    http_responses_hours: z.number().int().min(1).max(876_000).optional(),
-  }),
-  timeoutMs: 60_000, // was 120 s: the Free plan's isolate lives 150 s (task-types.ts)
+  ...catalogSpec("maintenance.prune"),
   async handle(payload, { log }) {
     const sql = db();
     const [{ pruned }] = await sql<{ pruned: Record<string, { deleted: number; error?: string }> }[]>`

@@ -1,22 +1,13 @@
 // notion.push and notion.pull task types. Without NOTION_API_KEY (or
 // NOTION_DATABASE_ID) both fail at once, non-retryable, saying so.
-import { z } from "zod";
 import { db } from "../db.ts";
 import { PermanentTaskError } from "../errors.ts";
 import { notionContext } from "../notion/context.ts";
 import { normaliseId } from "../notion/context.ts";
 import { pullDataSource, pullPage, pushRow } from "../notion/sync.ts";
+import { catalogSpec } from "../task-catalog.ts";
 import { defineTaskType, type TaskContext } from "../task-types.ts";
 
-const entity = z.enum(["task", "ticket", "sop", "digest"]);
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
-/** {entity, key} ("sop" keys are slugs, "digest" keys UTC days, others ids); {kind, id} is accepted too (an SOP version id). */
-export const notionPushPayload = z.union([
-  z.strictObject({ entity, key: z.string().min(1).max(200) })
-    .refine((p) => p.entity !== "digest" || DAY.test(p.key), { path: ["key"], message: "a digest key is its UTC day, YYYY-MM-DD" }),
-  z.strictObject({ kind: z.enum(["task", "ticket", "sop"]), id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER) }),
-]);
 
 async function logged<T>(ctx: TaskContext, what: string, work: () => Promise<T>): Promise<T> {
   try {
@@ -32,13 +23,11 @@ async function logged<T>(ctx: TaskContext, what: string, work: () => Promise<T>)
 }
 
 export const notionPush = defineTaskType({
-  description: "Creates or updates the Notion page of a task, ticket, SOP or daily digest (never a duplicate page).",
-  payload: notionPushPayload,
-  timeoutMs: 70_000, // was 180 s: the Free plan's isolate lives 150 s (task-types.ts)
+  ...catalogSpec("notion.push"),
   async handle(payload, ctx) {
     return await logged(ctx, "notion.push", async () => {
       const notion = await notionContext(ctx.log, { signal: ctx.signal });
-      let ent: z.infer<typeof entity>;
+      let ent: "task" | "ticket" | "sop" | "digest";
       let key: string;
       if ("entity" in payload) {
         ent = payload.entity;
@@ -59,9 +48,7 @@ export const notionPush = defineTaskType({
 });
 
 export const notionPull = defineTaskType({
-  description: "Applies human edits from Notion: the whole data source since the watermark, or one page ({page_id}).",
-  payload: z.strictObject({ page_id: z.string().min(1).max(100).optional() }),
-  timeoutMs: 70_000, // was 150 s (task-types.ts); the pull stops itself at its budget and resumes from the watermark
+  ...catalogSpec("notion.pull"),
   async handle(payload, ctx) {
     return await logged(ctx, "notion.pull", async () => {
       await db()`select orchestrator.sync_attach_known_tables()`;

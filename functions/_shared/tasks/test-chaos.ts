@@ -1,5 +1,5 @@
 // test.chaos: a task type that misbehaves on purpose, for the fault suite
-// (npm run test:faults). Registered ONLY when ORCHESTRATOR_TEST_TASKS=1 is set in
+// (npm run test:faults). In the catalog ONLY when ORCHESTRATOR_TEST_TASKS=1 is set in
 // the functions' environment (the fault suite's private stacks set it); a
 // deployment never has it, so POST /tasks answers 400 "Unknown task type" there.
 //
@@ -23,29 +23,15 @@
 //   garbage_function   returns a function
 //   garbage_huge       returns a 2 MB string (over the 1 MB result limit)
 //   flaky              throws until attempt `succeed_on_attempt`, then ok
-import { z } from "zod";
 import { burnCpu } from "../cpu-clock.ts";
-import { env, envInt } from "../env.ts";
 import { PermanentTaskError } from "../errors.ts";
-import { defineTaskType, type TaskType } from "../task-types.ts";
+import { testChaosSpec } from "../task-catalog.ts";
+import { defineTaskType } from "../task-types.ts";
 
-export const CHAOS_MODES = [
-  "ok", "sleep", "burn_cpu", "alloc", "throw", "throw_permanent", "throw_string", "hang",
-  "garbage_bigint", "garbage_cycle", "garbage_function", "garbage_huge", "flaky",
-] as const;
+export { CHAOS_MODES } from "../task-catalog.ts";
 
 export const testChaos = defineTaskType({
-  description: "Test only (ORCHESTRATOR_TEST_TASKS=1): misbehaves as `mode` says, for the fault suite.",
-  payload: z.strictObject({
-    mode: z.enum(CHAOS_MODES),
-    ms: z.number().int().min(0).max(600_000).optional(),
-    /** alloc: how many MB to hold. */
-    mb: z.number().int().min(1).max(4_096).optional(),
-    succeed_on_attempt: z.number().int().min(1).max(100).optional(),
-    /** The producer's sequence number, so a test can find its own tasks. */
-    seq: z.number().int().optional(),
-  }),
-  timeoutMs: envInt("TEST_CHAOS_TIMEOUT_MS", 2_000),
+  ...testChaosSpec,
   async handle(payload, { task, signal }): Promise<unknown> {
     switch (payload.mode) {
       case "ok":
@@ -96,9 +82,4 @@ function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
       reject(signal.reason);
     }, { once: true });
   });
-}
-
-/** The test-only task types, or none unless ORCHESTRATOR_TEST_TASKS=1. */
-export function testTaskTypes(): Record<string, TaskType> {
-  return env("ORCHESTRATOR_TEST_TASKS") === "1" ? { "test.chaos": testChaos as TaskType } : {};
 }

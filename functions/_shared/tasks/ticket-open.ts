@@ -2,21 +2,13 @@
 // fingerprint. Enqueued by rules (the default rule: error and fatal events);
 // the work is one call to orchestrator.open_ticket, which is idempotent, so a
 // repeated delivery never counts an occurrence twice.
-import { z } from "zod";
 import { db } from "../db.ts";
 import { PermanentTaskError } from "../errors.ts";
+import { catalogSpec } from "../task-catalog.ts";
 import { defineTaskType } from "../task-types.ts";
 
 export const ticketOpen = defineTaskType({
-  description: "Opens the ticket for an event's fingerprint, or counts the event on the ticket already open (a resolved one reopens).",
-  payload: z.strictObject({
-    event_id: z.number().int().positive(),
-    /** Defaults to "[source] message". */
-    title: z.string().trim().min(1).max(500).optional(),
-    /** Defaults from the level: fatal -> urgent, error -> high, else normal. */
-    priority: z.enum(["low", "normal", "high", "urgent"]).optional(),
-  }),
-  timeoutMs: 30_000,
+  ...catalogSpec("ticket.open"),
   async handle(payload, { task, log }) {
     let row: { ticket_id: number; created: boolean; reopened: boolean; attached: number; occurrences: number; status: string };
     try {

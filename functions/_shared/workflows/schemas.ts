@@ -4,7 +4,7 @@
 // task type is registered here; a static input fits its type's payload schema.
 // The templates are filled in SQL (orchestrator.workflow_render) when a step starts.
 import { z } from "zod";
-import { knownTaskTypes, taskType } from "../registry.ts";
+import { knownTaskTypes, taskSpec } from "../task-catalog.ts";
 import { WORKFLOW_NAME } from "./names.ts";
 
 const TASK_TYPE = /^[a-z][a-z0-9_.:-]{0,63}$/;
@@ -76,7 +76,7 @@ function checkSteps(steps: StepDefinition[], ctx: z.RefinementCtx, pathPrefix: (
       }
     }
     // A static input can be checked against its type's payload schema now.
-    const def = taskType(step.type);
+    const def = taskSpec(step.type);
     if (def && typeof step.input === "object" && placeholders(step.input).length === 0) {
       const parsed = def.payload.safeParse(step.input);
       if (!parsed.success) {

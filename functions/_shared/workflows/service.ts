@@ -5,7 +5,7 @@
 import { db } from "../db.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { AppError, badRequest, conflict, notFound } from "../errors.ts";
-import { knownTaskTypes } from "../registry.ts";
+import { knownTaskTypes } from "../task-catalog.ts";
 import type { CreateWorkflowInput, ListRunsQuery, StartRunInput, UpdateWorkflowInput } from "./schemas.ts";
 
 export interface WorkflowRow {

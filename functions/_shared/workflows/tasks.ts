@@ -1,25 +1,17 @@
 // Task types that workflows use: workflow.start (start a run from a task, e.g.
 // an event rule or the ticket-resolved trigger), incident.gather (first step of
 // incident-sop) and notify (log + webhook subscribers).
-import { z } from "zod";
 import { db, tableExists } from "../db.ts";
 import { env } from "../env.ts";
 import { AppError, PermanentTaskError } from "../errors.ts";
+import { catalogSpec, taskSpec } from "../task-catalog.ts";
 import { defineTaskType } from "../task-types.ts";
 import { emitWebhookEvent } from "./publish.ts";
-import { WORKFLOW_NAME } from "./names.ts";
+import { startRun } from "./service.ts";
 
 export const workflowStart = defineTaskType({
-  description: "Starts a workflow run: {workflow, input, dedupe_key?}. Lets event rules and triggers start workflows.",
-  payload: z.strictObject({
-    workflow: z.string().regex(WORKFLOW_NAME, "not a workflow name"),
-    input: z.record(z.string(), z.unknown()).optional().default({}),
-    dedupe_key: z.string().min(1).max(200).optional(),
-  }),
-  timeoutMs: 30_000,
+  ...catalogSpec("workflow.start"),
   async handle(payload, { task, log }) {
-    // Imported at call time: the registry imports this module, and the service reads the registry.
-    const { startRun } = await import("./service.ts");
     try {
       // Delivered twice (at-least-once), the task finds the run its first delivery started.
       const { run, created } = await startRun(payload.workflow, { input: payload.input, dedupe_key: payload.dedupe_key ?? `task:${task.id}` }, `task:${task.id}`);
@@ -32,8 +24,6 @@ export const workflowStart = defineTaskType({
   },
 });
 
-const id = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
-
 /** Keys of a zod object schema, when the registered type exposes them (to fit a candidate payload to it). */
 function schemaKeys(schema: unknown): Set<string> | undefined {
   const shape = (schema as { shape?: Record<string, unknown> })?.shape;
@@ -41,9 +31,8 @@ function schemaKeys(schema: unknown): Set<string> | undefined {
 }
 
 /** A payload for a registered task type, or why there is none. */
-async function payloadFor(type: string, candidate: Record<string, unknown>): Promise<{ payload: Record<string, unknown> | null; reason?: string }> {
-  const { taskType } = await import("../registry.ts");
-  const def = taskType(type);
+function payloadFor(type: string, candidate: Record<string, unknown>): { payload: Record<string, unknown> | null; reason?: string } {
+  const def = taskSpec(type);
   if (!def) return { payload: null, reason: `${type} is not registered in this deployment` };
   const keys = schemaKeys(def.payload);
   const fitted = keys ? Object.fromEntries(Object.entries(candidate).filter(([k, v]) => keys.has(k) && v !== undefined)) : candidate;
@@ -56,13 +45,7 @@ async function payloadFor(type: string, candidate: Record<string, unknown>): Pro
 }
 
 export const incidentGather = defineTaskType({
-  description: "incident-sop step 1: checks the ticket, collects its events, and prepares the sop.generate and notion.push inputs.",
-  payload: z.strictObject({
-    ticket_id: id,
-    topic: z.string().trim().min(1).max(500).optional(),
-    audience: z.string().trim().min(1).max(200).optional(),
-  }),
-  timeoutMs: 30_000,
+  ...catalogSpec("incident.gather"),
   async handle(payload, { log }) {
     const sql = db();
     if (!(await tableExists(sql, "orchestrator.tickets"))) {
@@ -89,7 +72,7 @@ export const incidentGather = defineTaskType({
       eventIds = rows.map((r) => r.id).reverse();
     }
     const slug = `incident-${payload.ticket_id}`;
-    const sop = await payloadFor("sop.generate", {
+    const sop = payloadFor("sop.generate", {
       topic: payload.topic ?? `Handling: ${ticket.title}`.slice(0, 500),
       audience: payload.audience,
       ticket_id: payload.ticket_id,
@@ -101,7 +84,7 @@ export const incidentGather = defineTaskType({
     let notion: { payload: Record<string, unknown> | null; reason?: string } = { payload: null, reason: "no SOP step" };
     if (sop.payload) {
       notion = env("NOTION_API_KEY") && env("NOTION_DATABASE_ID")
-        ? await payloadFor("notion.push", { entity: "sop", key: slug })
+        ? payloadFor("notion.push", { entity: "sop", key: slug })
         : { payload: null, reason: "Notion is not configured (NOTION_API_KEY, NOTION_DATABASE_ID)" };
     }
     log.info(`incident ${payload.ticket_id} gathered`, { events: eventIds.length, sop: !!sop.payload, notion: !!notion.payload });
@@ -119,14 +102,7 @@ export const incidentGather = defineTaskType({
 });
 
 export const notify = defineTaskType({
-  description: "Writes a notification to the logs and sends it to webhook subscribers of its event (where outbound webhooks exist).",
-  payload: z.strictObject({
-    event: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,99}$/, "an event name is lowercase words joined by . _ -"),
-    subject: z.string().min(1).max(500),
-    message: z.string().max(20_000).optional(),
-    data: z.record(z.string(), z.unknown()).optional().default({}),
-  }),
-  timeoutMs: 30_000,
+  ...catalogSpec("notify"),
   async handle(payload, { log }) {
     log.info(`notify: ${payload.subject}`, { event: payload.event, data: payload.data });
     const webhooks = await emitWebhookEvent(db(), payload.event, {
