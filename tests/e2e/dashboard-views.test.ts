@@ -73,8 +73,9 @@ describe("overview", () => {
       await page.getByTestId("throughput-chart").waitFor();
       const capped = (await page.locator(".overview").textContent())!.includes("Only the newest");
       if (!capped) {
-        expect(Number(await page.getByTestId("throughput-succeeded").textContent())).toBeGreaterThanOrEqual(1);
-        expect(Number(await page.getByTestId("throughput-failed").textContent())).toBeGreaterThanOrEqual(1);
+        // Shown with thousands separators (1,234), as the counts above.
+        expect(Number((await page.getByTestId("throughput-succeeded").textContent())!.replace(/,/g, ""))).toBeGreaterThanOrEqual(1);
+        expect(Number((await page.getByTestId("throughput-failed").textContent())!.replace(/,/g, ""))).toBeGreaterThanOrEqual(1);
       }
       await page.getByRole("button", { name: "Last 24 hours" }).click();
       await expect.poll(async () => await page.locator(".chart-bars .bar").count()).toBe(24);

@@ -13,7 +13,32 @@ declare module "vitest" {
   }
 }
 
+/**
+ * The db, api and e2e projects each name this file; the stack is started once per run and shared (the
+ * projects' setups run in the one main process), and stopped after the last project is done with it.
+ */
+const shared = globalThis as { orchestratorTestStack?: { info: Promise<StackInfo & { CONTROL_URL: string }>; users: number; stop: () => Promise<void> } };
+
 export default async function setup(project: TestProject) {
+  if (!shared.orchestratorTestStack) {
+    let stopStack = async () => {};
+    const info = startStack().then(({ info, stop }) => {
+      stopStack = stop;
+      return info;
+    });
+    shared.orchestratorTestStack = { info, users: 0, stop: () => stopStack() };
+  }
+  const held = shared.orchestratorTestStack;
+  held.users++;
+  project.provide("stack", await held.info);
+  return async () => {
+    if (--held.users > 0) return;
+    shared.orchestratorTestStack = undefined;
+    await held.stop();
+  };
+}
+
+async function startStack(): Promise<{ info: StackInfo & { CONTROL_URL: string }; stop: () => Promise<void> }> {
   const started = Date.now();
   // EVENTS_SIGNING_SECRET: signed POST /events over real HTTP (tests/e2e/events-*.test.ts signs with the same value).
   const { stack, stop } = await startPrivateStack({ seed: true, functionEnv: { EVENTS_SIGNING_SECRET: "test-events-signing-secret" } });
@@ -37,10 +62,11 @@ export default async function setup(project: TestProject) {
   });
   await new Promise<void>((r) => control.listen(0, "127.0.0.1", () => r()));
   const controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}`;
-  project.provide("stack", { ...stack.info, CONTROL_URL: controlUrl });
-
-  return async () => {
-    control.close();
-    await stop();
+  return {
+    info: { ...stack.info, CONTROL_URL: controlUrl },
+    stop: async () => {
+      control.close();
+      await stop();
+    },
   };
 }
