@@ -1,0 +1,5535 @@
+-- The orchestrator schema as the migrations leave it (npm run schema writes it; tests/db/schema-snapshot.test.ts
+-- fails when it drifts from the migrations). Read it to see what is live; change it only through a migration.
+
+--
+-- Name: orchestrator; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA orchestrator;
+
+--
+-- Name: log_level; Type: TYPE; Schema: orchestrator; Owner: -
+--
+
+CREATE TYPE orchestrator.log_level AS ENUM (
+    'debug',
+    'info',
+    'warn',
+    'error',
+    'fatal'
+);
+
+--
+-- Name: task_status; Type: TYPE; Schema: orchestrator; Owner: -
+--
+
+CREATE TYPE orchestrator.task_status AS ENUM (
+    'queued',
+    'running',
+    'succeeded',
+    'dead',
+    'cancelled'
+);
+
+--
+-- Name: ticket_priority; Type: TYPE; Schema: orchestrator; Owner: -
+--
+
+CREATE TYPE orchestrator.ticket_priority AS ENUM (
+    'low',
+    'normal',
+    'high',
+    'urgent'
+);
+
+--
+-- Name: ticket_status; Type: TYPE; Schema: orchestrator; Owner: -
+--
+
+CREATE TYPE orchestrator.ticket_status AS ENUM (
+    'open',
+    'in_progress',
+    'resolved',
+    'closed'
+);
+
+--
+-- Name: workflow_run_status; Type: TYPE; Schema: orchestrator; Owner: -
+--
+
+CREATE TYPE orchestrator.workflow_run_status AS ENUM (
+    'running',
+    'succeeded',
+    'failed',
+    'cancelled'
+);
+
+--
+-- Name: workflow_step_status; Type: TYPE; Schema: orchestrator; Owner: -
+--
+
+CREATE TYPE orchestrator.workflow_step_status AS ENUM (
+    'pending',
+    'skipped',
+    'running',
+    'succeeded',
+    'failed',
+    'cancelled'
+);
+
+--
+-- Name: attach_to_tickets(bigint[]); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.attach_to_tickets(p_event_ids bigint[]) RETURNS bigint[]
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_left bigint[];
+  v_reopened record;
+begin
+  -- Lock the tickets first, in id order, so concurrent inserters queue up instead of deadlocking.
+  perform 1 from orchestrator.tickets t
+   where t.fingerprint in (select e.fingerprint from orchestrator.events e where e.id = any (p_event_ids))
+     and t.fingerprint is not null and t.status <> 'closed'
+   order by t.id
+   for update;
+
+  for v_reopened in
+    with linked as (
+      update orchestrator.events e
+         set ticket_id = t.id, wants_ticket = false
+        from orchestrator.tickets t
+       where e.id = any (p_event_ids) and e.ticket_id is null
+         and t.fingerprint = e.fingerprint and t.fingerprint is not null and t.status <> 'closed'
+      returning e.id, t.id as ticket_id, e.occurred_at
+    ), agg as (
+      select l.ticket_id, count(*) as n, max(l.occurred_at) as last_seen, max(l.id) as last_id
+      from linked l group by l.ticket_id
+    )
+    update orchestrator.tickets t
+       set occurrences = t.occurrences + agg.n,
+           last_seen = greatest(t.last_seen, agg.last_seen),
+           last_event_id = greatest(t.last_event_id, agg.last_id),
+           status = case when t.status = 'resolved' then 'open'::orchestrator.ticket_status else t.status end,
+           reopened_count = t.reopened_count + (t.status = 'resolved')::integer,
+           reopened_at = case when t.status = 'resolved' then now() else t.reopened_at end,
+           resolved_at = case when t.status = 'resolved' then null else t.resolved_at end,
+           updated_at = now()
+      from agg, orchestrator.tickets old
+     where t.id = agg.ticket_id and old.id = t.id
+    returning t.id, t.title, old.status::text as old_status, t.occurrences
+  loop
+    if v_reopened.old_status = 'resolved' then
+      insert into orchestrator.logs (level, component, message, context)
+      values ('warn', 'tickets', format('ticket #%s reopened: its problem was seen again', v_reopened.id),
+              jsonb_build_object('ticket_id', v_reopened.id, 'title', v_reopened.title, 'occurrences', v_reopened.occurrences));
+    end if;
+  end loop;
+
+  with waiting as (
+    update orchestrator.events e set wants_ticket = true
+     where e.id = any (p_event_ids) and e.ticket_id is null
+    returning e.id
+  )
+  select coalesce(array_agg(w.id order by w.id), '{}') into v_left from waiting w;
+  return v_left;
+end
+$$;
+
+--
+-- Name: tasks; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.tasks (
+    id bigint NOT NULL,
+    type text NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    status orchestrator.task_status DEFAULT 'queued'::orchestrator.task_status NOT NULL,
+    priority integer DEFAULT 0 NOT NULL,
+    run_at timestamp with time zone DEFAULT now() NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_attempts integer DEFAULT 5 NOT NULL,
+    backoff_base_seconds numeric DEFAULT 2 NOT NULL,
+    dedupe_key text,
+    locked_by text,
+    locked_until timestamp with time zone,
+    lease_token uuid,
+    last_error text,
+    result jsonb,
+    source text DEFAULT 'api'::text NOT NULL,
+    parent_id bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    suspect boolean DEFAULT false NOT NULL,
+    CONSTRAINT tasks_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT tasks_backoff_base_seconds_check CHECK (((backoff_base_seconds >= (0)::numeric) AND (backoff_base_seconds <= (3600)::numeric))),
+    CONSTRAINT tasks_check CHECK ((attempts <= max_attempts)),
+    CONSTRAINT tasks_check1 CHECK (((status = 'running'::orchestrator.task_status) = (lease_token IS NOT NULL))),
+    CONSTRAINT tasks_dedupe_key_check CHECK (((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 200))),
+    CONSTRAINT tasks_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 100))),
+    CONSTRAINT tasks_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT tasks_priority_check CHECK (((priority >= '-1000'::integer) AND (priority <= 1000))),
+    CONSTRAINT tasks_source_check CHECK (((length(source) >= 1) AND (length(source) <= 100))),
+    CONSTRAINT tasks_type_check CHECK ((type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text))
+);
+
+--
+-- Name: COLUMN tasks.suspect; Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON COLUMN orchestrator.tasks.suspect IS 'Set when the task was running in an isolate that was terminated or whose lease expired: an isolate runs at most one suspect at a time, so the next termination names its cause.';
+
+--
+-- Name: cancel(bigint); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.cancel(p_id bigint) RETURNS SETOF orchestrator.tasks
+    LANGUAGE sql
+    AS $$
+  update orchestrator.tasks
+     set status = 'cancelled', finished_at = now(), updated_at = now(),
+         locked_by = null, locked_until = null, lease_token = null
+   where id = p_id and status in ('queued', 'running')
+  returning *
+$$;
+
+--
+-- Name: workflow_runs; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.workflow_runs (
+    id bigint NOT NULL,
+    workflow_id bigint,
+    workflow_name text NOT NULL,
+    workflow_version integer NOT NULL,
+    status orchestrator.workflow_run_status DEFAULT 'running'::orchestrator.workflow_run_status NOT NULL,
+    input jsonb DEFAULT '{}'::jsonb NOT NULL,
+    output jsonb,
+    error text,
+    failed_step text,
+    source text DEFAULT 'api'::text NOT NULL,
+    dedupe_key text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    CONSTRAINT workflow_runs_dedupe_key_check CHECK (((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 200))),
+    CONSTRAINT workflow_runs_input_check CHECK ((jsonb_typeof(input) = 'object'::text)),
+    CONSTRAINT workflow_runs_source_check CHECK (((length(source) >= 1) AND (length(source) <= 100)))
+);
+
+--
+-- Name: cancel_workflow_run(bigint); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.cancel_workflow_run(p_run_id bigint) RETURNS SETOF orchestrator.workflow_runs
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_task bigint;
+  v_again bigint;
+  v_run orchestrator.workflow_runs;
+begin
+  loop
+    -- Lock order task -> run, the same order a worker's complete() takes.
+    select task_id into v_task from orchestrator.workflow_steps where run_id = p_run_id and status = 'running' limit 1;
+    if v_task is not null then
+      perform 1 from orchestrator.tasks where id = v_task for update;
+    end if;
+    select * into v_run from orchestrator.workflow_runs where id = p_run_id for update;
+    if not found then
+      return;
+    end if;
+    if v_run.status <> 'running' then
+      return next v_run;
+      return;
+    end if;
+    select task_id into v_again from orchestrator.workflow_steps where run_id = p_run_id and status = 'running' limit 1;
+    exit when v_again is not distinct from v_task;
+  end loop;
+  perform orchestrator.workflow_finish_run(p_run_id, 'cancelled', 'cancelled on request', null);
+  if v_task is not null then
+    perform orchestrator.cancel(v_task);
+  end if;
+  return query select * from orchestrator.workflow_runs where id = p_run_id;
+end
+$$;
+
+--
+-- Name: check_wakeups(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.check_wakeups() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_refused integer := 0;
+  r record;
+begin
+  for r in
+    with answered as (
+      delete from orchestrator.wakeup_requests w
+      using net._http_response h
+      where h.id = w.request_id
+        -- pg_net indexes its responses by time only: read just the window since the oldest wake-up still open.
+        and h.created >= (select min(sent_at) from orchestrator.wakeup_requests)
+      returning w.request_id, w.reason, w.sent_at, h.status_code, h.timed_out, h.error_msg, left(h.content, 500) as content, h.created
+    )
+    select * from answered
+    where status_code is null or status_code >= 400 or timed_out or error_msg is not null
+  loop
+    insert into orchestrator.wakeup_failures (request_id, reason, sent_at, answered_at, status_code, error)
+    values (r.request_id, r.reason, r.sent_at, r.created, r.status_code, coalesce(r.error_msg, r.content))
+    on conflict (request_id) do nothing;
+    if r.status_code in (401, 403) then
+      v_refused := v_refused + 1;
+      insert into orchestrator.logs (level, component, message, context)
+      values ('error', 'wakeup',
+        format('wake-up refused with %s by task-worker: no task runs from wake-ups until this is fixed. '
+          || 'Store a key the function accepts with orchestrator.set_worker_endpoint(<project url>, <key>): '
+          || 'the secret key (sb_secret_…) or the legacy service_role key; with the new keys task-worker '
+          || 'needs verify_jwt = false (supabase/config.toml).', r.status_code),
+        jsonb_build_object('request_id', r.request_id, 'reason', r.reason, 'status', r.status_code,
+          'sent_at', r.sent_at, 'response', left(r.content, 300)));
+    else
+      insert into orchestrator.logs (level, component, message, context)
+      values ('warn', 'wakeup',
+        format('wake-up failed (%s): the sweep retries it', coalesce(r.status_code::text, case when r.timed_out then 'timed out' else 'no answer' end)),
+        jsonb_build_object('request_id', r.request_id, 'reason', r.reason, 'status', r.status_code,
+          'error', coalesce(r.error_msg, left(r.content, 300))));
+    end if;
+  end loop;
+  delete from orchestrator.wakeup_requests where sent_at < now() - interval '10 minutes';
+  delete from orchestrator.wakeup_failures where answered_at < now() - interval '7 days';
+  return v_refused;
+end
+$$;
+
+--
+-- Name: claim(text, integer, numeric, text[], jsonb, boolean); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.claim(p_worker text, p_max_count integer DEFAULT 1, p_lease_seconds numeric DEFAULT 60, p_types text[] DEFAULT NULL::text[], p_type_leases jsonb DEFAULT NULL::jsonb, p_take_suspect boolean DEFAULT false) RETURNS SETOF orchestrator.tasks
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_ids bigint[];
+  v_suspect bigint;
+  v_max integer := greatest(least(coalesce(p_max_count, 1), 1000), 0);
+begin
+  v_ids := orchestrator.claim_pick_ids(v_max, p_types);
+  if p_take_suspect and v_max > 0 then
+    -- The first runnable suspect (tasks_suspect_claim_idx), locked (SKIP LOCKED).
+    select t.id into v_suspect from orchestrator.tasks t
+     where t.status = 'queued' and t.suspect and t.run_at <= now()
+       and (p_types is null or t.type = any (p_types))
+     order by t.priority desc, t.run_at, t.id
+     limit 1
+     for update skip locked;
+    if v_suspect is not null then
+      -- Its slot is the batch's last: the ordinary row it displaces stays queued (unlocked at commit).
+      v_ids := v_ids[1:v_max - 1] || v_suspect;
+    end if;
+  end if;
+  if cardinality(v_ids) = 0 then
+    return;
+  end if;
+  return query
+  update orchestrator.tasks t
+     set status = 'running',
+         attempts = t.attempts + 1,
+         locked_by = p_worker,
+         locked_until = now() + make_interval(secs => greatest(
+           coalesce((p_type_leases ->> t.type)::numeric, p_lease_seconds, 60), 1)),
+         lease_token = gen_random_uuid(),
+         started_at = now(),
+         updated_at = now()
+   where t.id = any (v_ids)
+  returning t.*;
+end
+$$;
+
+--
+-- Name: claim_pick_ids(integer, text[]); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.claim_pick_ids(p_max_count integer, p_types text[]) RETURNS bigint[]
+    LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
+    SET enable_sort TO 'off'
+    AS $$
+begin
+  return array(
+    select id from orchestrator.tasks
+    where status = 'queued' and run_at <= now() and not suspect
+      and (p_types is null or type = any (p_types))
+    order by priority desc, run_at, id
+    limit greatest(least(coalesce(p_max_count, 1), 1000), 0)
+    for update skip locked);
+end
+$$;
+
+--
+-- Name: complete(bigint, uuid, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.complete(p_id bigint, p_lease_token uuid, p_result jsonb DEFAULT NULL::jsonb) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+begin
+  update orchestrator.tasks
+     set status = 'succeeded', result = p_result, finished_at = now(), updated_at = now(),
+         locked_by = null, locked_until = null, lease_token = null
+   where id = p_id and status = 'running' and lease_token = p_lease_token;
+  if found then
+    return true;
+  end if;
+  raise notice 'orchestrator.complete(%): stale lease token, nothing changed (lease expired, task cancelled, or already finished)', p_id;
+  return false;
+end
+$$;
+
+--
+-- Name: complete_many(bigint[], uuid[], jsonb[]); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.complete_many(p_ids bigint[], p_lease_tokens uuid[], p_results jsonb[]) RETURNS SETOF bigint
+    LANGUAGE sql
+    AS $$
+  update orchestrator.tasks t
+     set status = 'succeeded', result = d.result, finished_at = now(), updated_at = now(),
+         locked_by = null, locked_until = null, lease_token = null
+    from unnest(p_ids, p_lease_tokens, p_results) as d(id, token, result)
+   where t.id = d.id and t.status = 'running' and t.lease_token = d.token
+  returning t.id
+$$;
+
+--
+-- Name: cron_field(text, text, integer, integer, text[]); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.cron_field(p_text text, p_field text, p_min integer, p_max integer, p_names text[] DEFAULT NULL::text[]) RETURNS integer[]
+    LANGUAGE plpgsql IMMUTABLE
+    AS $_$
+declare
+  v_item text;
+  v_base text;
+  v_step_text text;
+  v_step integer;
+  v_parts text[];
+  v_lo integer;
+  v_hi integer;
+  v_out integer[] := '{}';
+begin
+  foreach v_item in array string_to_array(p_text, ',') loop
+    if v_item = '' then
+      raise exception using errcode = '22023', message = format('invalid cron expression: %s has an empty list item', p_field);
+    end if;
+    v_base := split_part(v_item, '/', 1);
+    v_step_text := case when position('/' in v_item) > 0 then substr(v_item, position('/' in v_item) + 1) end;
+    v_step := 1;
+    if v_step_text is not null then
+      if v_step_text !~ '^\d{1,3}$' or v_step_text::integer < 1 then
+        raise exception using errcode = '22023',
+          message = format('invalid cron expression: %s step in %L must be a whole number of 1 or more', p_field, v_item);
+      end if;
+      v_step := v_step_text::integer;
+    end if;
+    if v_base = '*' then
+      v_lo := p_min;
+      v_hi := p_max;
+    else
+      v_parts := string_to_array(v_base, '-');
+      if cardinality(v_parts) > 2 then
+        raise exception using errcode = '22023', message = format('invalid cron expression: %s %L is not a range', p_field, v_base);
+      end if;
+      v_lo := orchestrator.cron_value(v_parts[1], p_field, p_min, p_max, p_names);
+      if cardinality(v_parts) = 2 then
+        v_hi := orchestrator.cron_value(v_parts[2], p_field, p_min, p_max, p_names);
+        if v_hi < v_lo then
+          raise exception using errcode = '22023', message = format('invalid cron expression: %s range %L runs backwards', p_field, v_base);
+        end if;
+      elsif v_step_text is not null then
+        raise exception using errcode = '22023',
+          message = format('invalid cron expression: %s %L: a step needs a range or * before it', p_field, v_item);
+      else
+        v_hi := v_lo;
+      end if;
+    end if;
+    v_out := v_out || array(select generate_series(v_lo, v_hi, v_step));
+  end loop;
+  return array(select distinct x from unnest(v_out) x order by x);
+end
+$_$;
+
+--
+-- Name: cron_is_valid(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.cron_is_valid(p_expr text) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+begin
+  perform orchestrator.cron_parse(p_expr);
+  return true;
+exception when invalid_parameter_value then
+  return false;
+end
+$$;
+
+--
+-- Name: cron_matches(jsonb, timestamp with time zone); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.cron_matches(p_cron jsonb, p_at timestamp with time zone) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  with t as (select p_at at time zone 'UTC' as ts)
+  select (p_cron -> 'minute') @> to_jsonb(extract(minute from ts)::int)
+     and (p_cron -> 'hour') @> to_jsonb(extract(hour from ts)::int)
+     and (p_cron -> 'month') @> to_jsonb(extract(month from ts)::int)
+     and case when (p_cron ->> 'dom_star')::boolean or (p_cron ->> 'dow_star')::boolean
+              then (p_cron -> 'dom') @> to_jsonb(extract(day from ts)::int) and (p_cron -> 'dow') @> to_jsonb(extract(dow from ts)::int)
+              else (p_cron -> 'dom') @> to_jsonb(extract(day from ts)::int) or (p_cron -> 'dow') @> to_jsonb(extract(dow from ts)::int)
+         end
+  from t
+$$;
+
+--
+-- Name: cron_parse(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.cron_parse(p_expr text) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+declare
+  v_expr text := regexp_replace(btrim(coalesce(p_expr, '')), '\s+', ' ', 'g');
+  v_parts text[];
+  v_dom integer[];
+  v_month integer[];
+  v_dow integer[];
+  v_dom_star boolean;
+  v_dow_star boolean;
+begin
+  v_expr := case lower(v_expr)
+    when '@yearly' then '0 0 1 1 *' when '@annually' then '0 0 1 1 *' when '@monthly' then '0 0 1 * *'
+    when '@weekly' then '0 0 * * 0' when '@daily' then '0 0 * * *' when '@midnight' then '0 0 * * *'
+    when '@hourly' then '0 * * * *' else v_expr end;
+  v_parts := string_to_array(v_expr, ' ');
+  if v_expr = '' or cardinality(v_parts) <> 5 then
+    raise exception using errcode = '22023',
+      message = format('invalid cron expression %L: write five fields (minute hour day-of-month month day-of-week), times in UTC', p_expr);
+  end if;
+  v_dom := orchestrator.cron_field(v_parts[3], 'day_of_month', 1, 31);
+  v_month := orchestrator.cron_field(v_parts[4], 'month', 1, 12,
+    array['jan','feb','mar','apr','may','jun','jul','aug','sep','oct','nov','dec']);
+  v_dow := array(select distinct d % 7 from unnest(orchestrator.cron_field(v_parts[5], 'day_of_week', 0, 7,
+    array['sun','mon','tue','wed','thu','fri','sat'])) d order by 1);
+  v_dom_star := v_parts[3] like '*%';
+  v_dow_star := v_parts[5] like '*%';
+  if not v_dom_star and v_dow_star and not exists (
+    select 1 from unnest(v_month) m, unnest(v_dom) d
+    where d <= (array[31,29,31,30,31,30,31,31,30,31,30,31])[m]
+  ) then
+    raise exception using errcode = '22023',
+      message = format('invalid cron expression %L: no chosen month has any of the chosen days, so it would never run', p_expr);
+  end if;
+  return jsonb_build_object(
+    'expression', lower(v_expr),
+    'minute', to_jsonb(orchestrator.cron_field(v_parts[1], 'minute', 0, 59)),
+    'hour', to_jsonb(orchestrator.cron_field(v_parts[2], 'hour', 0, 23)),
+    'dom', to_jsonb(v_dom), 'month', to_jsonb(v_month), 'dow', to_jsonb(v_dow),
+    'dom_star', v_dom_star, 'dow_star', v_dow_star);
+end
+$$;
+
+--
+-- Name: cron_supports_seconds(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.cron_supports_seconds() RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+  select coalesce(
+    (select string_to_array(split_part(extversion, '-', 1), '.')::int[] >= array[1, 5]
+       from pg_extension where extname = 'pg_cron'),
+    false)
+$$;
+
+--
+-- Name: cron_value(text, text, integer, integer, text[]); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.cron_value(p_raw text, p_field text, p_min integer, p_max integer, p_names text[]) RETURNS integer
+    LANGUAGE plpgsql IMMUTABLE
+    AS $_$
+declare
+  v integer;
+begin
+  if p_raw ~ '^\d{1,3}$' then
+    v := p_raw::integer;
+    if v < p_min or v > p_max then
+      raise exception using errcode = '22023',
+        message = format('invalid cron expression: %s value %s is out of range %s-%s', p_field, v, p_min, p_max);
+    end if;
+    return v;
+  end if;
+  v := array_position(p_names, lower(p_raw));
+  if v is not null then
+    return p_min + v - 1;
+  end if;
+  raise exception using errcode = '22023',
+    message = format('invalid cron expression: %s value %L is not a number%s', p_field, p_raw,
+                     case when p_names is null then '' else ' or a name (' || array_to_string(p_names, ', ') || ')' end);
+end
+$_$;
+
+--
+-- Name: dead_letter(bigint, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.dead_letter(p_id bigint, p_error text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+begin
+  update orchestrator.tasks
+     set status = 'dead', last_error = left(coalesce(p_error, 'task cannot run'), 10000),
+         finished_at = now(), updated_at = now()
+   where id = p_id and status = 'queued';
+  return found;
+end
+$$;
+
+--
+-- Name: enqueue(text, jsonb, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.enqueue(p_type text, p_payload jsonb DEFAULT '{}'::jsonb, p_opts jsonb DEFAULT '{}'::jsonb, OUT task orchestrator.tasks, OUT created boolean) RETURNS record
+    LANGUAGE plpgsql
+    AS $_$
+declare
+  v_opts jsonb := coalesce(p_opts, '{}'::jsonb);
+  v_key text;
+begin
+  if p_type is null or p_type !~ '^[a-z][a-z0-9_.:-]{0,63}$' then
+    raise exception using errcode = '22023',
+      message = format('invalid task type %L', p_type),
+      hint = 'A task type is 1-64 characters: a lowercase letter, then lowercase letters, digits, "_", ".", ":" or "-".';
+  end if;
+  if jsonb_typeof(v_opts) <> 'object' then
+    raise exception using errcode = '22023', message = 'enqueue options must be a JSON object';
+  end if;
+  if p_payload is not null and jsonb_typeof(p_payload) <> 'object' then
+    raise exception using errcode = '22023', message = 'task payload must be a JSON object';
+  end if;
+  v_key := v_opts ->> 'dedupe_key';
+
+  loop
+    insert into orchestrator.tasks (type, payload, priority, run_at, max_attempts, backoff_base_seconds, dedupe_key, source, parent_id)
+    values (
+      p_type,
+      coalesce(p_payload, '{}'::jsonb),
+      coalesce((v_opts ->> 'priority')::integer, 0),
+      coalesce((v_opts ->> 'run_at')::timestamptz, now()),
+      coalesce((v_opts ->> 'max_attempts')::integer, 5),
+      coalesce((v_opts ->> 'backoff_base_seconds')::numeric, 2),
+      v_key,
+      coalesce(v_opts ->> 'source', 'sql'),
+      (v_opts ->> 'parent_id')::bigint
+    )
+    on conflict (dedupe_key) where dedupe_key is not null and status in ('queued', 'running') do nothing
+    returning * into task;
+    if found then
+      created := true;
+      return;
+    end if;
+
+    select * into task from orchestrator.tasks
+    where dedupe_key = v_key and status in ('queued', 'running');
+    if found then
+      created := false;
+      return;
+    end if;
+    -- The live holder of the key finished between our insert and our select: insert again.
+  end loop;
+end
+$_$;
+
+--
+-- Name: enqueue_many(text, jsonb[], jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.enqueue_many(p_type text, p_payloads jsonb[], p_opts jsonb DEFAULT '{}'::jsonb) RETURNS SETOF orchestrator.tasks
+    LANGUAGE sql
+    AS $$
+  insert into orchestrator.tasks (type, payload, priority, run_at, max_attempts, backoff_base_seconds, source)
+  select p_type, coalesce(p, '{}'::jsonb),
+         coalesce((p_opts ->> 'priority')::integer, 0),
+         coalesce((p_opts ->> 'run_at')::timestamptz, now()),
+         coalesce((p_opts ->> 'max_attempts')::integer, 5),
+         coalesce((p_opts ->> 'backoff_base_seconds')::numeric, 2),
+         coalesce(p_opts ->> 'source', 'sql')
+  from unnest(p_payloads) as p
+  returning *
+$$;
+
+--
+-- Name: event_fingerprint(text, text, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.event_fingerprint(p_source text, p_type text, p_message text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select md5(coalesce(p_source, '') || E'\x1f' || coalesce(p_type, '') || E'\x1f' || orchestrator.normalize_message(p_message))
+$$;
+
+--
+-- Name: events; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.events (
+    id bigint NOT NULL,
+    source text NOT NULL,
+    type text NOT NULL,
+    level orchestrator.log_level DEFAULT 'info'::orchestrator.log_level NOT NULL,
+    message text,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    fingerprint text GENERATED ALWAYS AS (orchestrator.event_fingerprint(source, type, message)) STORED NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    via text DEFAULT 'sql'::text NOT NULL,
+    external_id text,
+    processed_at timestamp with time zone DEFAULT now(),
+    route_error text,
+    matched_rules text[] DEFAULT '{}'::text[] NOT NULL,
+    tasks_created integer DEFAULT 0 NOT NULL,
+    wants_ticket boolean DEFAULT false NOT NULL,
+    ticket_id bigint,
+    CONSTRAINT events_external_id_check CHECK (((length(external_id) >= 1) AND (length(external_id) <= 200))),
+    CONSTRAINT events_message_check CHECK ((length(message) <= 10000)),
+    CONSTRAINT events_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT events_source_check CHECK (((source ~ '^[a-z0-9][a-z0-9_.-]*$'::text) AND (length(source) <= 64))),
+    CONSTRAINT events_type_check CHECK (((type ~ '^[A-Za-z0-9][A-Za-z0-9_.:/-]*$'::text) AND (length(type) <= 100))),
+    CONSTRAINT events_via_check CHECK ((via = ANY (ARRAY['watcher'::text, 'api'::text, 'webhook'::text, 'sql'::text])))
+);
+
+--
+-- Name: event_context(orchestrator.events); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.event_context(e orchestrator.events) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select jsonb_build_object(
+    'event', to_jsonb(e),
+    'record', case when jsonb_typeof(e.payload -> 'record') = 'object' then e.payload -> 'record' else e.payload end,
+    'payload', e.payload)
+$$;
+
+--
+-- Name: events_housekeeping(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.events_housekeeping() RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_ids bigint[];
+  v_tasks integer := 0;
+  v_pruned integer;
+  v_error text;
+begin
+  delete from orchestrator.event_replay_guard where received_at < now() - interval '15 minutes';
+  get diagnostics v_pruned = row_count;
+  select array_agg(s.id order by s.id) into v_ids
+  from (select id from orchestrator.events where processed_at is null order by id limit 5000) s;
+  if v_ids is not null then
+    begin
+      v_tasks := orchestrator.route_events(v_ids);
+      update orchestrator.events set processed_at = now(), route_error = null where id = any (v_ids);
+    exception when others then
+      get stacked diagnostics v_error = message_text;
+      update orchestrator.events set route_error = left(v_error, 2000) where id = any (v_ids);
+      insert into orchestrator.logs (level, component, message, context)
+      values ('error', 'events', format('retrying %s unrouted events failed again: %s', cardinality(v_ids), v_error),
+              jsonb_build_object('first_event_id', v_ids[1], 'events', cardinality(v_ids)));
+      v_ids := null;
+    end;
+  end if;
+  return jsonb_build_object('rerouted', coalesce(cardinality(v_ids), 0), 'tasks_created', v_tasks, 'signatures_pruned', v_pruned);
+end
+$$;
+
+--
+-- Name: events_route_on_insert(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.events_route_on_insert() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_rules bigint[];
+  v_ids bigint[];
+  v_state text;
+  v_error text;
+begin
+  -- First the rules that can match at all, judged on the statement's distinct
+  -- (source, type, level): a bulk insert of 10,000 rows is usually one key, and
+  -- most statements match no rule, so most end here without a per-row check.
+  select array_agg(r.id) into v_rules
+  from orchestrator.event_rules r
+  where r.enabled
+    and exists (
+      select 1 from (select distinct e.source, e.type, e.level from orchestrator_new_events e) k
+      where (r.source_like is null or k.source like r.source_like)
+        and k.type like r.type_like
+        and (r.min_level is null or k.level >= r.min_level));
+  if v_rules is null then
+    return null;
+  end if;
+  select array_agg(e.id order by e.id) into v_ids
+  from orchestrator_new_events e
+  where exists (
+    select 1 from orchestrator.event_rules r
+    where r.id = any (v_rules)
+      and (r.source_like is null or e.source like r.source_like)
+      and e.type like r.type_like
+      and (r.min_level is null or e.level >= r.min_level)
+      and e.payload @> r.match);
+  if v_ids is null then
+    return null;
+  end if;
+  begin
+    perform orchestrator.route_events(v_ids);
+  exception when others then
+    get stacked diagnostics v_state = returned_sqlstate, v_error = message_text;
+    begin
+      update orchestrator.events set processed_at = null, route_error = left(v_error, 2000) where id = any (v_ids);
+      insert into orchestrator.logs (level, component, message, context)
+      values ('error', 'events', format('could not route %s events; they are kept and will be retried: %s', cardinality(v_ids), v_error),
+              jsonb_build_object('sqlstate', v_state, 'first_event_id', v_ids[1], 'events', cardinality(v_ids)));
+    exception when others then
+      raise warning 'orchestrator: routing % events failed (%) and could not be recorded', cardinality(v_ids), v_error;
+    end;
+  end;
+  return null;
+end
+$$;
+
+--
+-- Name: extend_leases(bigint[], uuid[], jsonb, numeric); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.extend_leases(p_ids bigint[], p_lease_tokens uuid[], p_type_leases jsonb DEFAULT NULL::jsonb, p_lease_seconds numeric DEFAULT 60) RETURNS TABLE(id bigint, locked_until timestamp with time zone)
+    LANGUAGE sql
+    AS $$
+  update orchestrator.tasks t
+     set locked_until = now() + make_interval(secs => greatest(
+           coalesce((p_type_leases ->> t.type)::numeric, p_lease_seconds, 60), 1)),
+         updated_at = now()
+    from unnest(p_ids, p_lease_tokens) as d(id, token)
+   where t.id = d.id and t.status = 'running' and t.lease_token = d.token
+  returning t.id, t.locked_until
+$$;
+
+--
+-- Name: fail(bigint, uuid, text, boolean); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.fail(p_id bigint, p_lease_token uuid, p_error text, p_retryable boolean DEFAULT true) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_status orchestrator.task_status;
+begin
+  update orchestrator.tasks t
+     set status = case when coalesce(p_retryable, true) and t.attempts < t.max_attempts
+                       then 'queued'::orchestrator.task_status else 'dead'::orchestrator.task_status end,
+         run_at = case when coalesce(p_retryable, true) and t.attempts < t.max_attempts
+                       then now() + orchestrator.retry_delay(t.attempts, t.backoff_base_seconds) else t.run_at end,
+         finished_at = case when coalesce(p_retryable, true) and t.attempts < t.max_attempts then null else now() end,
+         last_error = left(coalesce(p_error, 'unknown error'), 10000),
+         locked_by = null, locked_until = null, lease_token = null, updated_at = now()
+   where t.id = p_id and t.status = 'running' and t.lease_token = p_lease_token
+  returning t.status into v_status;
+  if found then
+    return v_status::text;
+  end if;
+  raise notice 'orchestrator.fail(%): stale lease token, nothing changed (lease expired, task cancelled, or already finished)', p_id;
+  return 'stale';
+end
+$$;
+
+--
+-- Name: fail_many(bigint[], uuid[], text[], boolean[]); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.fail_many(p_ids bigint[], p_lease_tokens uuid[], p_errors text[], p_retryables boolean[]) RETURNS TABLE(id bigint, status text)
+    LANGUAGE sql
+    AS $$
+  select d.id, orchestrator.fail(d.id, d.token, d.error, d.retryable)
+  from unnest(p_ids, p_lease_tokens, p_errors, p_retryables) with ordinality as d(id, token, error, retryable, n)
+  order by d.n
+$$;
+
+--
+-- Name: glob_to_like(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.glob_to_like(p_glob text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select replace(replace(replace(replace(replace(p_glob, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%'), '?', '_')
+$$;
+
+--
+-- Name: hand_off(text, text[], text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.hand_off(p_isolate text, p_types text[] DEFAULT NULL::text[], p_reason text DEFAULT 'handoff'::text) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+begin
+  if not exists (select 1 from orchestrator.tasks
+                 where status = 'queued' and run_at <= now() and (p_types is null or type = any(p_types))) then
+    return 'none';
+  end if;
+  if orchestrator.other_worker_listening(p_isolate) then
+    perform pg_notify('orchestrator_task_ready', '');
+    return 'notified';
+  end if;
+  return case when orchestrator.wake_worker(p_reason) is null then 'none' else 'woken' end;
+end
+$$;
+
+--
+-- Name: is_jwt(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.is_jwt(p_key text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $_$
+  select p_key ~ '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$'
+$_$;
+
+--
+-- Name: is_secret_name(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.is_secret_name(p_name text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+  select coalesce(p_name, '') ~* '(pass(word|wd|phrase)|secret|token|api[_-]?key|apikey|private[_-]?key|access[_-]?key|credential|authorization|cookie|session[_-]?id|(^|[_-])(salt|otp|pin|ssn|cvv|jwt)([_-]|$))'
+$_$;
+
+--
+-- Name: isolate_terminated(text, text, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.isolate_terminated(p_execution_id text, p_reason text, p_detail text DEFAULT NULL::text) RETURNS TABLE(id bigint, status orchestrator.task_status, attempt_counted boolean)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+declare
+  v_wake boolean := false;
+  v_why text := p_reason || coalesce(' (' || p_detail || ')', '');
+begin
+  if p_execution_id is null or p_execution_id = '' or p_reason is null or p_reason = '' then
+    raise exception using errcode = '22023',
+      message = 'isolate_terminated needs the execution id of the terminated isolate and the shutdown reason';
+  end if;
+  for id, status, attempt_counted in
+    with held as (
+      select t.id, t.suspect from orchestrator.tasks t
+       where t.status = 'running' and orchestrator.lease_isolate(t.locked_by) = p_execution_id
+       for update
+    ), held_count as (
+      select count(*)::integer as n from held
+    ), judged as (
+      select h.id, (c.n = 1 or h.suspect) as counted, h.suspect, c.n from held h, held_count c
+    )
+    update orchestrator.tasks t
+       set status = case when j.counted and t.attempts >= t.max_attempts
+                         then 'dead'::orchestrator.task_status else 'queued'::orchestrator.task_status end,
+           attempts = case when j.counted then t.attempts else t.attempts - 1 end,
+           run_at = case when not j.counted then now()
+                         when t.attempts < t.max_attempts then now() + orchestrator.retry_delay(t.attempts, t.backoff_base_seconds)
+                         else t.run_at end,
+           finished_at = case when j.counted and t.attempts >= t.max_attempts then now() end,
+           last_error = case when j.counted
+             then format('isolate terminated: %s, during attempt %s of %s, as the only %s there: this task caused it',
+                         v_why, t.attempts, t.max_attempts, case when j.suspect then 'suspect' else 'task' end)
+             else format('isolate terminated: %s, while this task ran beside %s other task(s); attempt %s not counted, it runs as a suspect next',
+                         v_why, j.n - 1, t.attempts) end,
+           suspect = true,
+           locked_by = null, locked_until = null, lease_token = null, updated_at = now()
+      from judged j
+     where t.id = j.id
+    returning t.id, t.status, j.counted
+  loop
+    v_wake := v_wake or (status = 'queued' and not attempt_counted);
+    return next;
+  end loop;
+  if v_wake then
+    perform orchestrator.wake_worker('isolate_terminated');
+  end if;
+end
+$$;
+
+--
+-- Name: lease_isolate(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.lease_isolate(p_locked_by text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select case when p_locked_by like 'edge:%/%' then split_part(substr(p_locked_by, 6), '/', 1) end
+$$;
+
+--
+-- Name: lower_collapsed(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.lower_collapsed(p_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select case when strpos(p_text, '  ') > 0 or strpos(p_text, E'\t') > 0 or strpos(p_text, E'\n') > 0 or strpos(p_text, E'\r') > 0
+              then regexp_replace(lower(p_text), '[[:space:]]+', ' ', 'g') else lower(p_text) end
+$$;
+
+--
+-- Name: next_sweep_in(double precision); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.next_sweep_in(p_max_seconds double precision DEFAULT 10) RETURNS double precision
+    LANGUAGE sql STABLE
+    AS $$
+  select greatest(0, least(p_max_seconds,
+    extract(epoch from (select min(locked_until) from orchestrator.tasks where status = 'running') - now())::float8))
+$$;
+
+--
+-- Name: normalize_message(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.normalize_message(p_message text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select btrim(case
+    when p_message is null then ''
+    when p_message !~ '[0-9]' then orchestrator.lower_collapsed(p_message)
+    else regexp_replace(
+      regexp_replace(
+        case when strpos(p_message, '-') = 0 and strpos(p_message, ':') = 0 then orchestrator.lower_collapsed(p_message)
+             else regexp_replace(
+                    regexp_replace(orchestrator.lower_collapsed(p_message),
+                      -- 2026-11-24, 2026-11-24T01:02:03.456Z, 2026-11-24 01:02:03+00, 01:02:03(.456)
+                      '\d{4}-\d\d-\d\d([t ]\d[0-9:.]*(z|[+-][0-9:]+)?)?|\d?\d:\d\d:\d\d[0-9.]*', '<ts>', 'g'),
+                    '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'g')
+        end,
+        '0x[0-9a-f]+|(^|[^0-9a-z])[0-9a-f]*([0-9][a-f]|[a-f][0-9])[0-9a-f]*(?![0-9a-z])', '\1<hex>', 'g'),
+      '[0-9]+', '<n>', 'g')
+  end)
+$$;
+
+--
+-- Name: notion_attach(regclass, text, text, text[]); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.notion_attach(p_table regclass, p_entity text, p_key_column text, p_fields text[]) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_args text;
+begin
+  if p_entity not in ('ticket', 'sop') then
+    raise exception using errcode = '22023', message = format('notion_attach: unknown entity %L (ticket or sop)', p_entity);
+  end if;
+  if not exists (select 1 from pg_attribute where attrelid = p_table and attname = p_key_column and not attisdropped) then
+    raise exception using errcode = '22023', message = format('notion_attach: %s has no column %I', p_table, p_key_column);
+  end if;
+  v_args := array_to_string(array(select quote_literal(a) from unnest(array[p_entity, p_key_column] || p_fields) a), ', ');
+  execute format('drop trigger if exists notion_push_ins on %s', p_table);
+  execute format('drop trigger if exists notion_push_upd on %s', p_table);
+  execute format('create trigger notion_push_ins after insert on %s referencing new table as new_rows '
+                 'for each statement execute function orchestrator.notion_rows_inserted(%s)', p_table, v_args);
+  if cardinality(p_fields) > 0 then
+    execute format('create trigger notion_push_upd after update on %s referencing old table as old_rows new table as new_rows '
+                   'for each statement execute function orchestrator.notion_rows_updated(%s)', p_table, v_args);
+  end if;
+  return true;
+end
+$$;
+
+--
+-- Name: notion_cron_tick(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.notion_cron_tick() RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_id bigint;
+begin
+  perform orchestrator.sync_attach_known_tables();
+  if not orchestrator.notion_sync_enabled() then
+    return null;
+  end if;
+  select (r.task).id into v_id
+  from orchestrator.enqueue('notion.pull', '{}'::jsonb, jsonb_build_object(
+    'dedupe_key', 'notion.pull:' || to_char(date_trunc('minute', now() at time zone 'UTC'), 'YYYY-MM-DD"T"HH24:MI'),
+    'source', 'cron', 'max_attempts', 3, 'priority', -5)) r;
+  return v_id;
+end
+$$;
+
+--
+-- Name: notion_enqueue_pushes(text, text[]); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.notion_enqueue_pushes(p_entity text, p_keys text[]) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_count integer;
+begin
+  insert into orchestrator.tasks (type, payload, priority, max_attempts, backoff_base_seconds, dedupe_key, source)
+  select 'notion.push', jsonb_build_object('entity', p_entity, 'key', k), -10, 8, 5,
+         case when exists (select 1 from orchestrator.tasks t
+                           where t.dedupe_key = format('notion.push:%s:%s', p_entity, k) and t.status = 'running')
+              then format('notion.push:%s:%s:next', p_entity, k)
+              else format('notion.push:%s:%s', p_entity, k) end,
+         'notion-sync'
+  from (select distinct k from unnest(p_keys) k where k is not null) x
+  on conflict (dedupe_key) where dedupe_key is not null and status in ('queued', 'running') do nothing;
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$$;
+
+--
+-- Name: notion_note_field_changes(text, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.notion_note_field_changes(p_entity text, p_changes jsonb) RETURNS void
+    LANGUAGE sql
+    AS $$
+  -- p_changes: [{key, fields: [...]}]
+  update orchestrator.notion_pages p
+     set field_times = p.field_times || (select jsonb_object_agg(f, to_jsonb(clock_timestamp()))
+                                           from jsonb_array_elements_text(c.value -> 'fields') f),
+         updated_at = now()
+    from jsonb_array_elements(p_changes) c
+   where p.entity = p_entity and p.row_key = c.value ->> 'key'
+     and jsonb_array_length(c.value -> 'fields') > 0
+$$;
+
+--
+-- Name: notion_push_target(text, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.notion_push_target(p_dedupe_key text, p_payload jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $_$
+  select coalesce(regexp_replace(p_dedupe_key, ':next$', ''),
+                  'notion.push:' || coalesce(p_payload ->> 'entity', p_payload ->> 'kind') || ':' || coalesce(p_payload ->> 'key', p_payload ->> 'id'))
+$_$;
+
+--
+-- Name: notion_repush_dead(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.notion_repush_dead() RETURNS TABLE(requeued integer, coalesced integer, task_ids bigint[])
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_requeued bigint[];
+  v_coalesced integer;
+begin
+  -- One statement: every part sees the same dead and live pushes.
+  with dead as (
+    select t.id, orchestrator.notion_push_target(t.dedupe_key, t.payload) as target,
+           row_number() over (partition by orchestrator.notion_push_target(t.dedupe_key, t.payload) order by t.id desc) as rn
+    from orchestrator.tasks t where t.type = 'notion.push' and t.status = 'dead'
+  ), plan as (
+    select d.*, (select l.id from orchestrator.tasks l
+                  where l.type = 'notion.push' and l.status in ('queued', 'running')
+                    and l.dedupe_key in (d.target, d.target || ':next')
+                  order by l.id limit 1) as live_id
+    from dead d
+  ), bring_forward as (
+    -- Covered rows: their queued push runs now.
+    update orchestrator.tasks t set run_at = now(), updated_at = now()
+     where t.id in (select live_id from plan where live_id is not null) and t.status = 'queued' and t.run_at > now()
+    returning t.id
+  ), requeue as (
+    update orchestrator.tasks t
+       set status = 'queued', attempts = 0, run_at = now(), finished_at = null, result = null,
+           dedupe_key = case when t.dedupe_key is null then null else p.target end, updated_at = now()
+      from plan p
+     where t.id = p.id and p.rn = 1 and p.live_id is null
+    returning t.id
+  ), cancel as (
+    update orchestrator.tasks t
+       set status = 'cancelled', updated_at = now(),
+           result = jsonb_build_object('coalesced_into',
+             coalesce(p.live_id, (select w.id from plan w where w.target = p.target and w.rn = 1)))
+      from plan p
+     where t.id = p.id and (p.rn > 1 or p.live_id is not null)
+    returning t.id
+  )
+  select (select coalesce(array_agg(id order by id), '{}') from requeue), (select count(*)::int from cancel)
+    into v_requeued, v_coalesced;
+  if cardinality(v_requeued) > 0 then
+    perform orchestrator.wake_worker('notion.repush');
+  end if;
+  return query select cardinality(v_requeued), v_coalesced, v_requeued;
+end
+$$;
+
+--
+-- Name: notion_rows_inserted(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.notion_rows_inserted() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_entity text := tg_argv[0];
+  v_key_col text := tg_argv[1];
+begin
+  if current_setting('orchestrator.sync_origin', true) = 'notion' or not orchestrator.notion_sync_enabled() then
+    return null;
+  end if;
+  perform orchestrator.notion_enqueue_pushes(v_entity, array_agg(to_jsonb(n) ->> v_key_col))
+  from new_rows n
+  having count(*) > 0;
+  return null;
+end
+$$;
+
+--
+-- Name: notion_rows_updated(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.notion_rows_updated() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_entity text := tg_argv[0];
+  v_key_col text := tg_argv[1];
+  v_fields text[] := tg_argv[2:];
+  v_changes jsonb;
+begin
+  if current_setting('orchestrator.sync_origin', true) = 'notion' or not orchestrator.notion_sync_enabled() then
+    return null;
+  end if;
+  select jsonb_agg(jsonb_build_object('key', c.key, 'fields', c.fields))
+    into v_changes
+    from (
+      select nj ->> v_key_col as key,
+             (select coalesce(jsonb_agg(f), '[]'::jsonb) from unnest(v_fields) f where nj -> f is distinct from oj -> f) as fields
+        from (select to_jsonb(n) as nj from new_rows n) nn
+        join (select to_jsonb(o) as oj from old_rows o) oo on oo.oj -> v_key_col = nn.nj -> v_key_col
+    ) c
+   where jsonb_array_length(c.fields) > 0;
+  if v_changes is null then
+    return null;
+  end if;
+  perform orchestrator.notion_note_field_changes(v_entity, v_changes);
+  perform orchestrator.notion_enqueue_pushes(v_entity, array(select c ->> 'key' from jsonb_array_elements(v_changes) c));
+  return null;
+end
+$$;
+
+--
+-- Name: notion_sync_enabled(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.notion_sync_enabled() RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+  select exists (select 1 from orchestrator.sync_state where enabled)
+$$;
+
+--
+-- Name: notion_verification_clear(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.notion_verification_clear() RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_n integer;
+begin
+  update orchestrator.notion_webhook_verification
+     set open_until = null, replace_allowed = false, token_received_at = null, updated_at = now()
+   where singleton;
+  delete from vault.secrets where name = 'notion_webhook_verification_token';
+  get diagnostics v_n = row_count;
+  update orchestrator.sync_state set webhook_token_received_at = null, updated_at = now() where webhook_token_received_at is not null;
+  return v_n > 0;
+end
+$$;
+
+--
+-- Name: notion_verification_offer(text, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.notion_verification_offer(p_token text, p_database_id text DEFAULT NULL::text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row orchestrator.notion_webhook_verification;
+  v_id uuid;
+begin
+  if p_token is null or length(p_token) not between 8 and 500 then
+    raise exception using errcode = '22023', message = 'verification token has an unexpected length';
+  end if;
+  -- Cheap refusal first, without a lock: the usual case for an attacker.
+  if not exists (select 1 from orchestrator.notion_webhook_verification where singleton and open_until > now()) then
+    return 'closed';
+  end if;
+  select * into v_row from orchestrator.notion_webhook_verification where singleton for update;
+  if v_row.open_until is null or v_row.open_until <= now() then
+    return 'closed'; -- another offer took the window meanwhile
+  end if;
+  select id into v_id from vault.secrets where name = 'notion_webhook_verification_token';
+  if v_id is not null and not v_row.replace_allowed then
+    return 'token_stored';
+  end if;
+  if v_id is null then
+    perform vault.create_secret(p_token, 'notion_webhook_verification_token',
+      'Notion webhook verification token: paste it into Notion''s Verify dialog and set NOTION_WEBHOOK_SECRET to it');
+  else
+    perform vault.update_secret(v_id, p_token);
+  end if;
+  -- One token per window: the first closes it.
+  update orchestrator.notion_webhook_verification
+     set open_until = null, replace_allowed = false, token_received_at = now(), updated_at = now()
+   where singleton;
+  if p_database_id is not null then
+    insert into orchestrator.sync_state (database_id, webhook_token_received_at) values (p_database_id, now())
+    on conflict (database_id) do update set webhook_token_received_at = now(), updated_at = now();
+  end if;
+  return 'stored';
+end
+$$;
+
+--
+-- Name: notion_verification_open(integer, boolean); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.notion_verification_open(p_seconds integer, p_replace boolean DEFAULT false) RETURNS TABLE(outcome text, open_until timestamp with time zone, token_received_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_stored boolean;
+  v_row orchestrator.notion_webhook_verification;
+begin
+  if p_seconds is null or p_seconds not between 10 and 3600 then
+    raise exception using errcode = '22023', message = format('open_for_seconds must be 10..3600, got %s', p_seconds);
+  end if;
+  select * into v_row from orchestrator.notion_webhook_verification where singleton for update;
+  v_stored := exists (select 1 from vault.secrets where name = 'notion_webhook_verification_token');
+  if v_stored and not coalesce(p_replace, false) then
+    return query select 'token_stored'::text, v_row.open_until, v_row.token_received_at;
+    return;
+  end if;
+  update orchestrator.notion_webhook_verification v
+     set open_until = now() + make_interval(secs => p_seconds), opened_at = now(),
+         replace_allowed = coalesce(p_replace, false), updated_at = now()
+   where v.singleton
+  returning * into v_row;
+  return query select 'opened'::text, v_row.open_until, v_row.token_received_at;
+end
+$$;
+
+--
+-- Name: notion_verification_state(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.notion_verification_state() RETURNS TABLE(window_open_until timestamp with time zone, replace_allowed boolean, token_stored boolean, token_received_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select case when v.open_until > now() then v.open_until end, v.replace_allowed,
+         exists (select 1 from vault.secrets where name = 'notion_webhook_verification_token'), v.token_received_at
+  from orchestrator.notion_webhook_verification v where v.singleton
+$$;
+
+--
+-- Name: open_ticket(bigint, text, orchestrator.ticket_priority, bigint); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.open_ticket(p_event_id bigint, p_title text DEFAULT NULL::text, p_priority orchestrator.ticket_priority DEFAULT NULL::orchestrator.ticket_priority, p_task_id bigint DEFAULT NULL::bigint) RETURNS TABLE(ticket_id bigint, created boolean, reopened boolean, attached integer, occurrences bigint, status text)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+declare
+  e orchestrator.events;
+  t orchestrator.tickets;
+  v_created boolean := false;
+  v_reopened boolean := false;
+  v_n integer;
+  v_first timestamptz;
+  v_last timestamptz;
+  v_last_id bigint;
+begin
+  select * into e from orchestrator.events ev where ev.id = p_event_id;
+  if not found then
+    raise exception using errcode = 'P0002', message = format('event %s does not exist (it may have been pruned)', p_event_id);
+  end if;
+
+  loop
+    select * into t from orchestrator.tickets tk
+     where tk.fingerprint = e.fingerprint and tk.status <> 'closed'
+     for update;
+    exit when found;
+    begin
+      insert into orchestrator.tickets (title, description, priority, source, fingerprint, occurrences,
+                                        first_seen, last_seen, first_event_id, last_event_id, task_id)
+      values (
+        left(coalesce(nullif(btrim(p_title), ''), format('[%s] %s', e.source, coalesce(nullif(btrim(e.message), ''), e.type))), 500),
+        format('%s events from %s (%s) with the pattern: %s', e.level, e.source, e.type,
+               left(coalesce(nullif(orchestrator.normalize_message(e.message), ''), '(no message)'), 2000)),
+        coalesce(p_priority, case e.level when 'fatal' then 'urgent' when 'error' then 'high' else 'normal' end::orchestrator.ticket_priority),
+        e.source, e.fingerprint, 0, e.occurred_at, e.occurred_at, e.id, e.id, p_task_id)
+      returning * into t;
+      v_created := true;
+      exit;
+    exception when unique_violation then
+      -- Another transaction opened it first: loop, lock and use theirs.
+    end;
+  end loop;
+
+  with linked as (
+    update orchestrator.events ev set ticket_id = t.id, wants_ticket = false
+     where ev.fingerprint = e.fingerprint and ev.ticket_id is null and (ev.wants_ticket or ev.id = e.id)
+    returning ev.id, ev.occurred_at
+  )
+  select count(*), min(l.occurred_at), max(l.occurred_at), max(l.id) into v_n, v_first, v_last, v_last_id from linked l;
+
+  v_reopened := t.status = 'resolved' and v_n > 0;
+  update orchestrator.tickets tk
+     set occurrences = tk.occurrences + v_n,
+         first_seen = case when v_n > 0 then least(tk.first_seen, v_first) else tk.first_seen end,
+         last_seen = case when v_n > 0 then greatest(tk.last_seen, v_last) else tk.last_seen end,
+         last_event_id = greatest(tk.last_event_id, v_last_id),
+         status = case when v_reopened then 'open'::orchestrator.ticket_status else tk.status end,
+         reopened_count = tk.reopened_count + v_reopened::integer,
+         reopened_at = case when v_reopened then now() else tk.reopened_at end,
+         resolved_at = case when v_reopened then null else tk.resolved_at end,
+         updated_at = case when v_n > 0 then now() else tk.updated_at end
+   where tk.id = t.id
+  returning * into t;
+
+  return query select t.id, v_created, v_reopened, v_n, t.occurrences, t.status::text;
+end
+$$;
+
+--
+-- Name: other_worker_listening(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.other_worker_listening(p_isolate text) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+  select exists (select 1 from orchestrator.worker_presence where isolate <> p_isolate and until > now())
+$$;
+
+--
+-- Name: presence_end(text, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.presence_end(p_isolate text, p_reason text DEFAULT 'presence_end'::text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+begin
+  delete from orchestrator.worker_presence where isolate = p_isolate;
+  -- A new statement, a new snapshot: it sees every insert that held the row.
+  return orchestrator.hand_off(p_isolate, null, p_reason) <> 'none';
+end
+$$;
+
+--
+-- Name: presence_renew(text, numeric); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.presence_renew(p_isolate text, p_seconds numeric DEFAULT 3) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_new boolean;
+begin
+  insert into orchestrator.worker_presence (isolate, until)
+  values (p_isolate, now() + make_interval(secs => least(greatest(p_seconds, 0.5), 30)))
+  on conflict (isolate) do update set until = excluded.until
+  returning xmax = 0 into v_new;
+  if v_new then
+    perform pg_notify('orchestrator_worker_present', p_isolate);
+  end if;
+end
+$$;
+
+--
+-- Name: prune_events(jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.prune_events(p_opts jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_days integer := greatest(1, coalesce((coalesce(p_opts, '{}'::jsonb) ->> 'events_days')::integer,
+                                         (orchestrator.setting('retention.events_days') #>> '{}')::integer, 30));
+  v_n bigint;
+  v_fn text;
+  v_dropped integer := 0;
+begin
+  delete from orchestrator.events where processed_at is not null and received_at < now() - make_interval(days => v_days);
+  get diagnostics v_n = row_count;
+  -- A dropped watched table takes its trigger with it but leaves its watcher row
+  -- and capture function behind: forget both.
+  for v_fn in
+    delete from orchestrator.watchers w where not exists (select 1 from pg_class c where c.oid = w.relid)
+    returning w.function_name
+  loop
+    execute format('drop function if exists orchestrator.%I()', v_fn);
+    v_dropped := v_dropped + 1;
+  end loop;
+  return jsonb_build_object('events', jsonb_build_object('deleted', v_n, 'days', v_days),
+                            'watchers_of_dropped_tables', jsonb_build_object('deleted', v_dropped));
+end
+$$;
+
+--
+-- Name: prune_history(jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.prune_history(p_opts jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select orchestrator.prune_run_history(p_opts) || orchestrator.prune_events(p_opts)
+$$;
+
+--
+-- Name: prune_run_history(jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.prune_run_history(p_opts jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_opts jsonb := coalesce(p_opts, '{}'::jsonb);
+  v_out jsonb := '{}'::jsonb;
+  v_n bigint;
+  v_days integer;
+  function_start timestamptz := now();
+begin
+  v_days := greatest(1, coalesce((v_opts ->> 'tasks_days')::integer, (orchestrator.setting('retention.tasks_days') #>> '{}')::integer, 14));
+  delete from orchestrator.tasks
+   where status in ('succeeded', 'dead', 'cancelled') and finished_at < function_start - make_interval(days => v_days);
+  get diagnostics v_n = row_count;
+  v_out := v_out || jsonb_build_object('tasks', jsonb_build_object('deleted', v_n, 'days', v_days));
+
+  v_days := greatest(1, coalesce((v_opts ->> 'logs_days')::integer, (orchestrator.setting('retention.logs_days') #>> '{}')::integer, 30));
+  delete from orchestrator.logs where at < function_start - make_interval(days => v_days);
+  get diagnostics v_n = row_count;
+  v_out := v_out || jsonb_build_object('logs', jsonb_build_object('deleted', v_n, 'days', v_days));
+
+  v_days := greatest(1, coalesce((v_opts ->> 'schedule_runs_days')::integer, (orchestrator.setting('retention.schedule_runs_days') #>> '{}')::integer, 30));
+  delete from orchestrator.schedule_runs where created_at < function_start - make_interval(days => v_days);
+  get diagnostics v_n = row_count;
+  v_out := v_out || jsonb_build_object('schedule_runs', jsonb_build_object('deleted', v_n, 'days', v_days));
+
+  v_days := greatest(1, coalesce((v_opts ->> 'workflow_runs_days')::integer, (orchestrator.setting('retention.workflow_runs_days') #>> '{}')::integer, 30));
+  delete from orchestrator.workflow_runs
+   where status <> 'running' and finished_at < function_start - make_interval(days => v_days);
+  get diagnostics v_n = row_count;
+  v_out := v_out || jsonb_build_object('workflow_runs', jsonb_build_object('deleted', v_n, 'days', v_days));
+
+  v_days := greatest(1, coalesce((v_opts ->> 'cron_runs_days')::integer, (orchestrator.setting('retention.cron_runs_days') #>> '{}')::integer, 7));
+  begin
+    -- pg_cron keeps every run forever; Supabase recommends pruning it on a schedule.
+    delete from cron.job_run_details where coalesce(end_time, start_time) < function_start - make_interval(days => v_days);
+    get diagnostics v_n = row_count;
+    v_out := v_out || jsonb_build_object('cron_runs', jsonb_build_object('deleted', v_n, 'days', v_days));
+  exception when others then
+    v_out := v_out || jsonb_build_object('cron_runs', jsonb_build_object('deleted', 0, 'days', v_days, 'error', sqlerrm));
+  end;
+
+  v_days := greatest(1, coalesce((v_opts ->> 'http_responses_hours')::integer, (orchestrator.setting('retention.http_responses_hours') #>> '{}')::integer, 6));
+  begin
+    if to_regclass('net._http_response') is not null then
+      delete from net._http_response where created < function_start - make_interval(hours => v_days);
+      get diagnostics v_n = row_count;
+    else
+      v_n := 0;
+    end if;
+    v_out := v_out || jsonb_build_object('http_responses', jsonb_build_object('deleted', v_n, 'hours', v_days));
+  exception when others then
+    v_out := v_out || jsonb_build_object('http_responses', jsonb_build_object('deleted', 0, 'hours', v_days, 'error', sqlerrm));
+  end;
+  return v_out;
+end
+$$;
+
+--
+-- Name: rate_limit_defer(text, double precision); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.rate_limit_defer(p_bucket text, p_seconds double precision) RETURNS void
+    LANGUAGE sql
+    AS $$
+  insert into orchestrator.rate_limits (bucket, tat)
+  values (p_bucket, clock_timestamp() + make_interval(secs => greatest(p_seconds, 0)))
+  on conflict (bucket) do update
+    set tat = greatest(orchestrator.rate_limits.tat, excluded.tat), updated_at = clock_timestamp()
+$$;
+
+--
+-- Name: rate_limit_take(text, double precision, integer, double precision); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.rate_limit_take(p_bucket text, p_rate double precision, p_burst integer DEFAULT 1, p_max_wait_seconds double precision DEFAULT 60) RETURNS double precision
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_interval interval;
+  v_tolerance interval;
+  v_tat timestamptz;
+  v_now timestamptz;
+  v_slot timestamptz;
+  v_wait double precision;
+begin
+  if p_rate is null or p_rate <= 0 then
+    raise exception using errcode = '22023', message = format('rate must be > 0, got %s', p_rate);
+  end if;
+  v_interval := make_interval(secs => 1.0 / p_rate);
+  v_tolerance := v_interval * (greatest(coalesce(p_burst, 1), 1) - 1);
+  insert into orchestrator.rate_limits (bucket, tat) values (p_bucket, clock_timestamp())
+  on conflict (bucket) do nothing;
+  select tat into v_tat from orchestrator.rate_limits where bucket = p_bucket for update;
+  v_now := clock_timestamp();
+  v_slot := greatest(v_now, v_tat - v_tolerance);
+  v_wait := extract(epoch from v_slot - v_now);
+  if v_wait > coalesce(p_max_wait_seconds, 60) then
+    return -v_wait;
+  end if;
+  update orchestrator.rate_limits
+     set tat = greatest(v_tat, v_slot) + v_interval, granted = granted + 1, updated_at = v_now
+   where bucket = p_bucket;
+  return greatest(v_wait, 0);
+end
+$$;
+
+--
+-- Name: reap(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.reap() RETURNS integer
+    LANGUAGE sql
+    AS $$
+  with expired as (
+    select id from orchestrator.tasks
+    where status = 'running' and locked_until < now()
+    for update skip locked
+  ), moved as (
+    update orchestrator.tasks t
+       set status = case when t.attempts >= t.max_attempts
+                         then 'dead'::orchestrator.task_status else 'queued'::orchestrator.task_status end,
+           finished_at = case when t.attempts >= t.max_attempts then now() else null end,
+           last_error = format('lease expired: worker %s did not finish attempt %s before %s. Its isolate was likely '
+                               'terminated (CPUTime, WallClockTime or Memory in the function''s logs) or it lost the '
+                               'database',
+                               coalesce(t.locked_by, '?'), t.attempts, t.locked_until),
+           run_at = now(),
+           locked_by = null, locked_until = null, lease_token = null, updated_at = now()
+      from expired
+     where t.id = expired.id
+    returning 1
+  )
+  select count(*)::integer from moved
+$$;
+
+--
+-- Name: record_events(jsonb, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.record_events(p_events jsonb, p_via text DEFAULT 'sql'::text) RETURNS SETOF orchestrator.events
+    LANGUAGE sql
+    AS $$
+  insert into orchestrator.events (source, type, level, message, payload, occurred_at, external_id, via)
+  select x.source, x.type, coalesce(orchestrator.to_level(x.level), 'info'), left(x.message, 10000),
+         orchestrator.strip_secrets(coalesce(x.payload, '{}'::jsonb)), coalesce(x.occurred_at, now()), x.id, p_via
+  from rows from (jsonb_to_recordset(p_events) as (source text, type text, level text, message text,
+                                                   payload jsonb, occurred_at timestamptz, id text))
+       with ordinality as x(source, type, level, message, payload, occurred_at, id, n)
+  order by x.n
+  on conflict (source, external_id) where external_id is not null do nothing
+  returning *
+$$;
+
+--
+-- Name: release_tasks(bigint[], uuid[]); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.release_tasks(p_ids bigint[], p_lease_tokens uuid[]) RETURNS SETOF bigint
+    LANGUAGE sql
+    AS $$
+  update orchestrator.tasks t
+     set status = 'queued', attempts = greatest(t.attempts - 1, 0), started_at = null,
+         locked_by = null, locked_until = null, lease_token = null, updated_at = now()
+    from unnest(p_ids, p_lease_tokens) as d(id, token)
+   where t.id = d.id and t.status = 'running' and t.lease_token = d.token
+  returning t.id
+$$;
+
+--
+-- Name: render_template(jsonb, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.render_template(p_template jsonb, p_context jsonb, OUT value jsonb, OUT missing text[]) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $_$
+declare
+  k text;
+  v jsonb;
+  sub record;
+  s text;
+  m text[];
+  pieces text[];
+  found jsonb;
+  i integer;
+begin
+  missing := '{}';
+  case jsonb_typeof(p_template)
+    when 'object' then
+      value := '{}'::jsonb;
+      for k, v in select e.key, e.value from jsonb_each(p_template) e loop
+        select * into sub from orchestrator.render_template(v, p_context);
+        value := value || jsonb_build_object(k, sub.value);
+        missing := missing || sub.missing;
+      end loop;
+    when 'array' then
+      value := '[]'::jsonb;
+      for v in select x from jsonb_array_elements(p_template) x loop
+        select * into sub from orchestrator.render_template(v, p_context);
+        value := value || jsonb_build_array(sub.value);
+        missing := missing || sub.missing;
+      end loop;
+    when 'string' then
+      s := p_template #>> '{}';
+      if position('{{' in s) = 0 then
+        value := p_template;
+        return;
+      end if;
+      m := regexp_match(s, '^\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}$');
+      if m is not null then
+        found := p_context #> string_to_array(m[1], '.');
+        if found is null then
+          missing := array['{{' || m[1] || '}}'];
+          value := 'null'::jsonb;
+        else
+          value := found;
+        end if;
+        return;
+      end if;
+      pieces := regexp_split_to_array(s, '\{\{\s*[A-Za-z0-9_.-]+\s*\}\}');
+      s := pieces[1];
+      i := 1;
+      for m in select regexp_matches(p_template #>> '{}', '\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}', 'g') loop
+        found := p_context #> string_to_array(m[1], '.');
+        if found is null then
+          missing := missing || ('{{' || m[1] || '}}');
+        end if;
+        i := i + 1;
+        s := s || coalesce(case when jsonb_typeof(found) in ('object', 'array') then found::text else found #>> '{}' end, '') || pieces[i];
+      end loop;
+      value := to_jsonb(s);
+    else
+      value := p_template;
+  end case;
+end
+$_$;
+
+--
+-- Name: retry(bigint); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.retry(p_id bigint) RETURNS SETOF orchestrator.tasks
+    LANGUAGE plpgsql
+    AS $$
+begin
+  return query
+  update orchestrator.tasks
+     set status = 'queued', attempts = 0, run_at = now(), finished_at = null, result = null,
+         updated_at = now()
+   where id = p_id and status in ('dead', 'cancelled')
+  returning *;
+  if found then
+    perform orchestrator.wake_worker('retry');
+  end if;
+end
+$$;
+
+--
+-- Name: retry_delay(integer, numeric); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.retry_delay(p_attempts integer, p_base_seconds numeric) RETURNS interval
+    LANGUAGE sql
+    AS $$
+  select make_interval(secs => least(3600, p_base_seconds * power(2, greatest(p_attempts, 1) - 1))
+                                * (0.5 + random() / 2))
+$$;
+
+--
+-- Name: route_events(bigint[]); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.route_events(p_event_ids bigint[]) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  r orchestrator.event_rules;
+  v_ids bigint[];
+  v_payloads jsonb[];
+  v_missing text[];
+  v_keys text[];
+  v_opts jsonb;
+  v_task_id bigint;
+  v_created boolean;
+  v_n integer;
+  v_total integer := 0;
+  v_ok integer[];
+  v_hit_events bigint[] := '{}';
+  v_hit_rules text[] := '{}';
+  v_hit_tasks integer[] := '{}';
+  i integer;
+begin
+  if p_event_ids is null or cardinality(p_event_ids) = 0 then
+    return 0;
+  end if;
+  for r in select * from orchestrator.event_rules where enabled order by priority desc, id loop
+    select array_agg(e.id order by e.id) into v_ids
+    from orchestrator.events e
+    where e.id = any (p_event_ids)
+      and (r.source_like is null or e.source like r.source_like)
+      and e.type like r.type_like
+      and (r.min_level is null or e.level >= r.min_level)
+      and e.payload @> r.match;
+    continue when v_ids is null;
+
+    v_hit_events := v_hit_events || v_ids;
+    v_hit_rules := v_hit_rules || array_fill(r.name, array[cardinality(v_ids)]);
+    v_hit_tasks := v_hit_tasks || array_fill(0, array[cardinality(v_ids)]);
+
+    if r.task_type = 'ticket.open' then
+      v_ids := orchestrator.attach_to_tickets(v_ids);
+      -- One task per fingerprint: the first waiting event of each stands for the group.
+      select array_agg(s.id order by s.id) into v_ids
+      from (select distinct on (e.fingerprint) e.id from orchestrator.events e
+            where e.id = any (v_ids) order by e.fingerprint, e.id) s;
+      continue when v_ids is null;
+    end if;
+
+    select array_agg(e.id order by e.id),
+           array_agg(p.value order by e.id),
+           array_agg(array_to_string(p.missing || coalesce(d.missing, '{}'), ', ') order by e.id),
+           array_agg(d.value #>> '{}' order by e.id)
+      into v_ids, v_payloads, v_missing, v_keys
+    from orchestrator.events e
+    cross join lateral orchestrator.event_context(e) ctx
+    cross join lateral orchestrator.render_template(r.payload_template, ctx) p
+    left join lateral orchestrator.render_template(to_jsonb(r.dedupe_key), ctx) d on r.dedupe_key is not null
+    where e.id = any (v_ids);
+
+    v_opts := jsonb_strip_nulls(jsonb_build_object('priority', r.priority, 'max_attempts', r.max_attempts, 'source', 'rule:' || r.name));
+    v_ok := array(select g from generate_subscripts(v_ids, 1) g
+                  where v_missing[g] = '' and (r.dedupe_key is null or coalesce(v_keys[g], '') <> ''));
+
+    if r.dedupe_key is null then
+      if cardinality(v_ok) > 0 then
+        select count(*) into v_n
+        from orchestrator.enqueue_many(r.task_type, array(select v_payloads[g] from unnest(v_ok) g), v_opts);
+        v_total := v_total + v_n;
+        v_hit_events := v_hit_events || array(select v_ids[g] from unnest(v_ok) g);
+        v_hit_rules := v_hit_rules || array_fill(r.name, array[cardinality(v_ok)]);
+        v_hit_tasks := v_hit_tasks || array_fill(1, array[cardinality(v_ok)]);
+      end if;
+    else
+      foreach i in array v_ok loop
+        select (x.task).id, x.created into v_task_id, v_created
+        from orchestrator.enqueue(r.task_type, v_payloads[i], v_opts || jsonb_build_object('dedupe_key', left(v_keys[i], 200))) x;
+        if v_created then
+          v_total := v_total + 1;
+          v_hit_events := v_hit_events || v_ids[i];
+          v_hit_rules := v_hit_rules || r.name;
+          v_hit_tasks := v_hit_tasks || 1;
+        end if;
+      end loop;
+    end if;
+
+    -- Template failures: the task exists, dead, and says what was missing.
+    for i in select g from generate_subscripts(v_ids, 1) g where g <> all (v_ok) loop
+      select (x.task).id into v_task_id from orchestrator.enqueue(r.task_type, v_payloads[i], v_opts) x;
+      perform orchestrator.dead_letter(v_task_id, format(
+        'rule %L (id %s) could not build the task for event %s: %s. Fix the rule''s templates or the event, then retry this task.',
+        r.name, r.id, v_ids[i],
+        case when v_missing[i] <> '' then 'no value for ' || v_missing[i] else 'the dedupe_key rendered empty' end));
+      v_total := v_total + 1;
+      v_hit_events := v_hit_events || v_ids[i];
+      v_hit_rules := v_hit_rules || r.name;
+      v_hit_tasks := v_hit_tasks || 1;
+    end loop;
+  end loop;
+
+  if cardinality(v_hit_events) > 0 then
+    update orchestrator.events e
+       set matched_rules = x.rules, tasks_created = e.tasks_created + x.n
+      from (select h.id, array_agg(distinct h.rule) as rules, sum(h.n)::integer as n
+            from unnest(v_hit_events, v_hit_rules, v_hit_tasks) as h(id, rule, n) group by h.id) x
+     where e.id = x.id;
+  end if;
+  return v_total;
+end
+$$;
+
+--
+-- Name: schedule_job_name(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.schedule_job_name(p_name text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$ select 'orchestrator.schedule:' || p_name $$;
+
+--
+-- Name: schedule_tick(bigint, timestamp with time zone, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.schedule_tick(p_schedule_id bigint, p_tick timestamp with time zone DEFAULT NULL::timestamp with time zone, p_trigger text DEFAULT 'cron'::text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_s orchestrator.schedules;
+  v_tick timestamptz;
+  v_now timestamptz := date_trunc('minute', now());
+  v_run_id bigint;
+  v_task orchestrator.tasks;
+  v_cron jsonb;
+begin
+  select * into v_s from orchestrator.schedules where id = p_schedule_id;
+  if not found or (not v_s.enabled and p_trigger = 'cron') then
+    return null;
+  end if;
+  if p_tick is not null then
+    v_tick := case when p_trigger = 'manual' then p_tick else date_trunc('minute', p_tick) end;
+  else
+    v_cron := orchestrator.cron_parse(v_s.cron);
+    select m into v_tick
+      from generate_series(v_now, v_now - interval '59 minutes', interval '-1 minute') m
+     where orchestrator.cron_matches(v_cron, m)
+     order by m desc limit 1;
+    v_tick := coalesce(v_tick, v_now);
+  end if;
+
+  insert into orchestrator.schedule_runs (schedule_id, tick, trigger)
+  values (v_s.id, v_tick, p_trigger)
+  on conflict (schedule_id, tick) do nothing
+  returning id into v_run_id;
+  if v_run_id is null then
+    update orchestrator.schedule_runs
+       set duplicates = duplicates + 1, last_duplicate_at = clock_timestamp()
+     where schedule_id = v_s.id and tick = v_tick;
+    return null;
+  end if;
+
+  select (e.task).* into v_task
+  from orchestrator.enqueue(v_s.task_type, v_s.payload, jsonb_build_object(
+    'dedupe_key', format('schedule:%s:%s%s', v_s.name, case when p_trigger = 'manual' then 'manual:' else '' end,
+                         to_char(v_tick at time zone 'UTC', case when p_trigger = 'manual'
+                                 then 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' else 'YYYY-MM-DD"T"HH24:MI"Z"' end)),
+    'source', 'schedule:' || v_s.name,
+    'priority', v_s.priority,
+    'max_attempts', v_s.max_attempts)) e;
+  update orchestrator.schedule_runs set task_id = v_task.id where id = v_run_id;
+  return v_task.id;
+end
+$$;
+
+--
+-- Name: schedules_normalize(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.schedules_normalize() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  new.cron := orchestrator.cron_parse(new.cron) ->> 'expression';
+  if tg_op = 'UPDATE' then
+    new.updated_at := now();
+    new.created_at := old.created_at;
+  end if;
+  return new;
+end
+$$;
+
+--
+-- Name: schedules_sync_cron(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.schedules_sync_cron() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if tg_op in ('UPDATE', 'DELETE') and (tg_op = 'DELETE' or old.name <> new.name or not new.enabled) then
+    perform cron.unschedule(j.jobid) from cron.job j
+     where j.jobname = orchestrator.schedule_job_name(old.name) and j.username = current_user;
+  end if;
+  if tg_op in ('INSERT', 'UPDATE') and new.enabled
+     and (tg_op = 'INSERT' or old.name <> new.name or old.cron <> new.cron or not old.enabled) then
+    perform cron.schedule(orchestrator.schedule_job_name(new.name), new.cron,
+                          format('select orchestrator.schedule_tick(%s)', new.id));
+  end if;
+  return null;
+end
+$$;
+
+--
+-- Name: semaphore_acquire(text, text, numeric); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.semaphore_acquire(p_name text, p_holder text, p_lease_seconds numeric DEFAULT 120) RETURNS uuid
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_capacity integer;
+  v_token uuid;
+begin
+  select capacity into v_capacity from orchestrator.semaphores where name = p_name;
+  if v_capacity is null then
+    raise exception using errcode = '22023', message = format('no semaphore named %L', p_name),
+      hint = 'Create it with orchestrator.set_semaphore_capacity(name, capacity).';
+  end if;
+  with free as (
+    select name, slot from orchestrator.semaphore_slots
+    where name = p_name and slot <= v_capacity
+      and (lease_token is null or locked_until < now())
+    order by slot
+    limit 1
+    for update skip locked
+  )
+  update orchestrator.semaphore_slots s
+     set holder = left(p_holder, 200),
+         lease_token = gen_random_uuid(),
+         acquired_at = now(),
+         locked_until = now() + make_interval(secs => greatest(coalesce(p_lease_seconds, 120), 1))
+    from free
+   where s.name = free.name and s.slot = free.slot
+  returning s.lease_token into v_token;
+  return v_token;
+end
+$$;
+
+--
+-- Name: semaphore_release(text, uuid); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.semaphore_release(p_name text, p_token uuid) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+begin
+  update orchestrator.semaphore_slots
+     set holder = null, lease_token = null, acquired_at = null, locked_until = null
+   where name = p_name and lease_token = p_token;
+  return found;
+end
+$$;
+
+--
+-- Name: semaphore_status(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.semaphore_status(p_name text) RETURNS TABLE(name text, capacity integer, in_use integer)
+    LANGUAGE sql STABLE
+    AS $$
+  select m.name, m.capacity,
+         (select count(*)::integer from orchestrator.semaphore_slots s
+           where s.name = m.name and s.lease_token is not null and s.locked_until >= now())
+  from orchestrator.semaphores m
+  where m.name = p_name
+$$;
+
+--
+-- Name: semaphores; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.semaphores (
+    name text NOT NULL,
+    capacity integer NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT semaphores_capacity_check CHECK (((capacity >= 1) AND (capacity <= 1000))),
+    CONSTRAINT semaphores_name_check CHECK ((name ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text))
+);
+
+--
+-- Name: set_semaphore_capacity(text, integer); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.set_semaphore_capacity(p_name text, p_capacity integer) RETURNS orchestrator.semaphores
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_row orchestrator.semaphores;
+begin
+  if p_capacity is null or p_capacity < 1 or p_capacity > 1000 then
+    raise exception using errcode = '22023', message = format('semaphore capacity must be 1-1000, got %s', p_capacity);
+  end if;
+  insert into orchestrator.semaphores (name, capacity) values (p_name, p_capacity)
+  on conflict (name) do update set capacity = excluded.capacity, updated_at = now()
+  returning * into v_row;
+  insert into orchestrator.semaphore_slots (name, slot)
+  select p_name, g from generate_series(1, p_capacity) g
+  on conflict do nothing;
+  delete from orchestrator.semaphore_slots
+  where name = p_name and slot > p_capacity and (lease_token is null or locked_until < now());
+  return v_row;
+end
+$$;
+
+--
+-- Name: set_worker_endpoint(text, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.set_worker_endpoint(p_project_url text, p_service_role_key text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_id uuid;
+begin
+  select id into v_id from vault.secrets where name = 'project_url';
+  if v_id is null then
+    perform vault.create_secret(p_project_url, 'project_url', 'Orchestrator: base URL for wake-ups');
+  else
+    perform vault.update_secret(v_id, p_project_url);
+  end if;
+  select id into v_id from vault.secrets where name = 'service_role_key';
+  if v_id is null then
+    perform vault.create_secret(p_service_role_key, 'service_role_key', 'Orchestrator: key for wake-ups');
+  else
+    perform vault.update_secret(v_id, p_service_role_key);
+  end if;
+end
+$$;
+
+--
+-- Name: setting(text, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.setting(p_key text, p_default jsonb DEFAULT NULL::jsonb) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select coalesce((select value from orchestrator.settings where key = p_key), p_default)
+$$;
+
+--
+-- Name: sops; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.sops (
+    id bigint NOT NULL,
+    slug text NOT NULL,
+    version integer NOT NULL,
+    title text NOT NULL,
+    topic text NOT NULL,
+    audience text,
+    content jsonb NOT NULL,
+    body_md text NOT NULL,
+    generator text NOT NULL,
+    source_task_id bigint,
+    ticket_ids bigint[] DEFAULT '{}'::bigint[] NOT NULL,
+    event_ids bigint[] DEFAULT '{}'::bigint[] NOT NULL,
+    task_ids bigint[] DEFAULT '{}'::bigint[] NOT NULL,
+    usage jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT sops_audience_check CHECK ((length(audience) <= 200)),
+    CONSTRAINT sops_content_check CHECK ((jsonb_typeof(content) = 'object'::text)),
+    CONSTRAINT sops_generator_check CHECK (((generator = 'template'::text) OR (generator ~ '^ai:.{1,200}$'::text))),
+    CONSTRAINT sops_slug_check CHECK ((slug ~ '^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$'::text)),
+    CONSTRAINT sops_title_check CHECK (((length(title) >= 1) AND (length(title) <= 300))),
+    CONSTRAINT sops_topic_check CHECK (((length(topic) >= 1) AND (length(topic) <= 500))),
+    CONSTRAINT sops_version_check CHECK ((version >= 1))
+);
+
+--
+-- Name: sop_insert(text, text, jsonb, text, text, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.sop_insert(p_slug text, p_title text, p_content jsonb, p_body_md text, p_generator text, p_meta jsonb DEFAULT '{}'::jsonb, OUT sop orchestrator.sops, OUT created boolean) RETURNS record
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_meta jsonb := coalesce(p_meta, '{}'::jsonb);
+  v_task bigint := (v_meta ->> 'source_task_id')::bigint;
+begin
+  if v_task is not null then
+    select * into sop from orchestrator.sops where source_task_id = v_task;
+    if found then
+      created := false;
+      return;
+    end if;
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended('orchestrator.sops:' || p_slug, 0));
+  insert into orchestrator.sops (slug, version, title, topic, audience, content, body_md, generator,
+                                 source_task_id, ticket_ids, event_ids, task_ids, usage)
+  values (
+    p_slug,
+    coalesce((select max(version) from orchestrator.sops where slug = p_slug), 0) + 1,
+    p_title,
+    coalesce(v_meta ->> 'topic', p_title),
+    v_meta ->> 'audience',
+    p_content,
+    p_body_md,
+    p_generator,
+    v_task,
+    coalesce((select array_agg(x::bigint) from jsonb_array_elements_text(v_meta -> 'ticket_ids') x), '{}'),
+    coalesce((select array_agg(x::bigint) from jsonb_array_elements_text(v_meta -> 'event_ids') x), '{}'),
+    coalesce((select array_agg(x::bigint) from jsonb_array_elements_text(v_meta -> 'task_ids') x), '{}'),
+    v_meta -> 'usage'
+  )
+  on conflict (source_task_id) where source_task_id is not null do nothing
+  returning * into sop;
+  if found then
+    created := true;
+    return;
+  end if;
+  -- Another delivery of the same task inserted first.
+  select * into sop from orchestrator.sops where source_task_id = v_task;
+  created := false;
+end
+$$;
+
+--
+-- Name: start_workflow_run(text, jsonb, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.start_workflow_run(p_name text, p_input jsonb DEFAULT '{}'::jsonb, p_opts jsonb DEFAULT '{}'::jsonb, OUT run orchestrator.workflow_runs, OUT created boolean) RETURNS record
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_wf orchestrator.workflows;
+  v_opts jsonb := coalesce(p_opts, '{}'::jsonb);
+  v_available text[];
+  v_key text := v_opts ->> 'dedupe_key';
+  v_missing text;
+begin
+  select * into v_wf from orchestrator.workflows where name = p_name;
+  if not found then
+    raise exception using errcode = 'P0002', message = format('workflow %L does not exist', p_name);
+  end if;
+  if not v_wf.enabled then
+    raise exception using errcode = '55000', message = format('workflow %L is disabled', p_name);
+  end if;
+  if p_input is not null and jsonb_typeof(p_input) <> 'object' then
+    raise exception using errcode = '22023', message = 'workflow input must be a JSON object';
+  end if;
+  if jsonb_typeof(v_opts -> 'available_types') = 'array' then
+    v_available := array(select jsonb_array_elements_text(v_opts -> 'available_types'));
+    select string_agg(format('%s (%s)', s ->> 'name', s ->> 'type'), ', ') into v_missing
+      from jsonb_array_elements(v_wf.steps) s
+     where not coalesce((s ->> 'optional')::boolean, false) and not (s ->> 'type' = any (v_available));
+    if v_missing is not null then
+      raise exception using errcode = '22023',
+        message = format('workflow %L cannot run here: required steps use task types this deployment does not register: %s', p_name, v_missing);
+    end if;
+  end if;
+
+  loop
+    insert into orchestrator.workflow_runs (workflow_id, workflow_name, workflow_version, input, source, dedupe_key)
+    values (v_wf.id, v_wf.name, v_wf.version, coalesce(p_input, '{}'::jsonb), coalesce(v_opts ->> 'source', 'sql'), v_key)
+    on conflict (workflow_name, dedupe_key) where dedupe_key is not null and status = 'running' do nothing
+    returning * into run;
+    if found then
+      created := true;
+      exit;
+    end if;
+    select * into run from orchestrator.workflow_runs
+     where workflow_name = v_wf.name and dedupe_key = v_key and status = 'running';
+    if found then
+      created := false;
+      return;
+    end if;
+  end loop;
+
+  insert into orchestrator.workflow_steps (run_id, step_index, name, type, optional, status, input_template, options, error, finished_at)
+  select run.id, (n - 1)::integer, s ->> 'name', s ->> 'type', coalesce((s ->> 'optional')::boolean, false),
+         case when v_available is not null and not (s ->> 'type' = any (v_available))
+              then 'skipped'::orchestrator.workflow_step_status else 'pending'::orchestrator.workflow_step_status end,
+         coalesce(s -> 'input', '{}'::jsonb),
+         jsonb_strip_nulls(jsonb_build_object('max_attempts', s -> 'max_attempts', 'priority', s -> 'priority',
+                                              'backoff_base_seconds', s -> 'backoff_base_seconds')),
+         case when v_available is not null and not (s ->> 'type' = any (v_available))
+              then format('task type %s is not registered in this deployment', s ->> 'type') end,
+         case when v_available is not null and not (s ->> 'type' = any (v_available)) then now() end
+  from jsonb_array_elements(v_wf.steps) with ordinality a(s, n);
+
+  perform orchestrator.workflow_advance(run.id);
+  select * into run from orchestrator.workflow_runs where id = run.id;
+end
+$$;
+
+--
+-- Name: strip_secrets(jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.strip_secrets(p_value jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+begin
+  case jsonb_typeof(p_value)
+    when 'object' then
+      return coalesce((
+        select jsonb_object_agg(k, orchestrator.strip_secrets(v))
+        from jsonb_each(p_value) as e(k, v)
+        where not orchestrator.is_secret_name(k)), '{}'::jsonb);
+    when 'array' then
+      return coalesce((
+        select jsonb_agg(orchestrator.strip_secrets(v) order by i)
+        from jsonb_array_elements(p_value) with ordinality as a(v, i)), '[]'::jsonb);
+    else
+      return p_value;
+  end case;
+end
+$$;
+
+--
+-- Name: sweep(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.sweep() RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+begin
+  perform orchestrator.check_wakeups();
+  perform orchestrator.reap();
+  if exists (select 1 from orchestrator.tasks where status = 'queued' and run_at <= now()) then
+    return orchestrator.wake_worker('cron');
+  end if;
+  return null;
+end
+$$;
+
+--
+-- Name: sync_attach_known_tables(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.sync_attach_known_tables() RETURNS text[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_done text[] := '{}';
+begin
+  if to_regclass('orchestrator.tickets') is not null then
+    if not exists (select 1 from pg_trigger where tgrelid = 'orchestrator.tickets'::regclass and tgname = 'notion_push_ins') then
+      perform orchestrator.notion_attach('orchestrator.tickets', 'ticket', 'id',
+        array(select f from unnest(array['title', 'status', 'priority']) f
+              where exists (select 1 from pg_attribute where attrelid = 'orchestrator.tickets'::regclass and attname = f and not attisdropped)));
+      v_done := v_done || 'notion:tickets'::text;
+    end if;
+    if not exists (select 1 from pg_trigger where tgrelid = 'orchestrator.tickets'::regclass and tgname = 'webhook_events_ins') then
+      perform orchestrator.webhook_attach('orchestrator.tickets', 'ticket', 'opened');
+      v_done := v_done || 'webhook:tickets'::text;
+    end if;
+  end if;
+  if to_regclass('orchestrator.sops') is not null then
+    if not exists (select 1 from pg_trigger where tgrelid = 'orchestrator.sops'::regclass and tgname = 'notion_push_ins') then
+      perform orchestrator.notion_attach('orchestrator.sops', 'sop', 'slug', '{}');
+      v_done := v_done || 'notion:sops'::text;
+    end if;
+    if not exists (select 1 from pg_trigger where tgrelid = 'orchestrator.sops'::regclass and tgname = 'webhook_events_ins') then
+      perform orchestrator.webhook_attach('orchestrator.sops', 'sop', 'created');
+      v_done := v_done || 'webhook:sops'::text;
+    end if;
+  end if;
+  return v_done;
+end
+$$;
+
+--
+-- Name: tasks_change_triggers_follow(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.tasks_change_triggers_follow() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  perform orchestrator.tasks_change_triggers_sync();
+  return null;
+end
+$$;
+
+--
+-- Name: tasks_change_triggers_sync(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.tasks_change_triggers_sync() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_notion boolean := exists (select 1 from orchestrator.notion_tracked_task_types);
+  v_webhooks boolean := exists (select 1 from orchestrator.webhook_subscriptions where active);
+begin
+  perform orchestrator.tasks_trigger_set('tasks_notion_push_ins', v_notion);
+  perform orchestrator.tasks_trigger_set('tasks_notion_push_upd', v_notion);
+  perform orchestrator.tasks_trigger_set('tasks_webhook_events', v_webhooks);
+end
+$$;
+
+--
+-- Name: tasks_notion_inserted(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.tasks_notion_inserted() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  if current_setting('orchestrator.sync_origin', true) = 'notion'
+     or not exists (select 1 from orchestrator.notion_tracked_task_types)
+     or not orchestrator.notion_sync_enabled() then
+    return null;
+  end if;
+  perform orchestrator.notion_enqueue_pushes('task', array_agg(n.id::text))
+  from new_rows n
+  where n.type in (select type from orchestrator.notion_tracked_task_types)
+  having count(*) > 0;
+  return null;
+end
+$$;
+
+--
+-- Name: tasks_notion_updated(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.tasks_notion_updated() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_changes jsonb;
+begin
+  if current_setting('orchestrator.sync_origin', true) = 'notion'
+     or not exists (select 1 from orchestrator.notion_tracked_task_types)
+     or not orchestrator.notion_sync_enabled() then
+    return null;
+  end if;
+  select jsonb_agg(jsonb_build_object('key', n.id::text, 'fields',
+           to_jsonb(array_remove(array[
+             case when n.status is distinct from o.status then 'status' end,
+             case when n.priority is distinct from o.priority then 'priority' end], null))))
+    into v_changes
+    from new_rows n join old_rows o using (id)
+   where n.type in (select type from orchestrator.notion_tracked_task_types)
+     and (n.status is distinct from o.status or n.priority is distinct from o.priority);
+  if v_changes is null then
+    return null;
+  end if;
+  perform orchestrator.notion_note_field_changes('task', v_changes);
+  perform orchestrator.notion_enqueue_pushes('task', array(select c ->> 'key' from jsonb_array_elements(v_changes) c));
+  return null;
+end
+$$;
+
+--
+-- Name: tasks_trigger_set(name, boolean); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.tasks_trigger_set(p_trigger name, p_enabled boolean) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_lock_timeout text := current_setting('lock_timeout');
+begin
+  if (select tgenabled <> 'D' from pg_trigger
+       where tgrelid = 'orchestrator.tasks'::regclass and tgname = p_trigger) is not distinct from p_enabled then
+    return;
+  end if;
+  if p_enabled then
+    execute format('alter table orchestrator.tasks enable trigger %I', p_trigger);
+    return;
+  end if;
+  perform set_config('lock_timeout', '200ms', true);
+  begin
+    execute format('alter table orchestrator.tasks disable trigger %I', p_trigger);
+  exception when lock_not_available then
+    raise notice 'orchestrator: % stays enabled (tasks was busy); the next tracking change disables it', p_trigger;
+  end;
+  perform set_config('lock_timeout', v_lock_timeout, true);
+end
+$$;
+
+--
+-- Name: tasks_wake_on_insert(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.tasks_wake_on_insert() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  if exists (select 1 from new_tasks where status = 'queued' and run_at <= now()) then
+    if not orchestrator.worker_listening() then
+      perform orchestrator.wake_worker('insert');
+    end if;
+    perform pg_notify('orchestrator_task_ready', '');
+  end if;
+  return null;
+end
+$$;
+
+--
+-- Name: tasks_webhook_events(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.tasks_webhook_events() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_events jsonb;
+begin
+  if not exists (select 1 from orchestrator.webhook_subscriptions where active) then
+    return null;
+  end if;
+  select jsonb_agg(jsonb_build_object('event', 'task.' || n.status, 'data', jsonb_build_object('task',
+           orchestrator.webhook_compact(jsonb_build_object(
+             'id', n.id, 'type', n.type, 'status', n.status, 'attempts', n.attempts, 'max_attempts', n.max_attempts,
+             'last_error', n.last_error, 'result', n.result, 'source', n.source, 'priority', n.priority,
+             'created_at', n.created_at, 'finished_at', n.finished_at)))) order by n.id)
+    into v_events
+    from new_rows n join old_rows o using (id)
+   where n.status is distinct from o.status
+     and n.status in ('succeeded', 'dead', 'cancelled')
+     and n.type <> 'webhook.deliver';
+  perform orchestrator.webhook_emit(v_events);
+  return null;
+end
+$$;
+
+--
+-- Name: tickets_emit_resolved(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.tickets_emit_resolved() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+    begin
+      -- Nobody listens: write nothing (the common case, and the shipped default).
+      if not exists (
+        select 1 from orchestrator.event_rules r
+        where r.enabled
+          and (r.source_like is null or 'orchestrator' like r.source_like)
+          and 'ticket.resolved' like r.type_like
+          and (r.min_level is null or r.min_level <= 'info')) then
+        return null;
+      end if;
+      begin
+        insert into orchestrator.events (source, type, level, message, payload, via)
+        select 'orchestrator', 'ticket.resolved', 'info',
+               left(format('ticket #%s resolved: %s', n.id, n.title), 10000),
+               jsonb_build_object('ticket_id', n.id, 'title', n.title, 'fingerprint', n.fingerprint,
+                                  'source', n.source, 'priority', n.priority, 'occurrences', n.occurrences),
+               'sql'
+        from new_tickets n join old_tickets o on o.id = n.id
+        where n.status = 'resolved' and o.status is distinct from 'resolved'
+        order by n.id;
+      exception when others then
+        -- Resolving a ticket must never fail because its follow-up could not be recorded.
+        insert into orchestrator.logs (level, component, message, context)
+        values ('error', 'sops', 'could not record ticket.resolved events: ' || sqlerrm, jsonb_build_object('sqlstate', sqlstate));
+      end;
+      return null;
+    end
+    $$;
+
+--
+-- Name: to_level(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.to_level(p_level text) RETURNS orchestrator.log_level
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select case lower(btrim(p_level))
+    when 'info' then 'info'::orchestrator.log_level
+    when 'error' then 'error'::orchestrator.log_level
+    when 'warn' then 'warn'::orchestrator.log_level
+    when 'warning' then 'warn'::orchestrator.log_level
+    when 'debug' then 'debug'::orchestrator.log_level
+    when 'fatal' then 'fatal'::orchestrator.log_level
+    when 'err' then 'error'::orchestrator.log_level
+    when 'critical' then 'fatal'::orchestrator.log_level
+    when 'notice' then 'info'::orchestrator.log_level
+    when 'information' then 'info'::orchestrator.log_level
+    when 'log' then 'info'::orchestrator.log_level
+    when 'trace' then 'debug'::orchestrator.log_level
+    when 'verbose' then 'debug'::orchestrator.log_level
+    when 'crit' then 'fatal'::orchestrator.log_level
+    when 'alert' then 'fatal'::orchestrator.log_level
+    when 'emerg' then 'fatal'::orchestrator.log_level
+    when 'emergency' then 'fatal'::orchestrator.log_level
+    when 'panic' then 'fatal'::orchestrator.log_level
+  end
+$$;
+
+--
+-- Name: unwatch_table(regclass); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.unwatch_table(p_table regclass) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_fn text;
+  v_trigger boolean;
+begin
+  select exists (select 1 from pg_trigger where tgrelid = p_table and tgname = 'orchestrator_watch') into v_trigger;
+  execute format('drop trigger if exists orchestrator_watch on %s', p_table);
+  delete from orchestrator.watchers where relid = p_table::oid returning function_name into v_fn;
+  execute format('drop function if exists orchestrator.%I()', coalesce(v_fn, format('capture_%s', p_table::oid)));
+  return v_trigger or v_fn is not null;
+end
+$$;
+
+--
+-- Name: wake_successor(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.wake_successor(p_isolate text) RETURNS boolean
+    LANGUAGE sql
+    AS $$
+  select case when orchestrator.other_worker_listening(p_isolate) then false
+              else orchestrator.wake_worker('successor') is not null end
+$$;
+
+--
+-- Name: wake_worker(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.wake_worker(p_reason text DEFAULT 'manual'::text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_url text;
+  v_key text;
+  v_headers jsonb;
+  v_id bigint;
+begin
+  select decrypted_secret into v_url from vault.decrypted_secrets where name = 'project_url';
+  select decrypted_secret into v_key from vault.decrypted_secrets where name = 'service_role_key';
+  if v_url is null or v_key is null then
+    return null;
+  end if;
+  v_headers := jsonb_build_object('Content-Type', 'application/json', 'apikey', v_key);
+  if orchestrator.is_jwt(v_key) then
+    v_headers := v_headers || jsonb_build_object('Authorization', 'Bearer ' || v_key);
+  end if;
+  v_id := net.http_post(
+    url := rtrim(v_url, '/') || '/functions/v1/task-worker',
+    body := jsonb_build_object('reason', p_reason, 'background', true),
+    headers := v_headers,
+    timeout_milliseconds := 5000
+  );
+  insert into orchestrator.wakeup_requests (request_id, reason) values (v_id, p_reason)
+  on conflict (request_id) do nothing;
+  return v_id;
+exception when others then
+  raise warning 'orchestrator.wake_worker(%): could not send the wake-up: %', p_reason, sqlerrm;
+  return null;
+end
+$$;
+
+--
+-- Name: wakeup_status(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.wakeup_status() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select jsonb_build_object(
+    'refused_last_hour', count(*) filter (where status_code in (401, 403) and answered_at > now() - interval '1 hour'),
+    'failed_last_hour', count(*) filter (where answered_at > now() - interval '1 hour'),
+    'last_refused_at', max(answered_at) filter (where status_code in (401, 403)),
+    'last_refused_status', (array_agg(status_code order by answered_at desc) filter (where status_code in (401, 403)))[1]
+  )
+  from orchestrator.wakeup_failures
+$$;
+
+--
+-- Name: watch_table(regclass, text, text, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.watch_table(p_table regclass, p_source text, p_event_type text, p_options jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $_$
+declare
+  v_opts jsonb := coalesce(p_options, '{}'::jsonb);
+  v_known constant text[] := array['level_column', 'level', 'message_column', 'occurred_at_column', 'keep', 'drop'];
+  v_unknown text[];
+  v_schema text;
+  v_table text;
+  v_kind "char";
+  v_qualified text;
+  v_columns text[];
+  v_keep text[];
+  v_drop text[];
+  v_secret text[];
+  v_payload text[];
+  v_missing text[];
+  v_level_col text := v_opts ->> 'level_column';
+  v_msg_col text := v_opts ->> 'message_column';
+  v_ts_col text := v_opts ->> 'occurred_at_column';
+  v_ts_type text;
+  v_default_level orchestrator.log_level;
+  v_fn text;
+  v_record text;
+  v_chunks text[] := '{}';
+  v_pairs text[];
+  i integer;
+begin
+  if jsonb_typeof(v_opts) <> 'object' then
+    raise exception using errcode = '22023', message = 'watch_table options must be a JSON object';
+  end if;
+  select array_agg(k order by k) into v_unknown from jsonb_object_keys(v_opts) k where k <> all (v_known);
+  if v_unknown is not null then
+    raise exception using errcode = '22023',
+      message = format('unknown watch_table option(s): %s', array_to_string(v_unknown, ', ')),
+      hint = format('Known options: %s.', array_to_string(v_known, ', '));
+  end if;
+  if p_source is null or p_source !~ '^[a-z0-9][a-z0-9_.-]{0,63}$' then
+    raise exception using errcode = '22023', message = format('invalid event source %L', p_source),
+      hint = 'A source is 1-64 characters: lowercase letters, digits, "_", "." or "-", starting with a letter or digit.';
+  end if;
+  if p_event_type is null or p_event_type !~ '^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$' then
+    raise exception using errcode = '22023', message = format('invalid event type %L', p_event_type),
+      hint = 'An event type is 1-100 characters: letters, digits, "_", ".", ":", "/" or "-".';
+  end if;
+  if v_opts ? 'level' then
+    v_default_level := orchestrator.to_level(v_opts ->> 'level');
+    if v_default_level is null then
+      raise exception using errcode = '22023', message = format('unknown level %L', v_opts ->> 'level'),
+        hint = 'Use debug, info, warn, error or fatal.';
+    end if;
+  else
+    v_default_level := 'info';
+  end if;
+  foreach v_fn in array array['keep', 'drop'] loop
+    if v_opts ? v_fn and (jsonb_typeof(v_opts -> v_fn) <> 'array'
+        or exists (select 1 from jsonb_array_elements(v_opts -> v_fn) x where jsonb_typeof(x) <> 'string')) then
+      raise exception using errcode = '22023', message = format('watch_table option %s must be an array of column names', v_fn);
+    end if;
+  end loop;
+
+  select n.nspname, c.relname, c.relkind into v_schema, v_table, v_kind
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = p_table;
+  if v_kind not in ('r', 'p') then
+    raise exception using errcode = '42809', message = format('%s is not a table; only tables can be watched', p_table);
+  end if;
+  if v_schema = 'orchestrator' then
+    raise exception using errcode = '42809', message = format('%s belongs to the orchestrator itself and cannot be watched', p_table);
+  end if;
+  v_qualified := format('%I.%I', v_schema, v_table);
+
+  select array_agg(attname::text order by attnum) into v_columns
+  from pg_attribute where attrelid = p_table and attnum > 0 and not attisdropped;
+  v_keep := case when v_opts ? 'keep' then array(select jsonb_array_elements_text(v_opts -> 'keep')) end;
+  v_drop := coalesce(array(select jsonb_array_elements_text(v_opts -> 'drop')), '{}');
+
+  select array_agg(c) into v_missing
+  from unnest(coalesce(v_keep, '{}') || v_drop || array_remove(array[v_level_col, v_msg_col, v_ts_col], null)) c
+  where c <> all (v_columns);
+  if v_missing is not null then
+    raise exception using errcode = '42703',
+      message = format('%s has no column(s) %s', v_qualified, array_to_string(v_missing, ', ')),
+      hint = format('Its columns: %s.', array_to_string(v_columns, ', '));
+  end if;
+  select array_agg(c) into v_missing from unnest(coalesce(v_keep, '{}') || array_remove(array[v_msg_col], null)) c
+  where orchestrator.is_secret_name(c);
+  if v_missing is not null then
+    raise exception using errcode = '22023',
+      message = format('column(s) %s look like secrets and are never copied into events', array_to_string(v_missing, ', ')),
+      hint = 'Remove them from keep / message_column.';
+  end if;
+  if v_ts_col is not null then
+    select format_type(atttypid, null) into v_ts_type from pg_attribute where attrelid = p_table and attname = v_ts_col;
+    if v_ts_type not in ('timestamp with time zone', 'timestamp without time zone', 'date') then
+      raise exception using errcode = '42804',
+        message = format('occurred_at_column %s is %s; it must be a timestamp, timestamptz or date column', v_ts_col, v_ts_type);
+    end if;
+  end if;
+
+  v_secret := array(select c from unnest(v_columns) c where orchestrator.is_secret_name(c));
+  v_payload := array(select c from unnest(coalesce(v_keep, v_columns)) c
+                     where c <> all (v_drop) and not orchestrator.is_secret_name(c));
+
+  -- payload.record as jsonb_build_object over the kept columns, 50 per call
+  -- (a function takes at most 100 arguments).
+  i := 1;
+  while i <= coalesce(array_length(v_payload, 1), 0) loop
+    select array_agg(format('%L, r.%I', c, c) order by n) into v_pairs
+    from unnest(v_payload[i:i + 49]) with ordinality as u(c, n);
+    v_chunks := v_chunks || format('jsonb_build_object(%s)', array_to_string(v_pairs, ', '));
+    i := i + 50;
+  end loop;
+  v_record := coalesce(nullif(array_to_string(v_chunks, ' || '), ''), '''{}''::jsonb');
+
+  v_fn := format('capture_%s', p_table::oid);
+  execute format($fn$
+    create or replace function orchestrator.%1$I() returns trigger
+    language plpgsql security definer set search_path = pg_catalog, pg_temp as $body$
+    -- Generated by orchestrator.watch_table for %2$s: re-run watch_table to change it.
+    declare
+      v_state text;
+      v_error text;
+    begin
+      insert into orchestrator.events (source, type, level, message, payload, occurred_at, via)
+      select %3$L, %4$L, %5$s, %6$s,
+             jsonb_build_object('schema', %7$L, 'table', %8$L, 'op', 'INSERT', 'record', %9$s),
+             %10$s, 'watcher'
+      from orchestrator_new_rows r;
+      return null;
+    exception when others then
+      get stacked diagnostics v_state = returned_sqlstate, v_error = message_text;
+      begin
+        insert into orchestrator.logs (level, component, message, context)
+        values ('error', 'watcher',
+                format('watcher on %%s could not record events (the app''s rows were inserted, no events were made): %%s', %2$L, v_error),
+                jsonb_build_object('table', %2$L, 'source', %3$L, 'event_type', %4$L, 'sqlstate', v_state,
+                                   'hint', 'if the table changed, run orchestrator.watch_table again'));
+      exception when others then
+        raise warning 'orchestrator watcher on %%: capture failed (%%) and could not be logged', %2$L, v_error;
+      end;
+      return null;
+    end
+    $body$
+  $fn$,
+    v_fn, v_qualified, p_source, p_event_type,
+    case when v_level_col is null then format('%L::orchestrator.log_level', v_default_level)
+         else format('coalesce(orchestrator.to_level(r.%I::text), %L::orchestrator.log_level)', v_level_col, v_default_level) end,
+    case when v_msg_col is null then 'null::text' else format('left(r.%I::text, 10000)', v_msg_col) end,
+    v_schema, v_table, v_record,
+    case when v_ts_col is null then 'now()' else format('coalesce(r.%I::timestamptz, now())', v_ts_col) end);
+  execute format('revoke all on function orchestrator.%I() from public', v_fn);
+
+  execute format('drop trigger if exists orchestrator_watch on %s', v_qualified);
+  execute format('create trigger orchestrator_watch after insert on %s referencing new table as orchestrator_new_rows '
+                 'for each statement execute function orchestrator.%I()', v_qualified, v_fn);
+
+  insert into orchestrator.watchers (relid, table_name, source, event_type, options, columns, secret_columns, function_name)
+  values (p_table::oid, v_qualified, p_source, p_event_type, v_opts, v_payload, v_secret, v_fn)
+  on conflict (relid) do update
+    set table_name = excluded.table_name, source = excluded.source, event_type = excluded.event_type,
+        options = excluded.options, columns = excluded.columns, secret_columns = excluded.secret_columns,
+        function_name = excluded.function_name, updated_at = now();
+
+  return jsonb_build_object(
+    'table', v_qualified, 'source', p_source, 'event_type', p_event_type, 'trigger', 'orchestrator_watch',
+    'function', 'orchestrator.' || v_fn, 'columns', to_jsonb(v_payload), 'secret_columns_skipped', to_jsonb(v_secret),
+    'level_column', v_level_col, 'message_column', v_msg_col, 'occurred_at_column', v_ts_col, 'default_level', v_default_level);
+end
+$_$;
+
+--
+-- Name: webhook_attach(regclass, text, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.webhook_attach(p_table regclass, p_entity text, p_insert_verb text DEFAULT 'created'::text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+begin
+  if p_entity !~ '^[a-z][a-z0-9_]{0,30}$' or p_insert_verb !~ '^[a-z][a-z0-9_]{0,30}$' then
+    raise exception using errcode = '22023', message = 'webhook_attach: entity and verb are lowercase words';
+  end if;
+  execute format('drop trigger if exists webhook_events_ins on %s', p_table);
+  execute format('drop trigger if exists webhook_events_upd on %s', p_table);
+  execute format('create trigger webhook_events_ins after insert on %s referencing new table as new_rows '
+                 'for each statement execute function orchestrator.webhook_rows_inserted(%L, %L)', p_table, p_entity, p_insert_verb);
+  if exists (select 1 from pg_attribute where attrelid = p_table and attname = 'status' and not attisdropped)
+     and exists (select 1 from pg_attribute where attrelid = p_table and attname = 'id' and not attisdropped) then
+    execute format('create trigger webhook_events_upd after update on %s referencing old table as old_rows new table as new_rows '
+                   'for each statement execute function orchestrator.webhook_rows_updated(%L)', p_table, p_entity);
+  end if;
+  return true;
+end
+$_$;
+
+--
+-- Name: webhook_compact(jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.webhook_compact(p_row jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select coalesce(jsonb_object_agg(key, case
+           when jsonb_typeof(value) = 'string' and length(value #>> '{}') > 2000
+             then to_jsonb(left(value #>> '{}', 2000) || format('… [%s characters]', length(value #>> '{}')))
+           when jsonb_typeof(value) in ('object', 'array') and length(value::text) > 8000
+             then to_jsonb(format('[omitted: %s bytes]', length(value::text)))
+           else value end), '{}'::jsonb)
+  from jsonb_each(p_row)
+  where key not in ('lease_token')
+$$;
+
+--
+-- Name: webhook_emit(jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.webhook_emit(p_events jsonb) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_ids bigint[];
+begin
+  if p_events is null or jsonb_typeof(p_events) <> 'array' or jsonb_array_length(p_events) = 0
+     or not exists (select 1 from orchestrator.webhook_subscriptions where active) then
+    return 0;
+  end if;
+  with ev as (
+    select e ->> 'event' as event, coalesce(e -> 'data', '{}'::jsonb) as data, ord
+    from jsonb_array_elements(p_events) with ordinality as x(e, ord)
+    where e ->> 'event' is not null
+  ), ins as (
+    insert into orchestrator.webhook_deliveries (subscription_id, event, payload)
+    select s.id, ev.event, jsonb_build_object('event', ev.event, 'occurred_at', now(), 'data', ev.data)
+    from ev join orchestrator.webhook_subscriptions s
+      on s.active and orchestrator.webhook_event_matches(s.events, ev.event)
+    order by ev.ord, s.id
+    returning id
+  )
+  select array_agg(id) into v_ids from ins;
+  if v_ids is null then
+    return 0;
+  end if;
+  with t as (
+    insert into orchestrator.tasks (type, payload, max_attempts, backoff_base_seconds, source)
+    select 'webhook.deliver', jsonb_build_object('delivery_id', d.id), s.max_attempts, s.backoff_base_seconds, 'webhook'
+    from orchestrator.webhook_deliveries d join orchestrator.webhook_subscriptions s on s.id = d.subscription_id
+    where d.id = any (v_ids)
+    returning id, (payload ->> 'delivery_id')::bigint as delivery_id
+  )
+  update orchestrator.webhook_deliveries d set task_id = t.id from t where d.id = t.delivery_id;
+  return cardinality(v_ids);
+end
+$$;
+
+--
+-- Name: webhook_event_matches(text[], text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.webhook_event_matches(p_patterns text[], p_event text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select exists (
+    select 1 from unnest(p_patterns) p
+    where p_event like replace(replace(replace(p, '\', '\\'), '_', '\_'), '*', '%')
+  )
+$$;
+
+--
+-- Name: webhook_rows_inserted(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.webhook_rows_inserted() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_entity text := tg_argv[0];
+  v_verb text := coalesce(tg_argv[1], 'created');
+  v_events jsonb;
+begin
+  if not exists (select 1 from orchestrator.webhook_subscriptions where active) then
+    return null;
+  end if;
+  select jsonb_agg(jsonb_build_object('event', v_entity || '.' || v_verb,
+                   'data', jsonb_build_object(v_entity, orchestrator.webhook_compact(to_jsonb(n)))))
+    into v_events from new_rows n;
+  perform orchestrator.webhook_emit(v_events);
+  return null;
+end
+$$;
+
+--
+-- Name: webhook_rows_updated(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.webhook_rows_updated() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_entity text := tg_argv[0];
+  v_events jsonb;
+begin
+  if not exists (select 1 from orchestrator.webhook_subscriptions where active) then
+    return null;
+  end if;
+  select jsonb_agg(jsonb_build_object(
+           'event', v_entity || '.' || case when nn.nj ->> 'status' = 'open' and oo.oj ->> 'status' in ('resolved', 'closed')
+                                            then 'reopened' else nn.nj ->> 'status' end,
+           'data', jsonb_build_object(v_entity, orchestrator.webhook_compact(nn.nj),
+                                      'previous_status', oo.oj ->> 'status')))
+    into v_events
+    from (select to_jsonb(n) as nj from new_rows n) nn
+    join (select to_jsonb(o) as oj from old_rows o) oo on oo.oj -> 'id' = nn.nj -> 'id'
+   where nn.nj ->> 'status' is distinct from oo.oj ->> 'status' and nn.nj ->> 'status' is not null;
+  perform orchestrator.webhook_emit(v_events);
+  return null;
+end
+$$;
+
+--
+-- Name: worker_listening(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.worker_listening() RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  perform 1 from orchestrator.worker_presence where until > now() limit 1 for key share skip locked;
+  return found;
+end
+$$;
+
+--
+-- Name: workflow_advance(bigint); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_advance(p_run_id bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_run orchestrator.workflow_runs;
+  v_step orchestrator.workflow_steps;
+  v_input jsonb;
+  v_task_id bigint;
+begin
+  select * into v_run from orchestrator.workflow_runs where id = p_run_id for update;
+  if not found or v_run.status <> 'running' then
+    return;
+  end if;
+  loop
+    select * into v_step from orchestrator.workflow_steps
+     where run_id = p_run_id and status = 'pending' order by step_index limit 1;
+    if not found then
+      update orchestrator.workflow_runs
+         set status = 'succeeded', finished_at = now(), updated_at = now(),
+             output = coalesce((select jsonb_object_agg(name, result) from orchestrator.workflow_steps
+                                 where run_id = p_run_id and status = 'succeeded'), '{}'::jsonb)
+       where id = p_run_id;
+      return;
+    end if;
+    begin
+      v_input := orchestrator.workflow_render(v_step.input_template, orchestrator.workflow_context(p_run_id));
+      if v_input is null or jsonb_typeof(v_input) = 'null' then
+        update orchestrator.workflow_steps
+           set status = 'skipped', error = 'input resolved to null', finished_at = now()
+         where run_id = p_run_id and step_index = v_step.step_index;
+        continue;
+      end if;
+      if jsonb_typeof(v_input) <> 'object' then
+        raise exception using errcode = '22023',
+          message = format('its input must be a JSON object, got %s', jsonb_typeof(v_input));
+      end if;
+      select (e.task).id into v_task_id
+      from orchestrator.enqueue(v_step.type, v_input, jsonb_build_object(
+        'source', left('workflow:' || v_run.workflow_name, 100),
+        'dedupe_key', format('workflow:%s:%s', p_run_id, v_step.step_index),
+        'max_attempts', v_step.options -> 'max_attempts',
+        'priority', v_step.options -> 'priority',
+        'backoff_base_seconds', v_step.options -> 'backoff_base_seconds')) e;
+    exception when others then
+      update orchestrator.workflow_steps
+         set status = 'failed', error = format('could not start: %s', sqlerrm), finished_at = now()
+       where run_id = p_run_id and step_index = v_step.step_index;
+      perform orchestrator.workflow_finish_run(p_run_id, 'failed',
+        format('step %s (%s) could not start: %s', v_step.name, v_step.type, sqlerrm), v_step.name);
+      return;
+    end;
+    update orchestrator.workflow_steps
+       set status = 'running', input = v_input, task_id = v_task_id, started_at = now()
+     where run_id = p_run_id and step_index = v_step.step_index;
+    update orchestrator.workflow_runs set updated_at = now() where id = p_run_id;
+    return;
+  end loop;
+end
+$$;
+
+--
+-- Name: workflow_context(bigint); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_context(p_run_id bigint) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select jsonb_build_object(
+    'input', r.input,
+    'run', jsonb_build_object('id', r.id, 'created_at', r.created_at, 'source', r.source),
+    'workflow', jsonb_build_object('name', r.workflow_name, 'version', r.workflow_version),
+    'steps', coalesce((
+      select jsonb_object_agg(s.name, jsonb_build_object('result', s.result, 'status', s.status, 'task_id', s.task_id))
+      from orchestrator.workflow_steps s where s.run_id = r.id), '{}'::jsonb))
+  from orchestrator.workflow_runs r where r.id = p_run_id
+$$;
+
+--
+-- Name: workflow_finish_run(bigint, orchestrator.workflow_run_status, text, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_finish_run(p_run_id bigint, p_status orchestrator.workflow_run_status, p_error text, p_failed_step text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+begin
+  update orchestrator.workflow_runs
+     set status = p_status, error = left(p_error, 10000), failed_step = p_failed_step,
+         finished_at = now(), updated_at = now()
+   where id = p_run_id and status = 'running';
+  update orchestrator.workflow_steps
+     set status = case when p_status = 'cancelled' then 'cancelled'::orchestrator.workflow_step_status
+                       else 'skipped'::orchestrator.workflow_step_status end,
+         error = case when p_status = 'cancelled' then 'run cancelled'
+                      else format('not run: the run failed at step %s', coalesce(p_failed_step, '?')) end,
+         finished_at = now()
+   where run_id = p_run_id and status = 'pending';
+end
+$$;
+
+--
+-- Name: workflow_on_task_finished(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_on_task_finished() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_step orchestrator.workflow_steps;
+  v_run orchestrator.workflow_runs;
+begin
+  select * into v_step from orchestrator.workflow_steps where task_id = new.id;
+  if not found then
+    return null;
+  end if;
+  select * into v_run from orchestrator.workflow_runs where id = v_step.run_id for update;
+  update orchestrator.workflow_steps
+     set status = case new.status when 'succeeded' then 'succeeded'::orchestrator.workflow_step_status
+                                  when 'dead' then 'failed'::orchestrator.workflow_step_status
+                                  else 'cancelled'::orchestrator.workflow_step_status end,
+         result = case when new.status = 'succeeded' then new.result else result end,
+         error = case when new.status = 'dead' then new.last_error
+                      when new.status = 'cancelled' then 'task cancelled' else null end,
+         finished_at = now()
+   where run_id = v_step.run_id and step_index = v_step.step_index;
+  -- A late outcome (the run already failed or was cancelled) is recorded on its step and moves nothing.
+  if v_run.status <> 'running' or v_step.status <> 'running' then
+    return null;
+  end if;
+  if new.status = 'succeeded' then
+    perform orchestrator.workflow_advance(v_run.id);
+  elsif new.status = 'dead' then
+    perform orchestrator.workflow_finish_run(v_run.id, 'failed',
+      format('step %s (%s) failed after %s attempt%s: %s', v_step.name, v_step.type, new.attempts,
+             case when new.attempts = 1 then '' else 's' end, coalesce(new.last_error, 'no error recorded')),
+      v_step.name);
+  else
+    perform orchestrator.workflow_finish_run(v_run.id, 'cancelled',
+      format('step %s (%s): its task %s was cancelled', v_step.name, v_step.type, new.id), v_step.name);
+  end if;
+  return null;
+end
+$$;
+
+--
+-- Name: workflow_render(jsonb, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_render(p_template jsonb, p_ctx jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    AS $_$
+declare
+  v_text text;
+  v_match text[];
+  v_out text := '';
+  v_key text;
+  v_elem jsonb;
+  v_val jsonb;
+  v_res jsonb;
+  i integer;
+  j integer;
+begin
+  case jsonb_typeof(p_template)
+  when 'object' then
+    v_res := '{}'::jsonb;
+    for v_key, v_elem in select key, value from jsonb_each(p_template) loop
+      v_val := orchestrator.workflow_render(v_elem, p_ctx);
+      if v_val is not null then
+        v_res := v_res || jsonb_build_object(v_key, v_val);
+      end if;
+    end loop;
+    return v_res;
+  when 'array' then
+    return coalesce((
+      select jsonb_agg(coalesce(orchestrator.workflow_render(e, p_ctx), 'null'::jsonb) order by n)
+      from jsonb_array_elements(p_template) with ordinality a(e, n)), '[]'::jsonb);
+  when 'string' then
+    v_text := p_template #>> '{}';
+    v_match := regexp_match(v_text, '^\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}$');
+    if v_match is not null then
+      return p_ctx #> string_to_array(v_match[1], '.');
+    end if;
+    if position('{{' in v_text) = 0 then
+      return p_template;
+    end if;
+    loop
+      i := position('{{' in v_text);
+      exit when i = 0;
+      j := position('}}' in substr(v_text, i + 2));
+      exit when j = 0;
+      v_key := btrim(substr(v_text, i + 2, j - 1));
+      v_out := v_out || substr(v_text, 1, i - 1)
+               || orchestrator.workflow_value_text(p_ctx #> string_to_array(v_key, '.'));
+      v_text := substr(v_text, i + j + 3);
+    end loop;
+    return to_jsonb(v_out || v_text);
+  else
+    return p_template;
+  end case;
+end
+$_$;
+
+--
+-- Name: workflow_value_text(jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_value_text(p_value jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  select case when p_value is null or jsonb_typeof(p_value) = 'null' then ''
+              when jsonb_typeof(p_value) = 'string' then p_value #>> '{}'
+              else p_value::text end
+$$;
+
+--
+-- Name: digests; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.digests (
+    day date NOT NULL,
+    summary jsonb NOT NULL,
+    body_md text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: event_replay_guard; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.event_replay_guard (
+    signature text NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: event_rules; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.event_rules (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    description text,
+    enabled boolean DEFAULT true NOT NULL,
+    source text,
+    type text DEFAULT '*'::text NOT NULL,
+    min_level orchestrator.log_level,
+    match jsonb DEFAULT '{}'::jsonb NOT NULL,
+    task_type text NOT NULL,
+    payload_template jsonb DEFAULT '{}'::jsonb NOT NULL,
+    priority integer DEFAULT 0 NOT NULL,
+    dedupe_key text,
+    max_attempts integer,
+    source_like text GENERATED ALWAYS AS (orchestrator.glob_to_like(source)) STORED,
+    type_like text GENERATED ALWAYS AS (orchestrator.glob_to_like(type)) STORED NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT event_rules_dedupe_key_check CHECK (((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 200))),
+    CONSTRAINT event_rules_description_check CHECK ((length(description) <= 2000)),
+    CONSTRAINT event_rules_match_check CHECK ((jsonb_typeof(match) = 'object'::text)),
+    CONSTRAINT event_rules_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 100))),
+    CONSTRAINT event_rules_name_check CHECK ((name ~ '^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,79}$'::text)),
+    CONSTRAINT event_rules_payload_template_check CHECK ((jsonb_typeof(payload_template) = 'object'::text)),
+    CONSTRAINT event_rules_priority_check CHECK (((priority >= '-1000'::integer) AND (priority <= 1000))),
+    CONSTRAINT event_rules_source_check CHECK ((source ~ '^[a-z0-9*?][a-z0-9_.*?-]{0,63}$'::text)),
+    CONSTRAINT event_rules_task_type_check CHECK ((task_type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text)),
+    CONSTRAINT event_rules_type_check CHECK ((type ~ '^[A-Za-z0-9_.:/*?-]{1,100}$'::text))
+);
+
+--
+-- Name: event_rules_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.event_rules ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME orchestrator.event_rules_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: events_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME orchestrator.events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: logs; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.logs (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    level orchestrator.log_level DEFAULT 'info'::orchestrator.log_level NOT NULL,
+    component text DEFAULT 'orchestrator'::text NOT NULL,
+    message text NOT NULL,
+    context jsonb DEFAULT '{}'::jsonb NOT NULL,
+    task_id bigint,
+    request_id text
+);
+
+--
+-- Name: logs_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.logs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME orchestrator.logs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: notion_pages; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.notion_pages (
+    entity text NOT NULL,
+    row_key text NOT NULL,
+    orchestrator_id text GENERATED ALWAYS AS (((entity || ':'::text) || row_key)) STORED,
+    database_id text,
+    page_id text,
+    synced jsonb DEFAULT '{}'::jsonb NOT NULL,
+    field_times jsonb DEFAULT '{}'::jsonb NOT NULL,
+    body_hash text,
+    create_attempted_at timestamp with time zone,
+    lock_token uuid,
+    locked_until timestamp with time zone,
+    pushed_at timestamp with time zone,
+    pulled_at timestamp with time zone,
+    notion_edited_at timestamp with time zone,
+    last_error text,
+    last_error_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT notion_pages_entity_check CHECK ((entity = ANY (ARRAY['task'::text, 'ticket'::text, 'sop'::text, 'digest'::text]))),
+    CONSTRAINT notion_pages_row_key_check CHECK (((length(row_key) >= 1) AND (length(row_key) <= 200)))
+);
+
+--
+-- Name: notion_tracked_task_types; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.notion_tracked_task_types (
+    type text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT notion_tracked_task_types_type_check CHECK (((type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text) AND (type !~ '^(notion|webhook)\.'::text)))
+);
+
+--
+-- Name: notion_webhook_verification; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.notion_webhook_verification (
+    singleton boolean DEFAULT true NOT NULL,
+    open_until timestamp with time zone,
+    opened_at timestamp with time zone,
+    replace_allowed boolean DEFAULT false NOT NULL,
+    token_received_at timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT notion_webhook_verification_singleton_check CHECK (singleton)
+);
+
+--
+-- Name: rate_limits; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.rate_limits (
+    bucket text NOT NULL,
+    tat timestamp with time zone NOT NULL,
+    granted bigint DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT rate_limits_bucket_check CHECK (((length(bucket) >= 1) AND (length(bucket) <= 200)))
+);
+
+--
+-- Name: schedule_runs; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.schedule_runs (
+    id bigint NOT NULL,
+    schedule_id bigint NOT NULL,
+    tick timestamp with time zone NOT NULL,
+    trigger text DEFAULT 'cron'::text NOT NULL,
+    task_id bigint,
+    duplicates integer DEFAULT 0 NOT NULL,
+    last_duplicate_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT schedule_runs_trigger_check CHECK ((trigger = ANY (ARRAY['cron'::text, 'manual'::text])))
+);
+
+--
+-- Name: schedule_runs_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.schedule_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME orchestrator.schedule_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: schedules; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.schedules (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    cron text NOT NULL,
+    timezone text DEFAULT 'UTC'::text NOT NULL,
+    task_type text NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    priority integer DEFAULT 0 NOT NULL,
+    max_attempts integer DEFAULT 5 NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    builtin boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT schedules_description_check CHECK ((length(description) <= 2000)),
+    CONSTRAINT schedules_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 100))),
+    CONSTRAINT schedules_name_check CHECK (((name ~ '^[a-z0-9][a-z0-9_.-]{0,62}$'::text) AND (name <> 'settings'::text))),
+    CONSTRAINT schedules_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT schedules_priority_check CHECK (((priority >= '-1000'::integer) AND (priority <= 1000))),
+    CONSTRAINT schedules_task_type_check CHECK ((task_type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text)),
+    CONSTRAINT schedules_timezone_check CHECK ((timezone = 'UTC'::text))
+);
+
+--
+-- Name: schedules_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.schedules ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME orchestrator.schedules_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: semaphore_slots; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.semaphore_slots (
+    name text NOT NULL,
+    slot integer NOT NULL,
+    holder text,
+    lease_token uuid,
+    acquired_at timestamp with time zone,
+    locked_until timestamp with time zone,
+    CONSTRAINT semaphore_slots_check CHECK (((lease_token IS NULL) = (locked_until IS NULL))),
+    CONSTRAINT semaphore_slots_slot_check CHECK ((slot >= 1))
+);
+
+--
+-- Name: settings; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.settings (
+    key text NOT NULL,
+    value jsonb NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT settings_check CHECK (((key !~~ 'retention.%'::text) OR ((jsonb_typeof(value) = 'number'::text) AND ((((value #>> '{}'::text[]))::numeric >= (1)::numeric) AND (((value #>> '{}'::text[]))::numeric <= (36500)::numeric)) AND (((value #>> '{}'::text[]))::numeric = trunc(((value #>> '{}'::text[]))::numeric))))),
+    CONSTRAINT settings_key_check CHECK ((key ~ '^[a-z][a-z0-9_.-]{0,99}$'::text)),
+    CONSTRAINT settings_value_check CHECK ((jsonb_typeof(value) = ANY (ARRAY['number'::text, 'boolean'::text, 'string'::text])))
+);
+
+--
+-- Name: sops_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.sops ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME orchestrator.sops_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: sync_state; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.sync_state (
+    database_id text NOT NULL,
+    enabled boolean DEFAULT false NOT NULL,
+    data_source_id text,
+    bot_user_id text,
+    properties jsonb,
+    config_error text,
+    config_checked_at timestamp with time zone,
+    watermark timestamp with time zone,
+    pull_lock_token uuid,
+    pull_locked_until timestamp with time zone,
+    last_pull_at timestamp with time zone,
+    last_pull_status text,
+    last_pull_error text,
+    last_pull_stats jsonb,
+    webhook_token_received_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    enabled_at timestamp with time zone,
+    CONSTRAINT sync_state_database_id_check CHECK (((length(database_id) >= 1) AND (length(database_id) <= 100))),
+    CONSTRAINT sync_state_last_pull_status_check CHECK ((last_pull_status = ANY (ARRAY['ok'::text, 'error'::text])))
+);
+
+--
+-- Name: tasks_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.tasks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME orchestrator.tasks_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: tickets; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.tickets (
+    id bigint NOT NULL,
+    title text NOT NULL,
+    description text,
+    status orchestrator.ticket_status DEFAULT 'open'::orchestrator.ticket_status NOT NULL,
+    priority orchestrator.ticket_priority DEFAULT 'normal'::orchestrator.ticket_priority NOT NULL,
+    source text DEFAULT 'api'::text NOT NULL,
+    fingerprint text,
+    occurrences bigint DEFAULT 1 NOT NULL,
+    first_seen timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen timestamp with time zone DEFAULT now() NOT NULL,
+    first_event_id bigint,
+    last_event_id bigint,
+    task_id bigint,
+    reopened_count integer DEFAULT 0 NOT NULL,
+    reopened_at timestamp with time zone,
+    resolved_at timestamp with time zone,
+    closed_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT tickets_description_check CHECK ((length(description) <= 20000)),
+    CONSTRAINT tickets_occurrences_check CHECK ((occurrences >= 0)),
+    CONSTRAINT tickets_source_check CHECK (((length(source) >= 1) AND (length(source) <= 100))),
+    CONSTRAINT tickets_title_check CHECK (((length(title) >= 1) AND (length(title) <= 500)))
+);
+
+--
+-- Name: tickets_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.tickets ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME orchestrator.tickets_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: wakeup_failures; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.wakeup_failures (
+    request_id bigint NOT NULL,
+    reason text NOT NULL,
+    sent_at timestamp with time zone NOT NULL,
+    answered_at timestamp with time zone NOT NULL,
+    status_code integer,
+    error text
+);
+
+--
+-- Name: wakeup_requests; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE UNLOGGED TABLE orchestrator.wakeup_requests (
+    request_id bigint NOT NULL,
+    reason text NOT NULL,
+    sent_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: watchers; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.watchers (
+    relid oid NOT NULL,
+    table_name text NOT NULL,
+    source text NOT NULL,
+    event_type text NOT NULL,
+    options jsonb DEFAULT '{}'::jsonb NOT NULL,
+    columns text[] NOT NULL,
+    secret_columns text[] DEFAULT '{}'::text[] NOT NULL,
+    function_name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: watcher_status; Type: VIEW; Schema: orchestrator; Owner: -
+--
+
+CREATE VIEW orchestrator.watcher_status AS
+ SELECT w.table_name,
+    w.source,
+    w.event_type,
+    w.columns,
+    w.secret_columns,
+    w.options,
+    (EXISTS ( SELECT 1
+           FROM pg_trigger t
+          WHERE ((t.tgrelid = w.relid) AND (t.tgname = 'orchestrator_watch'::name)))) AS active,
+    w.created_at,
+    w.updated_at
+   FROM orchestrator.watchers w;
+
+--
+-- Name: webhook_deliveries; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.webhook_deliveries (
+    id bigint NOT NULL,
+    subscription_id bigint NOT NULL,
+    event text NOT NULL,
+    payload jsonb NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    task_id bigint,
+    last_status_code integer,
+    last_error text,
+    last_attempt_at timestamp with time zone,
+    delivered_at timestamp with time zone,
+    response_ms integer,
+    attempt_log jsonb DEFAULT '[]'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'retrying'::text, 'delivered'::text, 'dead'::text])))
+);
+
+--
+-- Name: webhook_deliveries_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.webhook_deliveries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME orchestrator.webhook_deliveries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: webhook_subscriptions; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.webhook_subscriptions (
+    id bigint NOT NULL,
+    url text NOT NULL,
+    events text[] DEFAULT '{*}'::text[] NOT NULL,
+    secret text NOT NULL,
+    format text DEFAULT 'json'::text NOT NULL,
+    description text,
+    active boolean DEFAULT true NOT NULL,
+    max_attempts integer DEFAULT 6 NOT NULL,
+    backoff_base_seconds numeric DEFAULT 10 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_subscriptions_backoff_base_seconds_check CHECK (((backoff_base_seconds >= (0)::numeric) AND (backoff_base_seconds <= (3600)::numeric))),
+    CONSTRAINT webhook_subscriptions_description_check CHECK ((length(description) <= 500)),
+    CONSTRAINT webhook_subscriptions_events_check CHECK ((((cardinality(events) >= 1) AND (cardinality(events) <= 50)) AND (array_to_string(events, ','::text) ~ '^[a-z0-9_.*,-]+$'::text))),
+    CONSTRAINT webhook_subscriptions_format_check CHECK ((format = ANY (ARRAY['json'::text, 'slack'::text]))),
+    CONSTRAINT webhook_subscriptions_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 20))),
+    CONSTRAINT webhook_subscriptions_secret_check CHECK (((length(secret) >= 16) AND (length(secret) <= 200))),
+    CONSTRAINT webhook_subscriptions_url_check CHECK (((url ~ '^https?://'::text) AND (length(url) <= 2000)))
+);
+
+--
+-- Name: webhook_subscriptions_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.webhook_subscriptions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME orchestrator.webhook_subscriptions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: worker_presence; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE UNLOGGED TABLE orchestrator.worker_presence (
+    isolate text NOT NULL,
+    until timestamp with time zone NOT NULL,
+    since timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE worker_presence; Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON TABLE orchestrator.worker_presence IS 'Isolates whose worker listens for orchestrator_task_ready now: while one is live (until > now()), inserts send no wake-up.';
+
+--
+-- Name: workflow_runs_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.workflow_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME orchestrator.workflow_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: workflow_steps; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.workflow_steps (
+    run_id bigint NOT NULL,
+    step_index integer NOT NULL,
+    name text NOT NULL,
+    type text NOT NULL,
+    optional boolean DEFAULT false NOT NULL,
+    status orchestrator.workflow_step_status DEFAULT 'pending'::orchestrator.workflow_step_status NOT NULL,
+    input_template jsonb NOT NULL,
+    options jsonb DEFAULT '{}'::jsonb NOT NULL,
+    input jsonb,
+    task_id bigint,
+    result jsonb,
+    error text,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    CONSTRAINT workflow_steps_step_index_check CHECK ((step_index >= 0))
+);
+
+--
+-- Name: workflows; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.workflows (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    steps jsonb NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    builtin boolean DEFAULT false NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT workflows_description_check CHECK ((length(description) <= 2000)),
+    CONSTRAINT workflows_name_check CHECK ((name ~ '^[a-z][a-z0-9_-]{0,62}$'::text)),
+    CONSTRAINT workflows_steps_check CHECK (((jsonb_typeof(steps) = 'array'::text) AND ((jsonb_array_length(steps) >= 1) AND (jsonb_array_length(steps) <= 50))))
+);
+
+--
+-- Name: workflows_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.workflows ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME orchestrator.workflows_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: digests digests_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.digests
+    ADD CONSTRAINT digests_pkey PRIMARY KEY (day);
+
+--
+-- Name: event_replay_guard event_replay_guard_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.event_replay_guard
+    ADD CONSTRAINT event_replay_guard_pkey PRIMARY KEY (signature);
+
+--
+-- Name: event_rules event_rules_name_key; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.event_rules
+    ADD CONSTRAINT event_rules_name_key UNIQUE (name);
+
+--
+-- Name: event_rules event_rules_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.event_rules
+    ADD CONSTRAINT event_rules_pkey PRIMARY KEY (id);
+
+--
+-- Name: events events_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY (id);
+
+--
+-- Name: logs logs_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.logs
+    ADD CONSTRAINT logs_pkey PRIMARY KEY (id);
+
+--
+-- Name: notion_pages notion_pages_page_id_key; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.notion_pages
+    ADD CONSTRAINT notion_pages_page_id_key UNIQUE (page_id);
+
+--
+-- Name: notion_pages notion_pages_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.notion_pages
+    ADD CONSTRAINT notion_pages_pkey PRIMARY KEY (entity, row_key);
+
+--
+-- Name: notion_tracked_task_types notion_tracked_task_types_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.notion_tracked_task_types
+    ADD CONSTRAINT notion_tracked_task_types_pkey PRIMARY KEY (type);
+
+--
+-- Name: notion_webhook_verification notion_webhook_verification_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.notion_webhook_verification
+    ADD CONSTRAINT notion_webhook_verification_pkey PRIMARY KEY (singleton);
+
+--
+-- Name: rate_limits rate_limits_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.rate_limits
+    ADD CONSTRAINT rate_limits_pkey PRIMARY KEY (bucket);
+
+--
+-- Name: schedule_runs schedule_runs_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.schedule_runs
+    ADD CONSTRAINT schedule_runs_pkey PRIMARY KEY (id);
+
+--
+-- Name: schedule_runs schedule_runs_schedule_id_tick_key; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.schedule_runs
+    ADD CONSTRAINT schedule_runs_schedule_id_tick_key UNIQUE (schedule_id, tick);
+
+--
+-- Name: schedules schedules_name_key; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.schedules
+    ADD CONSTRAINT schedules_name_key UNIQUE (name);
+
+--
+-- Name: schedules schedules_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.schedules
+    ADD CONSTRAINT schedules_pkey PRIMARY KEY (id);
+
+--
+-- Name: semaphore_slots semaphore_slots_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.semaphore_slots
+    ADD CONSTRAINT semaphore_slots_pkey PRIMARY KEY (name, slot);
+
+--
+-- Name: semaphores semaphores_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.semaphores
+    ADD CONSTRAINT semaphores_pkey PRIMARY KEY (name);
+
+--
+-- Name: settings settings_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.settings
+    ADD CONSTRAINT settings_pkey PRIMARY KEY (key);
+
+--
+-- Name: sops sops_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.sops
+    ADD CONSTRAINT sops_pkey PRIMARY KEY (id);
+
+--
+-- Name: sops sops_slug_version_key; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.sops
+    ADD CONSTRAINT sops_slug_version_key UNIQUE (slug, version);
+
+--
+-- Name: sync_state sync_state_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.sync_state
+    ADD CONSTRAINT sync_state_pkey PRIMARY KEY (database_id);
+
+--
+-- Name: tasks tasks_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.tasks
+    ADD CONSTRAINT tasks_pkey PRIMARY KEY (id);
+
+--
+-- Name: tickets tickets_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.tickets
+    ADD CONSTRAINT tickets_pkey PRIMARY KEY (id);
+
+--
+-- Name: wakeup_failures wakeup_failures_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.wakeup_failures
+    ADD CONSTRAINT wakeup_failures_pkey PRIMARY KEY (request_id);
+
+--
+-- Name: wakeup_requests wakeup_requests_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.wakeup_requests
+    ADD CONSTRAINT wakeup_requests_pkey PRIMARY KEY (request_id);
+
+--
+-- Name: watchers watchers_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.watchers
+    ADD CONSTRAINT watchers_pkey PRIMARY KEY (relid);
+
+--
+-- Name: webhook_deliveries webhook_deliveries_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id);
+
+--
+-- Name: webhook_subscriptions webhook_subscriptions_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.webhook_subscriptions
+    ADD CONSTRAINT webhook_subscriptions_pkey PRIMARY KEY (id);
+
+--
+-- Name: worker_presence worker_presence_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.worker_presence
+    ADD CONSTRAINT worker_presence_pkey PRIMARY KEY (isolate);
+
+--
+-- Name: workflow_runs workflow_runs_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflow_runs
+    ADD CONSTRAINT workflow_runs_pkey PRIMARY KEY (id);
+
+--
+-- Name: workflow_steps workflow_steps_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflow_steps
+    ADD CONSTRAINT workflow_steps_pkey PRIMARY KEY (run_id, step_index);
+
+--
+-- Name: workflow_steps workflow_steps_run_id_name_key; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflow_steps
+    ADD CONSTRAINT workflow_steps_run_id_name_key UNIQUE (run_id, name);
+
+--
+-- Name: workflows workflows_name_key; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflows
+    ADD CONSTRAINT workflows_name_key UNIQUE (name);
+
+--
+-- Name: workflows workflows_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflows
+    ADD CONSTRAINT workflows_pkey PRIMARY KEY (id);
+
+--
+-- Name: events_external_id_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE UNIQUE INDEX events_external_id_idx ON orchestrator.events USING btree (source, external_id) WHERE (external_id IS NOT NULL);
+
+--
+-- Name: events_fingerprint_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX events_fingerprint_idx ON orchestrator.events USING btree (fingerprint, id);
+
+--
+-- Name: events_received_brin; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX events_received_brin ON orchestrator.events USING brin (received_at);
+
+--
+-- Name: events_ticket_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX events_ticket_idx ON orchestrator.events USING btree (ticket_id, id) WHERE (ticket_id IS NOT NULL);
+
+--
+-- Name: events_unprocessed_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX events_unprocessed_idx ON orchestrator.events USING btree (id) WHERE (processed_at IS NULL);
+
+--
+-- Name: events_waiting_ticket_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX events_waiting_ticket_idx ON orchestrator.events USING btree (fingerprint) WHERE (wants_ticket AND (ticket_id IS NULL));
+
+--
+-- Name: logs_at_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX logs_at_idx ON orchestrator.logs USING btree (at);
+
+--
+-- Name: logs_component_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX logs_component_idx ON orchestrator.logs USING btree (component, id);
+
+--
+-- Name: logs_level_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX logs_level_idx ON orchestrator.logs USING btree (level, id);
+
+--
+-- Name: logs_message_trgm_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX logs_message_trgm_idx ON orchestrator.logs USING gin (message extensions.gin_trgm_ops);
+
+--
+-- Name: logs_request_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX logs_request_idx ON orchestrator.logs USING btree (request_id, id) WHERE (request_id IS NOT NULL);
+
+--
+-- Name: logs_task_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX logs_task_idx ON orchestrator.logs USING btree (task_id, id) WHERE (task_id IS NOT NULL);
+
+--
+-- Name: notion_pages_error_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX notion_pages_error_idx ON orchestrator.notion_pages USING btree (last_error_at DESC) WHERE (last_error IS NOT NULL);
+
+--
+-- Name: notion_pages_pushed_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX notion_pages_pushed_idx ON orchestrator.notion_pages USING btree (pushed_at DESC) WHERE (pushed_at IS NOT NULL);
+
+--
+-- Name: schedule_runs_created_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX schedule_runs_created_idx ON orchestrator.schedule_runs USING btree (created_at);
+
+--
+-- Name: schedule_runs_schedule_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX schedule_runs_schedule_idx ON orchestrator.schedule_runs USING btree (schedule_id, id DESC);
+
+--
+-- Name: sops_created_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX sops_created_idx ON orchestrator.sops USING btree (id DESC);
+
+--
+-- Name: sops_event_ids_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX sops_event_ids_idx ON orchestrator.sops USING gin (event_ids);
+
+--
+-- Name: sops_generator_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX sops_generator_idx ON orchestrator.sops USING btree (generator, id DESC);
+
+--
+-- Name: sops_source_task_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE UNIQUE INDEX sops_source_task_idx ON orchestrator.sops USING btree (source_task_id) WHERE (source_task_id IS NOT NULL);
+
+--
+-- Name: sops_task_ids_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX sops_task_ids_idx ON orchestrator.sops USING gin (task_ids);
+
+--
+-- Name: sops_ticket_ids_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX sops_ticket_ids_idx ON orchestrator.sops USING gin (ticket_ids);
+
+--
+-- Name: tasks_claim_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tasks_claim_idx ON orchestrator.tasks USING btree (priority DESC, run_at, id) WHERE (status = 'queued'::orchestrator.task_status);
+
+--
+-- Name: tasks_created_at_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tasks_created_at_idx ON orchestrator.tasks USING btree (created_at);
+
+--
+-- Name: tasks_dedupe_key_live_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE UNIQUE INDEX tasks_dedupe_key_live_idx ON orchestrator.tasks USING btree (dedupe_key) WHERE ((dedupe_key IS NOT NULL) AND (status = ANY (ARRAY['queued'::orchestrator.task_status, 'running'::orchestrator.task_status])));
+
+--
+-- Name: tasks_lease_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tasks_lease_idx ON orchestrator.tasks USING btree (locked_until) WHERE (status = 'running'::orchestrator.task_status);
+
+--
+-- Name: tasks_parent_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tasks_parent_idx ON orchestrator.tasks USING btree (parent_id) WHERE (parent_id IS NOT NULL);
+
+--
+-- Name: tasks_status_id_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tasks_status_id_idx ON orchestrator.tasks USING btree (status, id DESC);
+
+--
+-- Name: tasks_suspect_claim_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tasks_suspect_claim_idx ON orchestrator.tasks USING btree (priority DESC, run_at, id) WHERE ((status = 'queued'::orchestrator.task_status) AND suspect);
+
+--
+-- Name: tasks_type_id_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tasks_type_id_idx ON orchestrator.tasks USING btree (type, id DESC);
+
+--
+-- Name: tickets_fingerprint_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tickets_fingerprint_idx ON orchestrator.tickets USING btree (fingerprint, id DESC) WHERE (fingerprint IS NOT NULL);
+
+--
+-- Name: tickets_fingerprint_live_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE UNIQUE INDEX tickets_fingerprint_live_idx ON orchestrator.tickets USING btree (fingerprint) WHERE ((fingerprint IS NOT NULL) AND (status <> 'closed'::orchestrator.ticket_status));
+
+--
+-- Name: tickets_status_id_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tickets_status_id_idx ON orchestrator.tickets USING btree (status, id DESC);
+
+--
+-- Name: tickets_task_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tickets_task_idx ON orchestrator.tickets USING btree (task_id) WHERE (task_id IS NOT NULL);
+
+--
+-- Name: wakeup_failures_answered_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX wakeup_failures_answered_idx ON orchestrator.wakeup_failures USING btree (answered_at);
+
+--
+-- Name: webhook_deliveries_created_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_created_idx ON orchestrator.webhook_deliveries USING btree (created_at);
+
+--
+-- Name: webhook_deliveries_status_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_status_idx ON orchestrator.webhook_deliveries USING btree (status, id DESC);
+
+--
+-- Name: webhook_deliveries_sub_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_sub_idx ON orchestrator.webhook_deliveries USING btree (subscription_id, id DESC);
+
+--
+-- Name: workflow_runs_dedupe_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE UNIQUE INDEX workflow_runs_dedupe_idx ON orchestrator.workflow_runs USING btree (workflow_name, dedupe_key) WHERE ((dedupe_key IS NOT NULL) AND (status = 'running'::orchestrator.workflow_run_status));
+
+--
+-- Name: workflow_runs_finished_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX workflow_runs_finished_idx ON orchestrator.workflow_runs USING btree (finished_at) WHERE (status <> 'running'::orchestrator.workflow_run_status);
+
+--
+-- Name: workflow_runs_name_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX workflow_runs_name_idx ON orchestrator.workflow_runs USING btree (workflow_name, id DESC);
+
+--
+-- Name: workflow_steps_task_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE UNIQUE INDEX workflow_steps_task_idx ON orchestrator.workflow_steps USING btree (task_id) WHERE (task_id IS NOT NULL);
+
+--
+-- Name: events events_route; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER events_route AFTER INSERT ON orchestrator.events REFERENCING NEW TABLE AS orchestrator_new_events FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.events_route_on_insert();
+
+--
+-- Name: sops notion_push_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER notion_push_ins AFTER INSERT ON orchestrator.sops REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.notion_rows_inserted('sop', 'slug');
+
+--
+-- Name: tickets notion_push_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER notion_push_ins AFTER INSERT ON orchestrator.tickets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.notion_rows_inserted('ticket', 'id', 'title', 'status', 'priority');
+
+--
+-- Name: tickets notion_push_upd; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER notion_push_upd AFTER UPDATE ON orchestrator.tickets REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.notion_rows_updated('ticket', 'id', 'title', 'status', 'priority');
+
+--
+-- Name: schedules schedules_normalize; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER schedules_normalize BEFORE INSERT OR UPDATE ON orchestrator.schedules FOR EACH ROW EXECUTE FUNCTION orchestrator.schedules_normalize();
+
+--
+-- Name: schedules schedules_sync_cron; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER schedules_sync_cron AFTER INSERT OR DELETE OR UPDATE ON orchestrator.schedules FOR EACH ROW EXECUTE FUNCTION orchestrator.schedules_sync_cron();
+
+--
+-- Name: notion_tracked_task_types tasks_change_triggers_follow; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER tasks_change_triggers_follow AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON orchestrator.notion_tracked_task_types FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tasks_change_triggers_follow();
+
+--
+-- Name: webhook_subscriptions tasks_change_triggers_follow; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER tasks_change_triggers_follow AFTER INSERT OR DELETE OR UPDATE OF active OR TRUNCATE ON orchestrator.webhook_subscriptions FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tasks_change_triggers_follow();
+
+--
+-- Name: tasks tasks_notion_push_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER tasks_notion_push_ins AFTER INSERT ON orchestrator.tasks REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tasks_notion_inserted();
+
+--
+-- Name: tasks tasks_notion_push_upd; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER tasks_notion_push_upd AFTER UPDATE ON orchestrator.tasks REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tasks_notion_updated();
+
+--
+-- Name: tasks tasks_wake_worker; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER tasks_wake_worker AFTER INSERT ON orchestrator.tasks REFERENCING NEW TABLE AS new_tasks FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tasks_wake_on_insert();
+
+--
+-- Name: tasks tasks_webhook_events; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER tasks_webhook_events AFTER UPDATE ON orchestrator.tasks REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tasks_webhook_events();
+
+--
+-- Name: tasks tasks_workflow_advance; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER tasks_workflow_advance AFTER UPDATE OF status ON orchestrator.tasks FOR EACH ROW WHEN (((new.source ~~ 'workflow:%'::text) AND (old.status IS DISTINCT FROM new.status) AND (new.status = ANY (ARRAY['succeeded'::orchestrator.task_status, 'dead'::orchestrator.task_status, 'cancelled'::orchestrator.task_status])))) EXECUTE FUNCTION orchestrator.workflow_on_task_finished();
+
+--
+-- Name: tickets tickets_emit_resolved; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER tickets_emit_resolved AFTER UPDATE ON orchestrator.tickets REFERENCING OLD TABLE AS old_tickets NEW TABLE AS new_tickets FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tickets_emit_resolved();
+
+--
+-- Name: sops webhook_events_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER webhook_events_ins AFTER INSERT ON orchestrator.sops REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.webhook_rows_inserted('sop', 'created');
+
+--
+-- Name: tickets webhook_events_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER webhook_events_ins AFTER INSERT ON orchestrator.tickets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.webhook_rows_inserted('ticket', 'opened');
+
+--
+-- Name: tickets webhook_events_upd; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER webhook_events_upd AFTER UPDATE ON orchestrator.tickets REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.webhook_rows_updated('ticket');
+
+--
+-- Name: schedule_runs schedule_runs_schedule_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.schedule_runs
+    ADD CONSTRAINT schedule_runs_schedule_id_fkey FOREIGN KEY (schedule_id) REFERENCES orchestrator.schedules(id) ON DELETE CASCADE;
+
+--
+-- Name: semaphore_slots semaphore_slots_name_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.semaphore_slots
+    ADD CONSTRAINT semaphore_slots_name_fkey FOREIGN KEY (name) REFERENCES orchestrator.semaphores(name) ON DELETE CASCADE;
+
+--
+-- Name: sops sops_source_task_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.sops
+    ADD CONSTRAINT sops_source_task_id_fkey FOREIGN KEY (source_task_id) REFERENCES orchestrator.tasks(id) ON DELETE SET NULL;
+
+--
+-- Name: tasks tasks_parent_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.tasks
+    ADD CONSTRAINT tasks_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES orchestrator.tasks(id) ON DELETE SET NULL;
+
+--
+-- Name: tickets tickets_task_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.tickets
+    ADD CONSTRAINT tickets_task_id_fkey FOREIGN KEY (task_id) REFERENCES orchestrator.tasks(id) ON DELETE SET NULL;
+
+--
+-- Name: webhook_deliveries webhook_deliveries_subscription_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_subscription_id_fkey FOREIGN KEY (subscription_id) REFERENCES orchestrator.webhook_subscriptions(id) ON DELETE CASCADE;
+
+--
+-- Name: workflow_runs workflow_runs_workflow_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflow_runs
+    ADD CONSTRAINT workflow_runs_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES orchestrator.workflows(id) ON DELETE SET NULL;
+
+--
+-- Name: workflow_steps workflow_steps_run_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflow_steps
+    ADD CONSTRAINT workflow_steps_run_id_fkey FOREIGN KEY (run_id) REFERENCES orchestrator.workflow_runs(id) ON DELETE CASCADE;
+
+--
+-- Name: workflow_steps workflow_steps_task_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflow_steps
+    ADD CONSTRAINT workflow_steps_task_id_fkey FOREIGN KEY (task_id) REFERENCES orchestrator.tasks(id) ON DELETE SET NULL;
+
+--
+-- Name: digests; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.digests ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: event_replay_guard; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.event_replay_guard ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: event_rules; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.event_rules ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: events; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: logs; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.logs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: notion_pages; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.notion_pages ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: notion_tracked_task_types; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.notion_tracked_task_types ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: notion_webhook_verification; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.notion_webhook_verification ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rate_limits; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.rate_limits ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: schedule_runs; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.schedule_runs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: schedules; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.schedules ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: semaphore_slots; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.semaphore_slots ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: semaphores; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.semaphores ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: settings; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.settings ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: sops; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.sops ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: sync_state; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.sync_state ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: tasks; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.tasks ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: tickets; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.tickets ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: wakeup_failures; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.wakeup_failures ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: wakeup_requests; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.wakeup_requests ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: watchers; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.watchers ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: webhook_deliveries; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.webhook_deliveries ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: webhook_subscriptions; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.webhook_subscriptions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: worker_presence; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.worker_presence ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: workflow_runs; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.workflow_runs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: workflow_steps; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.workflow_steps ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: workflows; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.workflows ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: SCHEMA orchestrator; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA orchestrator TO service_role;
+
+--
+-- Name: FUNCTION attach_to_tickets(p_event_ids bigint[]); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.attach_to_tickets(p_event_ids bigint[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.attach_to_tickets(p_event_ids bigint[]) TO service_role;
+
+--
+-- Name: TABLE tasks; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.tasks TO service_role;
+
+--
+-- Name: FUNCTION cancel(p_id bigint); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.cancel(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.cancel(p_id bigint) TO service_role;
+
+--
+-- Name: TABLE workflow_runs; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.workflow_runs TO service_role;
+
+--
+-- Name: FUNCTION cancel_workflow_run(p_run_id bigint); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.cancel_workflow_run(p_run_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.cancel_workflow_run(p_run_id bigint) TO service_role;
+
+--
+-- Name: FUNCTION check_wakeups(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.check_wakeups() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.check_wakeups() TO service_role;
+
+--
+-- Name: FUNCTION claim(p_worker text, p_max_count integer, p_lease_seconds numeric, p_types text[], p_type_leases jsonb, p_take_suspect boolean); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.claim(p_worker text, p_max_count integer, p_lease_seconds numeric, p_types text[], p_type_leases jsonb, p_take_suspect boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.claim(p_worker text, p_max_count integer, p_lease_seconds numeric, p_types text[], p_type_leases jsonb, p_take_suspect boolean) TO service_role;
+
+--
+-- Name: FUNCTION claim_pick_ids(p_max_count integer, p_types text[]); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.claim_pick_ids(p_max_count integer, p_types text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.claim_pick_ids(p_max_count integer, p_types text[]) TO service_role;
+
+--
+-- Name: FUNCTION complete(p_id bigint, p_lease_token uuid, p_result jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.complete(p_id bigint, p_lease_token uuid, p_result jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.complete(p_id bigint, p_lease_token uuid, p_result jsonb) TO service_role;
+
+--
+-- Name: FUNCTION complete_many(p_ids bigint[], p_lease_tokens uuid[], p_results jsonb[]); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.complete_many(p_ids bigint[], p_lease_tokens uuid[], p_results jsonb[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.complete_many(p_ids bigint[], p_lease_tokens uuid[], p_results jsonb[]) TO service_role;
+
+--
+-- Name: FUNCTION cron_field(p_text text, p_field text, p_min integer, p_max integer, p_names text[]); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.cron_field(p_text text, p_field text, p_min integer, p_max integer, p_names text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION cron_is_valid(p_expr text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.cron_is_valid(p_expr text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.cron_is_valid(p_expr text) TO service_role;
+
+--
+-- Name: FUNCTION cron_matches(p_cron jsonb, p_at timestamp with time zone); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.cron_matches(p_cron jsonb, p_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.cron_matches(p_cron jsonb, p_at timestamp with time zone) TO service_role;
+
+--
+-- Name: FUNCTION cron_parse(p_expr text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.cron_parse(p_expr text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.cron_parse(p_expr text) TO service_role;
+
+--
+-- Name: FUNCTION cron_supports_seconds(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT ALL ON FUNCTION orchestrator.cron_supports_seconds() TO service_role;
+
+--
+-- Name: FUNCTION cron_value(p_raw text, p_field text, p_min integer, p_max integer, p_names text[]); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.cron_value(p_raw text, p_field text, p_min integer, p_max integer, p_names text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION dead_letter(p_id bigint, p_error text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.dead_letter(p_id bigint, p_error text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.dead_letter(p_id bigint, p_error text) TO service_role;
+
+--
+-- Name: FUNCTION enqueue(p_type text, p_payload jsonb, p_opts jsonb, OUT task orchestrator.tasks, OUT created boolean); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.enqueue(p_type text, p_payload jsonb, p_opts jsonb, OUT task orchestrator.tasks, OUT created boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.enqueue(p_type text, p_payload jsonb, p_opts jsonb, OUT task orchestrator.tasks, OUT created boolean) TO service_role;
+
+--
+-- Name: FUNCTION enqueue_many(p_type text, p_payloads jsonb[], p_opts jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.enqueue_many(p_type text, p_payloads jsonb[], p_opts jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.enqueue_many(p_type text, p_payloads jsonb[], p_opts jsonb) TO service_role;
+
+--
+-- Name: FUNCTION event_fingerprint(p_source text, p_type text, p_message text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.event_fingerprint(p_source text, p_type text, p_message text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.event_fingerprint(p_source text, p_type text, p_message text) TO service_role;
+
+--
+-- Name: TABLE events; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.events TO service_role;
+
+--
+-- Name: FUNCTION event_context(e orchestrator.events); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.event_context(e orchestrator.events) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.event_context(e orchestrator.events) TO service_role;
+
+--
+-- Name: FUNCTION events_housekeeping(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.events_housekeeping() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.events_housekeeping() TO service_role;
+
+--
+-- Name: FUNCTION events_route_on_insert(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.events_route_on_insert() FROM PUBLIC;
+
+--
+-- Name: FUNCTION extend_leases(p_ids bigint[], p_lease_tokens uuid[], p_type_leases jsonb, p_lease_seconds numeric); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.extend_leases(p_ids bigint[], p_lease_tokens uuid[], p_type_leases jsonb, p_lease_seconds numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.extend_leases(p_ids bigint[], p_lease_tokens uuid[], p_type_leases jsonb, p_lease_seconds numeric) TO service_role;
+
+--
+-- Name: FUNCTION fail(p_id bigint, p_lease_token uuid, p_error text, p_retryable boolean); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.fail(p_id bigint, p_lease_token uuid, p_error text, p_retryable boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.fail(p_id bigint, p_lease_token uuid, p_error text, p_retryable boolean) TO service_role;
+
+--
+-- Name: FUNCTION fail_many(p_ids bigint[], p_lease_tokens uuid[], p_errors text[], p_retryables boolean[]); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.fail_many(p_ids bigint[], p_lease_tokens uuid[], p_errors text[], p_retryables boolean[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.fail_many(p_ids bigint[], p_lease_tokens uuid[], p_errors text[], p_retryables boolean[]) TO service_role;
+
+--
+-- Name: FUNCTION glob_to_like(p_glob text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.glob_to_like(p_glob text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.glob_to_like(p_glob text) TO service_role;
+
+--
+-- Name: FUNCTION hand_off(p_isolate text, p_types text[], p_reason text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.hand_off(p_isolate text, p_types text[], p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.hand_off(p_isolate text, p_types text[], p_reason text) TO service_role;
+
+--
+-- Name: FUNCTION is_jwt(p_key text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.is_jwt(p_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.is_jwt(p_key text) TO service_role;
+
+--
+-- Name: FUNCTION is_secret_name(p_name text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.is_secret_name(p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.is_secret_name(p_name text) TO service_role;
+
+--
+-- Name: FUNCTION isolate_terminated(p_execution_id text, p_reason text, p_detail text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.isolate_terminated(p_execution_id text, p_reason text, p_detail text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.isolate_terminated(p_execution_id text, p_reason text, p_detail text) TO service_role;
+
+--
+-- Name: FUNCTION lease_isolate(p_locked_by text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.lease_isolate(p_locked_by text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.lease_isolate(p_locked_by text) TO service_role;
+
+--
+-- Name: FUNCTION lower_collapsed(p_text text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.lower_collapsed(p_text text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.lower_collapsed(p_text text) TO service_role;
+
+--
+-- Name: FUNCTION next_sweep_in(p_max_seconds double precision); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.next_sweep_in(p_max_seconds double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.next_sweep_in(p_max_seconds double precision) TO service_role;
+
+--
+-- Name: FUNCTION normalize_message(p_message text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.normalize_message(p_message text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.normalize_message(p_message text) TO service_role;
+
+--
+-- Name: FUNCTION notion_attach(p_table regclass, p_entity text, p_key_column text, p_fields text[]); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.notion_attach(p_table regclass, p_entity text, p_key_column text, p_fields text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION notion_cron_tick(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.notion_cron_tick() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.notion_cron_tick() TO service_role;
+
+--
+-- Name: FUNCTION notion_enqueue_pushes(p_entity text, p_keys text[]); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.notion_enqueue_pushes(p_entity text, p_keys text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.notion_enqueue_pushes(p_entity text, p_keys text[]) TO service_role;
+
+--
+-- Name: FUNCTION notion_note_field_changes(p_entity text, p_changes jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.notion_note_field_changes(p_entity text, p_changes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.notion_note_field_changes(p_entity text, p_changes jsonb) TO service_role;
+
+--
+-- Name: FUNCTION notion_push_target(p_dedupe_key text, p_payload jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.notion_push_target(p_dedupe_key text, p_payload jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.notion_push_target(p_dedupe_key text, p_payload jsonb) TO service_role;
+
+--
+-- Name: FUNCTION notion_repush_dead(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.notion_repush_dead() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.notion_repush_dead() TO service_role;
+
+--
+-- Name: FUNCTION notion_rows_inserted(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.notion_rows_inserted() FROM PUBLIC;
+
+--
+-- Name: FUNCTION notion_rows_updated(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.notion_rows_updated() FROM PUBLIC;
+
+--
+-- Name: FUNCTION notion_sync_enabled(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.notion_sync_enabled() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.notion_sync_enabled() TO service_role;
+
+--
+-- Name: FUNCTION notion_verification_clear(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.notion_verification_clear() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.notion_verification_clear() TO service_role;
+
+--
+-- Name: FUNCTION notion_verification_offer(p_token text, p_database_id text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.notion_verification_offer(p_token text, p_database_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.notion_verification_offer(p_token text, p_database_id text) TO service_role;
+
+--
+-- Name: FUNCTION notion_verification_open(p_seconds integer, p_replace boolean); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.notion_verification_open(p_seconds integer, p_replace boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.notion_verification_open(p_seconds integer, p_replace boolean) TO service_role;
+
+--
+-- Name: FUNCTION notion_verification_state(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.notion_verification_state() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.notion_verification_state() TO service_role;
+
+--
+-- Name: FUNCTION open_ticket(p_event_id bigint, p_title text, p_priority orchestrator.ticket_priority, p_task_id bigint); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.open_ticket(p_event_id bigint, p_title text, p_priority orchestrator.ticket_priority, p_task_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.open_ticket(p_event_id bigint, p_title text, p_priority orchestrator.ticket_priority, p_task_id bigint) TO service_role;
+
+--
+-- Name: FUNCTION other_worker_listening(p_isolate text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.other_worker_listening(p_isolate text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.other_worker_listening(p_isolate text) TO service_role;
+
+--
+-- Name: FUNCTION presence_end(p_isolate text, p_reason text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.presence_end(p_isolate text, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.presence_end(p_isolate text, p_reason text) TO service_role;
+
+--
+-- Name: FUNCTION presence_renew(p_isolate text, p_seconds numeric); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.presence_renew(p_isolate text, p_seconds numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.presence_renew(p_isolate text, p_seconds numeric) TO service_role;
+
+--
+-- Name: FUNCTION prune_events(p_opts jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.prune_events(p_opts jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.prune_events(p_opts jsonb) TO service_role;
+
+--
+-- Name: FUNCTION prune_history(p_opts jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.prune_history(p_opts jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.prune_history(p_opts jsonb) TO service_role;
+
+--
+-- Name: FUNCTION prune_run_history(p_opts jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.prune_run_history(p_opts jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.prune_run_history(p_opts jsonb) TO service_role;
+
+--
+-- Name: FUNCTION rate_limit_defer(p_bucket text, p_seconds double precision); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.rate_limit_defer(p_bucket text, p_seconds double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.rate_limit_defer(p_bucket text, p_seconds double precision) TO service_role;
+
+--
+-- Name: FUNCTION rate_limit_take(p_bucket text, p_rate double precision, p_burst integer, p_max_wait_seconds double precision); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.rate_limit_take(p_bucket text, p_rate double precision, p_burst integer, p_max_wait_seconds double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.rate_limit_take(p_bucket text, p_rate double precision, p_burst integer, p_max_wait_seconds double precision) TO service_role;
+
+--
+-- Name: FUNCTION reap(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.reap() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.reap() TO service_role;
+
+--
+-- Name: FUNCTION record_events(p_events jsonb, p_via text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.record_events(p_events jsonb, p_via text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.record_events(p_events jsonb, p_via text) TO service_role;
+
+--
+-- Name: FUNCTION release_tasks(p_ids bigint[], p_lease_tokens uuid[]); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.release_tasks(p_ids bigint[], p_lease_tokens uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.release_tasks(p_ids bigint[], p_lease_tokens uuid[]) TO service_role;
+
+--
+-- Name: FUNCTION render_template(p_template jsonb, p_context jsonb, OUT value jsonb, OUT missing text[]); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.render_template(p_template jsonb, p_context jsonb, OUT value jsonb, OUT missing text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.render_template(p_template jsonb, p_context jsonb, OUT value jsonb, OUT missing text[]) TO service_role;
+
+--
+-- Name: FUNCTION retry(p_id bigint); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.retry(p_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.retry(p_id bigint) TO service_role;
+
+--
+-- Name: FUNCTION retry_delay(p_attempts integer, p_base_seconds numeric); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.retry_delay(p_attempts integer, p_base_seconds numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.retry_delay(p_attempts integer, p_base_seconds numeric) TO service_role;
+
+--
+-- Name: FUNCTION route_events(p_event_ids bigint[]); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.route_events(p_event_ids bigint[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.route_events(p_event_ids bigint[]) TO service_role;
+
+--
+-- Name: FUNCTION schedule_job_name(p_name text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.schedule_job_name(p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.schedule_job_name(p_name text) TO service_role;
+
+--
+-- Name: FUNCTION schedule_tick(p_schedule_id bigint, p_tick timestamp with time zone, p_trigger text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.schedule_tick(p_schedule_id bigint, p_tick timestamp with time zone, p_trigger text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.schedule_tick(p_schedule_id bigint, p_tick timestamp with time zone, p_trigger text) TO service_role;
+
+--
+-- Name: FUNCTION schedules_normalize(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.schedules_normalize() FROM PUBLIC;
+
+--
+-- Name: FUNCTION schedules_sync_cron(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.schedules_sync_cron() FROM PUBLIC;
+
+--
+-- Name: FUNCTION semaphore_acquire(p_name text, p_holder text, p_lease_seconds numeric); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.semaphore_acquire(p_name text, p_holder text, p_lease_seconds numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.semaphore_acquire(p_name text, p_holder text, p_lease_seconds numeric) TO service_role;
+
+--
+-- Name: FUNCTION semaphore_release(p_name text, p_token uuid); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.semaphore_release(p_name text, p_token uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.semaphore_release(p_name text, p_token uuid) TO service_role;
+
+--
+-- Name: FUNCTION semaphore_status(p_name text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.semaphore_status(p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.semaphore_status(p_name text) TO service_role;
+
+--
+-- Name: TABLE semaphores; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.semaphores TO service_role;
+
+--
+-- Name: FUNCTION set_semaphore_capacity(p_name text, p_capacity integer); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.set_semaphore_capacity(p_name text, p_capacity integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.set_semaphore_capacity(p_name text, p_capacity integer) TO service_role;
+
+--
+-- Name: FUNCTION set_worker_endpoint(p_project_url text, p_service_role_key text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.set_worker_endpoint(p_project_url text, p_service_role_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.set_worker_endpoint(p_project_url text, p_service_role_key text) TO service_role;
+
+--
+-- Name: FUNCTION setting(p_key text, p_default jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.setting(p_key text, p_default jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.setting(p_key text, p_default jsonb) TO service_role;
+
+--
+-- Name: TABLE sops; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.sops TO service_role;
+
+--
+-- Name: FUNCTION sop_insert(p_slug text, p_title text, p_content jsonb, p_body_md text, p_generator text, p_meta jsonb, OUT sop orchestrator.sops, OUT created boolean); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.sop_insert(p_slug text, p_title text, p_content jsonb, p_body_md text, p_generator text, p_meta jsonb, OUT sop orchestrator.sops, OUT created boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.sop_insert(p_slug text, p_title text, p_content jsonb, p_body_md text, p_generator text, p_meta jsonb, OUT sop orchestrator.sops, OUT created boolean) TO service_role;
+
+--
+-- Name: FUNCTION start_workflow_run(p_name text, p_input jsonb, p_opts jsonb, OUT run orchestrator.workflow_runs, OUT created boolean); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.start_workflow_run(p_name text, p_input jsonb, p_opts jsonb, OUT run orchestrator.workflow_runs, OUT created boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.start_workflow_run(p_name text, p_input jsonb, p_opts jsonb, OUT run orchestrator.workflow_runs, OUT created boolean) TO service_role;
+
+--
+-- Name: FUNCTION strip_secrets(p_value jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.strip_secrets(p_value jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.strip_secrets(p_value jsonb) TO service_role;
+
+--
+-- Name: FUNCTION sweep(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.sweep() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.sweep() TO service_role;
+
+--
+-- Name: FUNCTION sync_attach_known_tables(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.sync_attach_known_tables() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.sync_attach_known_tables() TO service_role;
+
+--
+-- Name: FUNCTION tasks_change_triggers_follow(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.tasks_change_triggers_follow() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tasks_change_triggers_sync(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.tasks_change_triggers_sync() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.tasks_change_triggers_sync() TO service_role;
+
+--
+-- Name: FUNCTION tasks_notion_inserted(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.tasks_notion_inserted() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tasks_notion_updated(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.tasks_notion_updated() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tasks_trigger_set(p_trigger name, p_enabled boolean); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.tasks_trigger_set(p_trigger name, p_enabled boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION tasks_wake_on_insert(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.tasks_wake_on_insert() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tasks_webhook_events(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.tasks_webhook_events() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tickets_emit_resolved(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.tickets_emit_resolved() FROM PUBLIC;
+
+--
+-- Name: FUNCTION to_level(p_level text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.to_level(p_level text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.to_level(p_level text) TO service_role;
+
+--
+-- Name: FUNCTION unwatch_table(p_table regclass); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.unwatch_table(p_table regclass) FROM PUBLIC;
+
+--
+-- Name: FUNCTION wake_successor(p_isolate text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.wake_successor(p_isolate text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.wake_successor(p_isolate text) TO service_role;
+
+--
+-- Name: FUNCTION wake_worker(p_reason text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.wake_worker(p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.wake_worker(p_reason text) TO service_role;
+
+--
+-- Name: FUNCTION wakeup_status(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.wakeup_status() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.wakeup_status() TO service_role;
+
+--
+-- Name: FUNCTION watch_table(p_table regclass, p_source text, p_event_type text, p_options jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.watch_table(p_table regclass, p_source text, p_event_type text, p_options jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION webhook_attach(p_table regclass, p_entity text, p_insert_verb text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.webhook_attach(p_table regclass, p_entity text, p_insert_verb text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION webhook_compact(p_row jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.webhook_compact(p_row jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.webhook_compact(p_row jsonb) TO service_role;
+
+--
+-- Name: FUNCTION webhook_emit(p_events jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.webhook_emit(p_events jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.webhook_emit(p_events jsonb) TO service_role;
+
+--
+-- Name: FUNCTION webhook_event_matches(p_patterns text[], p_event text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.webhook_event_matches(p_patterns text[], p_event text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.webhook_event_matches(p_patterns text[], p_event text) TO service_role;
+
+--
+-- Name: FUNCTION webhook_rows_inserted(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.webhook_rows_inserted() FROM PUBLIC;
+
+--
+-- Name: FUNCTION webhook_rows_updated(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.webhook_rows_updated() FROM PUBLIC;
+
+--
+-- Name: FUNCTION worker_listening(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.worker_listening() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.worker_listening() TO service_role;
+
+--
+-- Name: FUNCTION workflow_advance(p_run_id bigint); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_advance(p_run_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION workflow_context(p_run_id bigint); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_context(p_run_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.workflow_context(p_run_id bigint) TO service_role;
+
+--
+-- Name: FUNCTION workflow_finish_run(p_run_id bigint, p_status orchestrator.workflow_run_status, p_error text, p_failed_step text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_finish_run(p_run_id bigint, p_status orchestrator.workflow_run_status, p_error text, p_failed_step text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION workflow_on_task_finished(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_on_task_finished() FROM PUBLIC;
+
+--
+-- Name: FUNCTION workflow_render(p_template jsonb, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_render(p_template jsonb, p_ctx jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.workflow_render(p_template jsonb, p_ctx jsonb) TO service_role;
+
+--
+-- Name: FUNCTION workflow_value_text(p_value jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_value_text(p_value jsonb) FROM PUBLIC;
+
+--
+-- Name: TABLE digests; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.digests TO service_role;
+
+--
+-- Name: TABLE event_replay_guard; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.event_replay_guard TO service_role;
+
+--
+-- Name: TABLE event_rules; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.event_rules TO service_role;
+
+--
+-- Name: SEQUENCE event_rules_id_seq; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE orchestrator.event_rules_id_seq TO service_role;
+
+--
+-- Name: SEQUENCE events_id_seq; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE orchestrator.events_id_seq TO service_role;
+
+--
+-- Name: TABLE logs; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.logs TO service_role;
+
+--
+-- Name: SEQUENCE logs_id_seq; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE orchestrator.logs_id_seq TO service_role;
+
+--
+-- Name: TABLE notion_pages; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.notion_pages TO service_role;
+
+--
+-- Name: TABLE notion_tracked_task_types; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.notion_tracked_task_types TO service_role;
+
+--
+-- Name: TABLE notion_webhook_verification; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT ON TABLE orchestrator.notion_webhook_verification TO service_role;
+
+--
+-- Name: TABLE rate_limits; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.rate_limits TO service_role;
+
+--
+-- Name: TABLE schedule_runs; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.schedule_runs TO service_role;
+
+--
+-- Name: TABLE schedules; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.schedules TO service_role;
+
+--
+-- Name: TABLE semaphore_slots; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.semaphore_slots TO service_role;
+
+--
+-- Name: TABLE settings; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.settings TO service_role;
+
+--
+-- Name: TABLE sync_state; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.sync_state TO service_role;
+
+--
+-- Name: SEQUENCE tasks_id_seq; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE orchestrator.tasks_id_seq TO service_role;
+
+--
+-- Name: TABLE tickets; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.tickets TO service_role;
+
+--
+-- Name: SEQUENCE tickets_id_seq; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,USAGE ON SEQUENCE orchestrator.tickets_id_seq TO service_role;
+
+--
+-- Name: TABLE wakeup_failures; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT ON TABLE orchestrator.wakeup_failures TO service_role;
+
+--
+-- Name: TABLE watchers; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.watchers TO service_role;
+
+--
+-- Name: TABLE watcher_status; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT ON TABLE orchestrator.watcher_status TO service_role;
+
+--
+-- Name: TABLE webhook_deliveries; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.webhook_deliveries TO service_role;
+
+--
+-- Name: TABLE webhook_subscriptions; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.webhook_subscriptions TO service_role;
+
+--
+-- Name: TABLE worker_presence; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT ON TABLE orchestrator.worker_presence TO service_role;
+
+--
+-- Name: TABLE workflow_steps; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.workflow_steps TO service_role;
+
+--
+-- Name: TABLE workflows; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.workflows TO service_role;
+
+--
+--
