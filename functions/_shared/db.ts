@@ -95,7 +95,7 @@ export function db(): Sql {
   return pool;
 }
 
-/** Whether a table exists here: optional parts (tickets, SOPs, events) may be absent from a database. */
+/** Whether a table exists here: only for what a deployment may lack (local_stack.processes exists on the local stack alone); every orchestrator table ships with the migrations. */
 export async function tableExists(sql: AnySql, name: string): Promise<boolean> {
   const [{ exists }] = await sql<{ exists: boolean }[]>`select to_regclass(${name}) is not null as exists`;
   return exists;

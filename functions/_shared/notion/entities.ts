@@ -3,7 +3,7 @@
 //   ticket (when orchestrator.tickets exists): pushed; title, status and priority edits flow back.
 //   sop    (when orchestrator.sops exists, one page per slug): pushed with its body; read-only in Notion.
 //   digest (one page per UTC day, from orchestrator.digests): pushed with its body; read-only in Notion.
-import { type AnySql as Sql, tableExists } from "../db.ts";
+import { type AnySql as Sql } from "../db.ts";
 import type { Entity } from "./mapping.ts";
 import { storedSopMarkdown } from "../sops/markdown.ts";
 
@@ -36,8 +36,6 @@ export interface EntityAdapter {
   load(sql: Sql, key: string, baseUrl?: string): Promise<RowValues | undefined>;
   /** Writes Notion's values to the row; runs inside the pull's transaction. */
   apply(sql: Sql, key: string, changes: Partial<Record<PullField, string>>): Promise<ApplyResult>;
-  /** The key of the row (and its table) exists in this database. */
-  available(sql: Sql): Promise<boolean>;
 }
 
 /** Integer task priority -> a word. */
@@ -59,7 +57,6 @@ const isId = (key: string) => /^[1-9][0-9]{0,15}$/.test(key);
 export const taskAdapter: EntityAdapter = {
   entity: "task",
   pullFields: ["status"],
-  available: () => Promise.resolve(true),
   async load(sql, key, baseUrl) {
     if (!isId(key)) return undefined;
     const [t] = await sql<{ id: number; type: string; status: string; priority: number; payload: Record<string, unknown>; updated_at: Date }[]>`
@@ -130,9 +127,8 @@ function ticketPriorityValue(shape: TicketColumns, word: string): string | numbe
 export const ticketAdapter: EntityAdapter = {
   entity: "ticket",
   pullFields: ["title", "status", "priority"],
-  available: (sql) => tableExists(sql, "orchestrator.tickets"),
   async load(sql, key, baseUrl) {
-    if (!isId(key) || !(await tableExists(sql, "orchestrator.tickets"))) return undefined;
+    if (!isId(key)) return undefined;
     const shape = await ticketShape(sql);
     const [row] = await sql<{ r: Record<string, unknown> }[]>`select to_jsonb(t) as r from orchestrator.tickets t where id = ${Number(key)}`;
     if (!row) return undefined;
@@ -170,9 +166,7 @@ export const ticketAdapter: EntityAdapter = {
 export const sopAdapter: EntityAdapter = {
   entity: "sop",
   pullFields: [],
-  available: (sql) => tableExists(sql, "orchestrator.sops"),
   async load(sql, key, baseUrl) {
-    if (!(await tableExists(sql, "orchestrator.sops"))) return undefined;
     const [s] = await sql<{ id: number; slug: string; version: number; title: string; body_md: string; content: unknown; generator: string; created_at: Date; source_task_id: number | null }[]>`
       select id, slug, version, title, body_md, content, generator, created_at, source_task_id
       from orchestrator.sops where slug = ${key} order by version desc limit 1`;
@@ -195,7 +189,6 @@ export const digestAdapter: EntityAdapter = {
   entity: "digest",
   pullFields: [],
   // orchestrator.digests comes with the migration that made "digest" an entity: no lookup needed.
-  available: () => Promise.resolve(true),
   async load(sql, key) {
     if (!/^\d{4}-\d{2}-\d{2}$/.test(key)) return undefined;
     const [d] = await sql<{ day: string; body_md: string; updated_at: Date; dead: number | null }[]>`

@@ -2,7 +2,7 @@
 // the sync on, optionally re-pushing what died), disable, pull, and the status
 // report. The public webhook lives in webhook.ts and verification.ts.
 import { z } from "zod";
-import { db, tableExists } from "../db.ts";
+import { db } from "../db.ts";
 import { notionSettings } from "../env.ts";
 import { AppError, PermanentTaskError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
@@ -114,17 +114,14 @@ async function backfill(): Promise<number> {
       and (status in ('queued', 'running') or finished_at > now() - interval '7 days')`;
   n += tasks;
   for (const [entity, table, key] of [["ticket", "orchestrator.tickets", "id"], ["sop", "orchestrator.sops", "slug"]] as const) {
-    if (!(await tableExists(sql, table))) continue;
     const [{ c }] = await sql.unsafe<{ c: number }[]>(
       `select orchestrator.notion_enqueue_pushes($1, coalesce(array_agg(distinct ${key}::text), '{}')) as c from ${table}`, [entity]);
     n += c;
   }
-  if (await tableExists(sql, "orchestrator.digests")) {
-    const [{ digests }] = await sql<{ digests: number }[]>`
-      select orchestrator.notion_enqueue_pushes('digest', coalesce(array_agg(day::text), '{}')) as digests
-      from orchestrator.digests where day >= current_date - 7`;
-    n += digests;
-  }
+  const [{ digests }] = await sql<{ digests: number }[]>`
+    select orchestrator.notion_enqueue_pushes('digest', coalesce(array_agg(day::text), '{}')) as digests
+    from orchestrator.digests where day >= current_date - 7`;
+  n += digests;
   return n;
 }
 

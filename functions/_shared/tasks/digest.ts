@@ -3,7 +3,7 @@
 // Written to the logs (a Markdown body in the context), returned as the task
 // result, kept in orchestrator.digests, and sent to webhook subscribers of
 // `digest.daily` and to Notion (a page per day) where those are set up.
-import { db, type Sql, tableExists } from "../db.ts";
+import { db, type Sql } from "../db.ts";
 import { catalogSpec } from "../task-catalog.ts";
 import { defineTaskType } from "../task-types.ts";
 import { emitWebhookEvent } from "../workflows/publish.ts";
@@ -55,7 +55,7 @@ export async function buildDigest(sql: Sql, day: string, topN: number): Promise<
     totals.total += r.n;
   }
   let openTickets: Digest["open_tickets"] = null;
-  if (await tableExists(sql, "orchestrator.tickets")) {
+  {
     // Read through to_jsonb so the digest does not depend on the tickets table's exact columns.
     const rows = await sql<{ t: Record<string, unknown> }[]>`
       select to_jsonb(t) as t from orchestrator.tickets t

@@ -1,7 +1,7 @@
 // Task types that workflows use: workflow.start (start a run from a task, e.g.
 // an event rule or the ticket-resolved trigger), incident.gather (first step of
 // incident-sop) and notify (log + webhook subscribers).
-import { db, tableExists } from "../db.ts";
+import { db } from "../db.ts";
 import { env } from "../env.ts";
 import { AppError, PermanentTaskError } from "../errors.ts";
 import { catalogSpec, taskSpec } from "../task-catalog.ts";
@@ -48,9 +48,6 @@ export const incidentGather = defineTaskType({
   ...catalogSpec("incident.gather"),
   async handle(payload, { log }) {
     const sql = db();
-    if (!(await tableExists(sql, "orchestrator.tickets"))) {
-      throw new PermanentTaskError("this database has no orchestrator.tickets table (the events migration); incident-sop needs a ticket");
-    }
     const [row] = await sql<{ t: Record<string, unknown> }[]>`select to_jsonb(t) as t from orchestrator.tickets t where id = ${payload.ticket_id}`;
     if (!row) throw new PermanentTaskError(`ticket ${payload.ticket_id} does not exist`);
     const t = row.t;
@@ -65,12 +62,9 @@ export const incidentGather = defineTaskType({
       last_seen: t.last_seen ?? null,
       resolved_at: t.resolved_at ?? null,
     };
-    let eventIds: number[] = [];
-    if (await tableExists(sql, "orchestrator.events")) {
-      const rows = await sql<{ id: number }[]>`
-        select id from orchestrator.events where ticket_id = ${payload.ticket_id} order by id desc limit 20`;
-      eventIds = rows.map((r) => r.id).reverse();
-    }
+    const rows = await sql<{ id: number }[]>`
+      select id from orchestrator.events where ticket_id = ${payload.ticket_id} order by id desc limit 20`;
+    const eventIds = rows.map((r) => r.id).reverse();
     const slug = `incident-${payload.ticket_id}`;
     const sop = payloadFor("sop.generate", {
       topic: payload.topic ?? `Handling: ${ticket.title}`.slice(0, 500),
