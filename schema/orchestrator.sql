@@ -1037,36 +1037,6 @@ CREATE FUNCTION orchestrator.normalize_message(p_message text) RETURNS text
 $$;
 
 --
--- Name: notion_attach(regclass, text, text, text[]); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.notion_attach(p_table regclass, p_entity text, p_key_column text, p_fields text[]) RETURNS boolean
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-declare
-  v_args text;
-begin
-  if p_entity not in ('ticket', 'sop') then
-    raise exception using errcode = '22023', message = format('notion_attach: unknown entity %L (ticket or sop)', p_entity);
-  end if;
-  if not exists (select 1 from pg_attribute where attrelid = p_table and attname = p_key_column and not attisdropped) then
-    raise exception using errcode = '22023', message = format('notion_attach: %s has no column %I', p_table, p_key_column);
-  end if;
-  v_args := array_to_string(array(select quote_literal(a) from unnest(array[p_entity, p_key_column] || p_fields) a), ', ');
-  execute format('drop trigger if exists notion_push_ins on %s', p_table);
-  execute format('drop trigger if exists notion_push_upd on %s', p_table);
-  execute format('create trigger notion_push_ins after insert on %s referencing new table as new_rows '
-                 'for each statement execute function orchestrator.notion_rows_inserted(%s)', p_table, v_args);
-  if cardinality(p_fields) > 0 then
-    execute format('create trigger notion_push_upd after update on %s referencing old table as old_rows new table as new_rows '
-                   'for each statement execute function orchestrator.notion_rows_updated(%s)', p_table, v_args);
-  end if;
-  return true;
-end
-$$;
-
---
 -- Name: notion_cron_tick(); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -1076,7 +1046,6 @@ CREATE FUNCTION orchestrator.notion_cron_tick() RETURNS bigint
 declare
   v_id bigint;
 begin
-  perform orchestrator.sync_attach_known_tables();
   if not orchestrator.notion_sync_enabled() then
     return null;
   end if;
@@ -2335,43 +2304,6 @@ end
 $$;
 
 --
--- Name: sync_attach_known_tables(); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.sync_attach_known_tables() RETURNS text[]
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-declare
-  v_done text[] := '{}';
-begin
-  if to_regclass('orchestrator.tickets') is not null then
-    if not exists (select 1 from pg_trigger where tgrelid = 'orchestrator.tickets'::regclass and tgname = 'notion_push_ins') then
-      perform orchestrator.notion_attach('orchestrator.tickets', 'ticket', 'id',
-        array(select f from unnest(array['title', 'status', 'priority']) f
-              where exists (select 1 from pg_attribute where attrelid = 'orchestrator.tickets'::regclass and attname = f and not attisdropped)));
-      v_done := v_done || 'notion:tickets'::text;
-    end if;
-    if not exists (select 1 from pg_trigger where tgrelid = 'orchestrator.tickets'::regclass and tgname = 'webhook_events_ins') then
-      perform orchestrator.webhook_attach('orchestrator.tickets', 'ticket', 'opened');
-      v_done := v_done || 'webhook:tickets'::text;
-    end if;
-  end if;
-  if to_regclass('orchestrator.sops') is not null then
-    if not exists (select 1 from pg_trigger where tgrelid = 'orchestrator.sops'::regclass and tgname = 'notion_push_ins') then
-      perform orchestrator.notion_attach('orchestrator.sops', 'sop', 'slug', '{}');
-      v_done := v_done || 'notion:sops'::text;
-    end if;
-    if not exists (select 1 from pg_trigger where tgrelid = 'orchestrator.sops'::regclass and tgname = 'webhook_events_ins') then
-      perform orchestrator.webhook_attach('orchestrator.sops', 'sop', 'created');
-      v_done := v_done || 'webhook:sops'::text;
-    end if;
-  end if;
-  return v_done;
-end
-$$;
-
---
 -- Name: tasks_change_triggers_follow(); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -2851,31 +2783,6 @@ begin
     'table', v_qualified, 'source', p_source, 'event_type', p_event_type, 'trigger', 'orchestrator_watch',
     'function', 'orchestrator.' || v_fn, 'columns', to_jsonb(v_payload), 'secret_columns_skipped', to_jsonb(v_secret),
     'level_column', v_level_col, 'message_column', v_msg_col, 'occurred_at_column', v_ts_col, 'default_level', v_default_level);
-end
-$_$;
-
---
--- Name: webhook_attach(regclass, text, text); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.webhook_attach(p_table regclass, p_entity text, p_insert_verb text DEFAULT 'created'::text) RETURNS boolean
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
-begin
-  if p_entity !~ '^[a-z][a-z0-9_]{0,30}$' or p_insert_verb !~ '^[a-z][a-z0-9_]{0,30}$' then
-    raise exception using errcode = '22023', message = 'webhook_attach: entity and verb are lowercase words';
-  end if;
-  execute format('drop trigger if exists webhook_events_ins on %s', p_table);
-  execute format('drop trigger if exists webhook_events_upd on %s', p_table);
-  execute format('create trigger webhook_events_ins after insert on %s referencing new table as new_rows '
-                 'for each statement execute function orchestrator.webhook_rows_inserted(%L, %L)', p_table, p_entity, p_insert_verb);
-  if exists (select 1 from pg_attribute where attrelid = p_table and attname = 'status' and not attisdropped)
-     and exists (select 1 from pg_attribute where attrelid = p_table and attname = 'id' and not attisdropped) then
-    execute format('create trigger webhook_events_upd after update on %s referencing old table as old_rows new table as new_rows '
-                   'for each statement execute function orchestrator.webhook_rows_updated(%L)', p_table, p_entity);
-  end if;
-  return true;
 end
 $_$;
 
@@ -4882,12 +4789,6 @@ REVOKE ALL ON FUNCTION orchestrator.normalize_message(p_message text) FROM PUBLI
 GRANT ALL ON FUNCTION orchestrator.normalize_message(p_message text) TO service_role;
 
 --
--- Name: FUNCTION notion_attach(p_table regclass, p_entity text, p_key_column text, p_fields text[]); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.notion_attach(p_table regclass, p_entity text, p_key_column text, p_fields text[]) FROM PUBLIC;
-
---
 -- Name: FUNCTION notion_cron_tick(); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -5190,13 +5091,6 @@ REVOKE ALL ON FUNCTION orchestrator.sweep() FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.sweep() TO service_role;
 
 --
--- Name: FUNCTION sync_attach_known_tables(); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.sync_attach_known_tables() FROM PUBLIC;
-GRANT ALL ON FUNCTION orchestrator.sync_attach_known_tables() TO service_role;
-
---
 -- Name: FUNCTION tasks_change_triggers_follow(); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -5284,12 +5178,6 @@ GRANT ALL ON FUNCTION orchestrator.wakeup_status() TO service_role;
 --
 
 REVOKE ALL ON FUNCTION orchestrator.watch_table(p_table regclass, p_source text, p_event_type text, p_options jsonb) FROM PUBLIC;
-
---
--- Name: FUNCTION webhook_attach(p_table regclass, p_entity text, p_insert_verb text); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.webhook_attach(p_table regclass, p_entity text, p_insert_verb text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION webhook_compact(p_row jsonb); Type: ACL; Schema: orchestrator; Owner: -

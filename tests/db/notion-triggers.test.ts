@@ -91,18 +91,19 @@ describe("task push triggers", () => {
 });
 
 describe("tickets and SOPs", () => {
-  it("are attached at run time when their tables exist", async () => {
+  it("have their Notion and webhook triggers from the migrations, and nothing attaches triggers at run time", async () => {
     const triggers = await sql()`
       select c.relname as t, g.tgname as name from pg_trigger g join pg_class c on c.oid = g.tgrelid
       where c.relnamespace = 'orchestrator'::regnamespace and g.tgname in ('notion_push_ins', 'notion_push_upd', 'webhook_events_ins', 'webhook_events_upd')
       order by 1, 2`;
-    const have = triggers.map((r) => `${r.t}.${r.name}`);
-    const [{ tickets, sops }] = await sql()`select to_regclass('orchestrator.tickets') is not null as tickets, to_regclass('orchestrator.sops') is not null as sops`;
-    if (tickets) expect(have).toEqual(expect.arrayContaining(["tickets.notion_push_ins", "tickets.notion_push_upd", "tickets.webhook_events_ins", "tickets.webhook_events_upd"]));
-    if (sops) expect(have).toEqual(expect.arrayContaining(["sops.notion_push_ins", "sops.webhook_events_ins"]));
-    // Idempotent: nothing left to attach.
-    const [{ done }] = await sql()`select orchestrator.sync_attach_known_tables() as done`;
-    expect(done).toEqual([]);
+    expect(triggers.map((r) => `${r.t}.${r.name}`)).toEqual([
+      "sops.notion_push_ins", "sops.webhook_events_ins",
+      "tickets.notion_push_ins", "tickets.notion_push_upd", "tickets.webhook_events_ins", "tickets.webhook_events_upd",
+    ]);
+    const [gone] = await sql()`select to_regprocedure('orchestrator.sync_attach_known_tables()') as sync_attach,
+      to_regprocedure('orchestrator.notion_attach(regclass, text, text, text[])') as notion_attach,
+      to_regprocedure('orchestrator.webhook_attach(regclass, text, text)') as webhook_attach`;
+    expect(gone).toEqual({ sync_attach: null, notion_attach: null, webhook_attach: null });
   });
 
   it("a new ticket and a title/status/priority change push; an occurrence bump does not", async () => {

@@ -66,7 +66,7 @@ export async function enableSync(input: EnableInput, log: Logger) {
       { problems });
   }
   const sql = db();
-  const attached = await sql.begin(async (tx) => {
+  await sql.begin(async (tx) => {
     await tx`update orchestrator.sync_state set enabled = true, enabled_at = now(), updated_at = now() where database_id = ${databaseId}`;
     if (input.track_task_types) {
       await tx`delete from orchestrator.notion_tracked_task_types where type <> all(${input.track_task_types}::text[])`;
@@ -74,8 +74,6 @@ export async function enableSync(input: EnableInput, log: Logger) {
         await tx`insert into orchestrator.notion_tracked_task_types (type) select unnest(${input.track_task_types}::text[]) on conflict do nothing`;
       }
     }
-    const [{ done }] = await tx<{ done: string[] }[]>`select orchestrator.sync_attach_known_tables() as done`;
-    return done;
   });
   let backfilled = 0;
   if (input.backfill) backfilled = await backfill();
@@ -89,7 +87,6 @@ export async function enableSync(input: EnableInput, log: Logger) {
     data_source_id: ctx.dataSourceId,
     properties: ctx.mapping,
     tracked_task_types: tracked,
-    attached_tables: attached,
     backfill_pushes_enqueued: backfilled,
     ...(repush ? { repush } : {}),
     pull_task_id: pull,

@@ -51,7 +51,6 @@ export const notionPull = defineTaskType({
   ...catalogSpec("notion.pull"),
   async handle(payload, ctx) {
     return await logged(ctx, "notion.pull", async () => {
-      await db()`select orchestrator.sync_attach_known_tables()`;
       const notion = await notionContext(ctx.log, { signal: ctx.signal });
       if (payload.page_id) return await pullPage(notion, normaliseId(payload.page_id));
       return await pullDataSource(notion, { budgetMs: 50_000, signal: ctx.signal });
