@@ -84,7 +84,7 @@ export const settings = {
   },
   /** The most tasks one claim takes. Fast tasks are claimed this many at a time; slow ones only as slots free up (worker.ts). */
   get workerBatchSize() {
-    return envInt("WORKER_BATCH_SIZE", 500);
+    return envInt("WORKER_BATCH_SIZE", 1_000);
   },
   get workerConcurrency() {
     return envInt("WORKER_CONCURRENCY", 10);

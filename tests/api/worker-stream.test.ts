@@ -47,7 +47,7 @@ describe("runWorker streams", () => {
     // Every task of one claim carries that claim's started_at (its transaction time).
     const [{ claims }] = await sql()<{ claims: number }[]>`
       select count(distinct started_at)::int as claims from orchestrator.tasks where type = ${type}`;
-    // 10 first (nothing known about the handler yet), then up to WORKER_BATCH_SIZE (500) at a time.
+    // 10 first (nothing known about the handler yet), then up to WORKER_BATCH_SIZE (1,000) at a time.
     expect(claims).toBeLessThanOrEqual(6);
     const [{ n }] = await sql()<{ n: number }[]>`select count(*)::int as n from orchestrator.tasks where type = ${type} and status = 'succeeded' and attempts = 1`;
     expect(n).toBe(600);
