@@ -1689,8 +1689,11 @@ begin
       value := '{}'::jsonb;
       for k, v in select e.key, e.value from jsonb_each(p_template) e loop
         select * into sub from orchestrator.render_template(v, p_context);
-        value := value || jsonb_build_object(k, sub.value);
         missing := missing || sub.missing;
+        -- A whole-value placeholder with no value leaves its key out.
+        continue when cardinality(sub.missing) > 0 and jsonb_typeof(v) = 'string'
+          and (v #>> '{}') ~ '^\{\{\s*[A-Za-z0-9_.-]+\s*\}\}$';
+        value := value || jsonb_build_object(k, sub.value);
       end loop;
     when 'array' then
       value := '[]'::jsonb;
@@ -3075,69 +3078,9 @@ $$;
 --
 
 CREATE FUNCTION orchestrator.workflow_render(p_template jsonb, p_ctx jsonb) RETURNS jsonb
-    LANGUAGE plpgsql IMMUTABLE
-    AS $_$
-declare
-  v_text text;
-  v_match text[];
-  v_out text := '';
-  v_key text;
-  v_elem jsonb;
-  v_val jsonb;
-  v_res jsonb;
-  i integer;
-  j integer;
-begin
-  case jsonb_typeof(p_template)
-  when 'object' then
-    v_res := '{}'::jsonb;
-    for v_key, v_elem in select key, value from jsonb_each(p_template) loop
-      v_val := orchestrator.workflow_render(v_elem, p_ctx);
-      if v_val is not null then
-        v_res := v_res || jsonb_build_object(v_key, v_val);
-      end if;
-    end loop;
-    return v_res;
-  when 'array' then
-    return coalesce((
-      select jsonb_agg(coalesce(orchestrator.workflow_render(e, p_ctx), 'null'::jsonb) order by n)
-      from jsonb_array_elements(p_template) with ordinality a(e, n)), '[]'::jsonb);
-  when 'string' then
-    v_text := p_template #>> '{}';
-    v_match := regexp_match(v_text, '^\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}$');
-    if v_match is not null then
-      return p_ctx #> string_to_array(v_match[1], '.');
-    end if;
-    if position('{{' in v_text) = 0 then
-      return p_template;
-    end if;
-    loop
-      i := position('{{' in v_text);
-      exit when i = 0;
-      j := position('}}' in substr(v_text, i + 2));
-      exit when j = 0;
-      v_key := btrim(substr(v_text, i + 2, j - 1));
-      v_out := v_out || substr(v_text, 1, i - 1)
-               || orchestrator.workflow_value_text(p_ctx #> string_to_array(v_key, '.'));
-      v_text := substr(v_text, i + j + 3);
-    end loop;
-    return to_jsonb(v_out || v_text);
-  else
-    return p_template;
-  end case;
-end
-$_$;
-
---
--- Name: workflow_value_text(jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.workflow_value_text(p_value jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $$
-  select case when p_value is null or jsonb_typeof(p_value) = 'null' then ''
-              when jsonb_typeof(p_value) = 'string' then p_value #>> '{}'
-              else p_value::text end
+  select (orchestrator.render_template(p_template, p_ctx)).value
 $$;
 
 --
@@ -5250,12 +5193,6 @@ REVOKE ALL ON FUNCTION orchestrator.workflow_on_task_finished() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION orchestrator.workflow_render(p_template jsonb, p_ctx jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.workflow_render(p_template jsonb, p_ctx jsonb) TO service_role;
-
---
--- Name: FUNCTION workflow_value_text(p_value jsonb); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.workflow_value_text(p_value jsonb) FROM PUBLIC;
 
 --
 -- Name: TABLE digests; Type: ACL; Schema: orchestrator; Owner: -
