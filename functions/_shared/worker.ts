@@ -692,7 +692,11 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
           }
           const waitMs = Math.max(dueAt - Date.now(), 20);
           if (waitMs <= settings.workerIdleWaitMs && Date.now() + waitMs < deadline) {
-            await new Promise((r) => setTimeout(r, waitMs));
+            // A notification (a task inserted meanwhile) ends the wait at once. (A plain timer here turned every
+            // idle moment of the next second into a 20 ms poll whenever the due check had seen a task that was
+            // already runnable: at 100 tasks/s, one task in twenty started ~20 ms late.)
+            if (lingerMs > 0) await waitForReady(readySeen, waitMs).catch(() => new Promise((r) => setTimeout(r, waitMs)));
+            else await new Promise((r) => setTimeout(r, waitMs));
             lastClaimEmpty = false;
             continue;
           }

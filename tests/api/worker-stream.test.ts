@@ -93,4 +93,21 @@ describe("runWorker streams", () => {
     // Through the webhook a fresh invocation would be needed; the lingering worker is woken by the NOTIFY.
     expect(row.ms).toBeLessThan(500);
   });
+
+  it("waiting for a task due soon, takes a new runnable one as soon as its insert commits, not when the wait ends", async () => {
+    const type = register();
+    const [later] = await sql()<{ id: number }[]>`
+      select (r.task).id from orchestrator.enqueue(${type}, '{}', jsonb_build_object('source', 'test', 'run_at', now() + interval '2.5 seconds')) r`;
+    const run = runWorker({ taskList, workerId: "test-due-wait", log, types: [type], lingerMs: 1_000, budgetMs: 20_000 });
+    await sleep(400); // nothing runnable: the worker waits for the task due in 2.5 s
+    const [now] = await enqueue(type, [{}]);
+    const stats = await run;
+    expect(stats).toMatchObject({ claimed: 2, succeeded: 2 });
+    const rows = await sql()<{ id: number; ms: number }[]>`
+      select id, extract(epoch from started_at - created_at)::float8 * 1000 as ms from orchestrator.tasks where id in (${now}, ${later.id})`;
+    const started = Object.fromEntries(rows.map((r) => [r.id, r.ms]));
+    // Before: a plain timer, so the new task waited for the due one's time (about 2 s).
+    expect(started[now]).toBeLessThan(1_000);
+    expect(started[later.id]).toBeGreaterThan(2_000); // and the due one ran when due
+  });
 });
