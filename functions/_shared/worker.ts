@@ -300,9 +300,10 @@ function handOffToAnother(types: string[]): Promise<HandedTo> {
 
 // --- the successor: woken once the platform has retired this isolate -------------------
 /**
- * How far past the soft limit (by our count, which trails the platform's) a successor is woken: the
- * local gateway reads CPU every 25 ms, so by then it has retired the isolate and the wake-up boots a
- * fresh one.
+ * How far past the soft limit, by our count, a successor is woken: the local gateway reads CPU every
+ * 25 ms, so by then it has usually retired the isolate and the wake-up boots a fresh one. (A local user
+ * worker counts its whole process, so its count runs ahead of the gateway's; a wake-up that comes back
+ * to this isolate is sent again this much later.)
  */
 const SUCCESSOR_MARGIN_MS = 50;
 /**

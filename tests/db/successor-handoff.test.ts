@@ -5,27 +5,13 @@
 // Vault endpoint and presence rows are never seen by other test files).
 import { describe, expect, it } from "vitest";
 import type postgres from "postgres";
+import { lastRequest, ownEndpoint, wakeupsAfter } from "../helpers/wakeups.ts";
 import { inRolledBackTx, sql, uniqueType, waitFor } from "../helpers/stack.ts";
-
-async function ownEndpoint(tx: postgres.TransactionSql): Promise<string> {
-  const url = `http://successor-${Math.random().toString(36).slice(2)}.invalid`;
-  await tx`select orchestrator.set_worker_endpoint(${url}, 'test-key')`;
-  return url;
-}
-
-async function wakeupsAfter(tx: postgres.TransactionSql, url: string, before: number): Promise<string[]> {
-  const rows = await tx<{ reason: string }[]>`
-    select convert_from(body, 'UTF8')::jsonb ->> 'reason' as reason from net.http_request_queue
-    where id > ${before} and url like ${url + "%"} order by id`;
-  return rows.map((r) => r.reason);
-}
-
-const lastRequest = async (tx: postgres.TransactionSql) => Number((await tx`select coalesce(max(id), 0) as m from net.http_request_queue`)[0].m);
 
 /** Runs `fn` with only the given isolates present (in a rolled-back transaction), returning its result and the wake-ups it sent. */
 async function withPresence<T>(isolates: string[], fn: (tx: postgres.TransactionSql) => Promise<T>): Promise<{ result: T; wakeups: string[] }> {
   return await inRolledBackTx(async (tx) => {
-    const url = await ownEndpoint(tx);
+    const url = await ownEndpoint(tx, "successor");
     await tx`delete from orchestrator.worker_presence`;
     for (const isolate of isolates) await tx`select orchestrator.presence_renew(${isolate}, 3)`;
     const before = await lastRequest(tx);

@@ -3,33 +3,14 @@
 // the row and wakes a worker for what is runnable. Each check runs in a transaction that is rolled
 // back, so nothing else on the stack sees its rows (or loses its wake-ups).
 import { describe, expect, it } from "vitest";
-import type postgres from "postgres";
+import { lastRequest, ownEndpoint, wakeupsAfter } from "../helpers/wakeups.ts";
 import { inRolledBackTx, sql, uniqueType } from "../helpers/stack.ts";
-
-/**
- * Points this transaction's wake-ups at a URL of its own (the Vault change is rolled back with it, and
- * other sessions never see it), so the wake-ups other test files send meanwhile are not counted.
- */
-async function ownEndpoint(tx: postgres.TransactionSql): Promise<string> {
-  const url = `http://presence-${Math.random().toString(36).slice(2)}.invalid`;
-  await tx`select orchestrator.set_worker_endpoint(${url}, 'test-key')`;
-  return url;
-}
-
-async function wakeupsAfter(tx: postgres.TransactionSql, url: string, before: number): Promise<string[]> {
-  const rows = await tx<{ reason: string }[]>`
-    select convert_from(body, 'UTF8')::jsonb ->> 'reason' as reason from net.http_request_queue
-    where id > ${before} and url like ${url + "%"} order by id`;
-  return rows.map((r) => r.reason);
-}
-
-const lastRequest = async (tx: postgres.TransactionSql) => Number((await tx`select coalesce(max(id), 0) as m from net.http_request_queue`)[0].m);
 
 describe("worker presence", () => {
   it("an insert sends no wake-up while a worker listens, and one again once its presence has lapsed", async () => {
     const type = uniqueType("presence");
     const r = await inRolledBackTx(async (tx) => {
-      const url = await ownEndpoint(tx);
+      const url = await ownEndpoint(tx, "presence");
       await tx`delete from orchestrator.worker_presence`;
       let before = await lastRequest(tx);
       await tx`select orchestrator.enqueue(${type}, '{}')`;
@@ -52,7 +33,7 @@ describe("worker presence", () => {
   it("presence_end() deletes the row and wakes a worker for a task inserted while it listened", async () => {
     const type = uniqueType("presence");
     const r = await inRolledBackTx(async (tx) => {
-      const url = await ownEndpoint(tx);
+      const url = await ownEndpoint(tx, "presence");
       await tx`delete from orchestrator.worker_presence`;
       await tx`select orchestrator.presence_renew('iso-q', 3)`;
       const before = await lastRequest(tx);
