@@ -313,10 +313,11 @@ const SUCCESSOR_MARGIN_MS = 50;
  * with it, the successor's boot (a few hundred ms of wall clock) overlaps the old worker's last claims.
  */
 const successorOvertimeMs = (life: IsolateLife) => Math.min(300, Math.max(0, life.cpuBudgetMs - life.cpuRetireMs) * 1.5);
-/** Per isolate: the CPU time at which its runs wake a successor (Infinity once one is woken). */
-const successorDueAt = new WeakMap<IsolateLife, number>();
-/** Per isolate: when it first woke a successor (performance.now()). */
-const retiredAt = new WeakMap<IsolateLife, number>();
+/**
+ * Per isolate, once it has woken a successor: when it first did (performance.now()), and whether a wake-up is
+ * out (`againAt` undefined) or came back to this isolate and is due again at that CPU time.
+ */
+const successors = new WeakMap<IsolateLife, { wokeAt: number; againAt?: number }>();
 
 export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const started = Date.now();
@@ -353,8 +354,9 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     ? "cpu"
     : !types.some(fits) ? "wall_clock" : undefined;
   // Our own successor's wake-up, come back: the platform had not retired this isolate yet. Wake it again later.
-  if (opts.reason === "successor" && successorDueAt.get(life) === Infinity) {
-    successorDueAt.set(life, life.cpuUsedMs() + SUCCESSOR_MARGIN_MS);
+  const successor = successors.get(life);
+  if (opts.reason === "successor" && successor && successor.againAt === undefined) {
+    successor.againAt = life.cpuUsedMs() + SUCCESSOR_MARGIN_MS;
   }
   if (spentAtStart) {
     stats.stopped = spentAtStart;
@@ -475,10 +477,11 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
 
   /** Past the soft limit, the isolate has retired: a general run wakes its successor, once per isolate. */
   const wakeSuccessorIfRetired = () => {
-    const due = successorDueAt.get(life) ?? life.cpuRetireMs + SUCCESSOR_MARGIN_MS;
+    const woken = successors.get(life);
+    const due = !woken ? life.cpuRetireMs + SUCCESSOR_MARGIN_MS : woken.againAt ?? Infinity;
     if (life.cpuUsedMs() < due) return;
-    successorDueAt.set(life, Infinity);
-    if (!retiredAt.has(life)) retiredAt.set(life, performance.now());
+    if (woken) woken.againAt = undefined;
+    else successors.set(life, { wokeAt: performance.now() });
     void wakeSuccessor(isolateId()).then(
       (woken) => log.debug(woken ? "isolate retired: woke its successor" : "isolate retired: another isolate's worker listens already"),
       (err) => log.warn(`could not wake this retired isolate's successor (the hand-off at the CPU budget will): ${(err as Error).message}`),
@@ -643,7 +646,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     for (;;) {
       const changed = new Promise<void>((r) => (wake = r));
       // Past the budget, a general run whose isolate has retired works on until its successor listens.
-      const retired = retiredAt.get(life);
+      const retired = successors.get(life)?.wokeAt;
       const stopAt = general && retired !== undefined && retired > otherPresenceAt ? cpuStopAt + successorOvertimeMs(life) : cpuStopAt;
       if (!halted && life.cpuUsedMs() >= stopAt) halt("cpu");
       if (general && !halted) wakeSuccessorIfRetired();
