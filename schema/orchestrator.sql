@@ -4040,16 +4040,22 @@ CREATE INDEX sops_ticket_ids_idx ON orchestrator.sops USING gin (ticket_ids);
 CREATE INDEX tasks_claim_idx ON orchestrator.tasks USING btree (priority DESC, run_at, id) WHERE (status = 'queued'::orchestrator.task_status);
 
 --
--- Name: tasks_created_at_idx; Type: INDEX; Schema: orchestrator; Owner: -
+-- Name: tasks_created_at_brin; Type: INDEX; Schema: orchestrator; Owner: -
 --
 
-CREATE INDEX tasks_created_at_idx ON orchestrator.tasks USING btree (created_at);
+CREATE INDEX tasks_created_at_brin ON orchestrator.tasks USING brin (created_at);
 
 --
 -- Name: tasks_dedupe_key_live_idx; Type: INDEX; Schema: orchestrator; Owner: -
 --
 
 CREATE UNIQUE INDEX tasks_dedupe_key_live_idx ON orchestrator.tasks USING btree (dedupe_key) WHERE ((dedupe_key IS NOT NULL) AND (status = ANY (ARRAY['queued'::orchestrator.task_status, 'running'::orchestrator.task_status])));
+
+--
+-- Name: tasks_finished_status_id_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tasks_finished_status_id_idx ON orchestrator.tasks USING btree (status, id) WHERE (status = ANY (ARRAY['succeeded'::orchestrator.task_status, 'dead'::orchestrator.task_status, 'cancelled'::orchestrator.task_status]));
 
 --
 -- Name: tasks_lease_idx; Type: INDEX; Schema: orchestrator; Owner: -
@@ -4062,12 +4068,6 @@ CREATE INDEX tasks_lease_idx ON orchestrator.tasks USING btree (locked_until) WH
 --
 
 CREATE INDEX tasks_parent_idx ON orchestrator.tasks USING btree (parent_id) WHERE (parent_id IS NOT NULL);
-
---
--- Name: tasks_status_id_idx; Type: INDEX; Schema: orchestrator; Owner: -
---
-
-CREATE INDEX tasks_status_id_idx ON orchestrator.tasks USING btree (status, id DESC);
 
 --
 -- Name: tasks_suspect_claim_idx; Type: INDEX; Schema: orchestrator; Owner: -
