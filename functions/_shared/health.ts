@@ -1,48 +1,21 @@
 // The health report: database reachability, queue counts, the cron jobs' last runs,
 // and on the local stack its supervised processes (local_stack.processes, which
 // only the local stack's compat layer creates: on hosted Supabase the section is absent).
-import { type AiConfigReport, inspectAiConfig } from "./ai/config.ts";
+import type { z } from "zod";
+import { inspectAiConfig } from "./ai/config.ts";
 import { orchestratorCronJobs } from "./cron-jobs.ts";
 import { db, tableExists, type Sql } from "./db.ts";
+import type { edgeReportSchema, HealthReport, localProcessSchema } from "./responses.ts";
 import { VERSION } from "./version.ts";
-import { type WakeupReport, wakeupReport, wakeupsDegraded } from "./wakeups.ts";
+import { wakeupReport, wakeupsDegraded } from "./wakeups.ts";
 
 const DB_TIMEOUT_MS = 3_000;
 const STATUSES = ["queued", "running", "succeeded", "dead", "cancelled"] as const;
 
-export interface HealthReport {
-  status: "ok" | "degraded";
-  version: string;
-  db: { ok: boolean; latency_ms: number | null; error?: string };
-  queue: Record<string, number | null>;
-  cron: { job: string; schedule: string; last_run: string | null; last_status: string | null }[];
-  local_stack?: { processes: LocalProcess[] };
-  /** The local Edge runtime's user workers (scripts/edge/): terminations by shutdown reason, from its rows in orchestrator.logs. */
-  edge?: EdgeReport;
-  /** How the pg_net wake-ups fared in the last hour; a recent refusal (401/403) leaves the report degraded. */
-  wakeups?: WakeupReport;
-  /** The AI_* settings as the functions see them: problems say what to set (SOPs fall back to the template meanwhile). */
-  ai: AiConfigReport;
-}
-
-export interface LocalProcess {
-  name: string;
-  pid: number | null;
-  /** running | restarting (died; the supervisor brings it back) | stopped | failed (the supervisor gave up) */
-  state: string;
-  restarts: number;
-  last_exit: string | null;
-  last_exit_at: string | null;
-  since: string;
-  gave_up: string | null;
-}
-
-export interface EdgeReport {
-  /** Workers gone, by reason (EventLoopCompleted, EarlyDrop, WallClockTime, CPUTime, Memory, TerminationRequested). */
-  terminations: Record<string, number>;
-  /** Workers retired (no new requests), by reason (CPUTime: soft limit; WallClockTime: half the wall clock). */
-  retirements: Record<string, number>;
-}
+// The shapes are the response schemas' (responses.ts): the dashboard reads the same ones.
+export type { HealthReport } from "./responses.ts";
+export type LocalProcess = z.infer<typeof localProcessSchema>;
+export type EdgeReport = z.infer<typeof edgeReportSchema>;
 
 // Only the local runtime writes these rows; on hosted Supabase the platform's own logs hold them
 // and the section is absent (as local_stack is). Counted over the rows logs retention keeps.

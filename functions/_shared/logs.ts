@@ -1,22 +1,14 @@
 // Reading orchestrator.logs: filters, keyset pages, and the three export formats.
 import { db } from "./db.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
+import type { LogEntry, LogPage } from "./responses.ts";
 import type { ListLogsQuery } from "./schemas.ts";
 
-export interface LogEntry {
-  id: number;
-  at: Date;
-  level: string;
-  component: string;
-  message: string;
-  context: Record<string, unknown>;
-  task_id: number | null;
-  request_id: string | null;
-}
+export type { LogEntry } from "./responses.ts";
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => "\\" + c);
 
-export async function listLogs(q: ListLogsQuery): Promise<{ logs: LogEntry[]; next_cursor: string | null }> {
+export async function listLogs(q: ListLogsQuery): Promise<LogPage> {
   const sql = db();
   const after = decodeCursor(q.cursor);
   const rows = await sql<LogEntry[]>`

@@ -1,18 +1,12 @@
 // How the pg_net wake-ups fare, for /health: the sweep reads their answers (orchestrator.check_wakeups)
 // and keeps the failures; a refused one (401/403) means no task runs from wake-ups until the key in
 // Vault is fixed, so it leaves the report degraded while it is recent.
+import type { z } from "zod";
 import type { AnySql } from "./db.ts";
+import type { wakeupReportSchema } from "./responses.ts";
 
-export interface WakeupReport {
-  /** Wake-ups task-worker refused (401/403) in the last hour: the key in Vault is not one it accepts. */
-  refused_last_hour: number;
-  /** Every failed wake-up in the last hour (refused, 5xx, timed out, no connection). */
-  failed_last_hour: number;
-  last_refused_at: string | null;
-  last_refused_status: number | null;
-  /** What to do, when something was refused; null when all is well. */
-  problem: string | null;
-}
+/** The report's shape is its response schema (responses.ts: /health shows it as `wakeups`). */
+export type WakeupReport = z.infer<typeof wakeupReportSchema>;
 
 /** A refusal this recent keeps /health degraded (the sweep re-reads answers every 10 s, so a fixed key shows within minutes). */
 const DEGRADED_FOR_MS = 10 * 60_000;

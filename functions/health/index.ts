@@ -1,6 +1,9 @@
 // GET /health: liveness for anyone; the full report for service-key callers.
+// GET /health/capabilities (service key): which APIs this deployment serves and which integrations are configured.
+import { capabilities } from "../_shared/capabilities.ts";
 import { healthReport } from "../_shared/health.ts";
-import { isServiceRequest, json } from "../_shared/http.ts";
+import { isServiceRequest, json, parseQuery } from "../_shared/http.ts";
+import { capabilitiesQuery, type Capabilities } from "../_shared/responses.ts";
 import { defineFunction } from "../_shared/router.ts";
 
 export default defineFunction("health", [
@@ -12,6 +15,14 @@ export default defineFunction("health", [
       const report = await healthReport();
       const code = report.db.ok ? 200 : 503;
       return json(code, isServiceRequest(req) ? report : { status: report.status });
+    },
+  },
+  {
+    method: "GET",
+    path: "/capabilities",
+    handler: ({ url }): Promise<Capabilities> => {
+      parseQuery(url, capabilitiesQuery);
+      return capabilities();
     },
   },
 ]);

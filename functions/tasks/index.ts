@@ -1,6 +1,7 @@
 // /tasks: enqueue, list, inspect, cancel and retry tasks.
 import { json, parseBody, parseQuery, parseWith } from "../_shared/http.ts";
 import { cancelTask, enqueueTask, getTask, listTasks, retryTask } from "../_shared/queue.ts";
+import type { Task, TaskPage } from "../_shared/responses.ts";
 import { defineFunction } from "../_shared/router.ts";
 import { createTaskSchema, listTasksQuery, taskIdParam } from "../_shared/schemas.ts";
 import { methodNotAllowed } from "../_shared/errors.ts";
@@ -37,8 +38,9 @@ export default defineFunction("tasks", [
       throw methodNotAllowed("GET is not allowed on /generate-sop; use POST /tasks/generate-sop with a JSON body { topic, ... }.");
     },
   },
-  { method: "GET", path: "/", handler: ({ url }) => listTasks(parseQuery(url, listTasksQuery)) },
-  { method: "GET", path: "/:id", handler: ({ params }) => getTask(id(params)) },
-  { method: "POST", path: "/:id/cancel", handler: ({ params }) => cancelTask(id(params)) },
-  { method: "POST", path: "/:id/retry", handler: ({ params }) => retryTask(id(params)) },
+  // Typed by the response schemas (responses.ts) the dashboard reads: the queue's answers are held to them.
+  { method: "GET", path: "/", handler: ({ url }): Promise<TaskPage> => listTasks(parseQuery(url, listTasksQuery)) },
+  { method: "GET", path: "/:id", handler: ({ params }): Promise<Task> => getTask(id(params)) },
+  { method: "POST", path: "/:id/cancel", handler: ({ params }): Promise<Task> => cancelTask(id(params)) },
+  { method: "POST", path: "/:id/retry", handler: ({ params }): Promise<Task> => retryTask(id(params)) },
 ]);

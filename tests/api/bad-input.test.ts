@@ -45,6 +45,7 @@ const TASK_FIELDS = ["type", "payload", "priority", "run_at", "dedupe_key", "max
 // One line per endpoint (route tables: functions/*/index.ts).
 const ENDPOINTS: Endpoint[] = [
   E("GET", "/health", "public"),
+  E("GET", "/health/capabilities", "service", { query: ["verbose"] }),
   E("POST", "/tasks", "service", { body: TASK_FIELDS, valid: { type: "noop", payload: { echo: "x" }, priority: 0 } }),
   E("GET", "/tasks", "service", { query: ["status", "type", "since", "until", "limit", "cursor"] }),
   E("GET", "/tasks/:id", "service"),

@@ -2,25 +2,15 @@
 // whether it can be, and what is missing. /health, `npm start`'s startup check, sop.generate (which
 // falls back to the template writer) and ai.run (which fails at once) all read this one report.
 // It holds no secret: the key is only said to be set or not, the URL loses credentials and query.
+import type { z } from "zod";
 import { env, settings } from "../env.ts";
+import type { aiConfigReportSchema } from "../responses.ts";
 import { redactString } from "../redact.ts";
 
 export const AI_RESPONSE_FORMATS = ["json_schema", "json_object", "none"] as const;
 
-export interface AiConfigReport {
-  /** Some provider setting (AI_BASE_URL, AI_API_KEY, AI_MODEL) is set: the operator means to use a provider. */
-  configured: boolean;
-  /** Configured with nothing missing or invalid: SOPs are written by the model, ai.run can run. */
-  usable: boolean;
-  /** The chat-completions base URL (AI_BASE_URL, or OpenAI's when only AI_API_KEY is set), without credentials or query. */
-  base_url?: string;
-  /** AI_MODEL, or the model the caller supplies (an ai.run payload's `model`). */
-  model?: string;
-  api_key_set: boolean;
-  response_format: string;
-  /** Each names what is missing or wrong and what to set. Empty when usable, and when no provider is configured (the template writes SOPs). */
-  problems: string[];
-}
+/** The report's shape is its response schema (responses.ts: /health shows it as `ai`). */
+export type AiConfigReport = z.infer<typeof aiConfigReportSchema>;
 
 /** Hosted providers that refuse calls without a key (local servers such as Ollama or vLLM need none). */
 const KEYED_HOSTS = /(^|\.)(openai\.com|openai\.azure\.com|azure-api\.net|cognitiveservices\.azure\.com|openrouter\.ai|groq\.com|mistral\.ai|together\.xyz|deepseek\.com|anthropic\.com|googleapis\.com|fireworks\.ai)$/i;

@@ -7,25 +7,12 @@ import { badRequest, conflict, notFound } from "../errors.ts";
 import { knownTaskTypes, taskSpec } from "../task-catalog.ts";
 import { validateTaskPayload } from "../queue.ts";
 import { isStatic } from "./template.ts";
+import type { z } from "zod";
+import type { Rule, ruleListSchema } from "./responses.ts";
 import type { CreateRuleInput, ListRulesQuery, PatchRuleInput } from "./schemas.ts";
 
-export interface RuleRow {
-  id: number;
-  name: string;
-  description: string | null;
-  enabled: boolean;
-  source: string | null;
-  type: string;
-  min_level: string | null;
-  match: Record<string, unknown>;
-  task_type: string;
-  payload_template: Record<string, unknown>;
-  priority: number;
-  dedupe_key: string | null;
-  max_attempts: number | null;
-  created_at: Date;
-  updated_at: Date;
-}
+/** A rule as the API shows it (responses.ts). */
+export type RuleRow = Rule;
 
 const COLUMNS = ["name", "description", "enabled", "source", "type", "min_level", "match", "task_type", "payload_template", "priority", "dedupe_key", "max_attempts"] as const;
 
@@ -48,7 +35,7 @@ const select = (sql: ReturnType<typeof db>) => sql`
   id, name, description, enabled, source, type, min_level::text as min_level, match, task_type, payload_template,
   priority, dedupe_key, max_attempts, created_at, updated_at`;
 
-export async function listRules(q: ListRulesQuery): Promise<{ rules: RuleRow[] }> {
+export async function listRules(q: ListRulesQuery): Promise<z.infer<typeof ruleListSchema>> {
   const sql = db();
   const rows = await sql<RuleRow[]>`
     select ${select(sql)} from orchestrator.event_rules

@@ -4,29 +4,13 @@
 import { db } from "../db.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { conflict, notFound } from "../errors.ts";
+import { withNotionUrls } from "../notion-url.ts";
+import type { z } from "zod";
+import type { Ticket, TicketDetail, ticketPageSchema } from "./responses.ts";
 import type { CreateTicketInput, ListTicketsQuery, PatchTicketInput } from "./schemas.ts";
 
-export interface TicketRow {
-  id: number;
-  title: string;
-  description: string | null;
-  status: string;
-  priority: string;
-  source: string;
-  fingerprint: string | null;
-  occurrences: number;
-  first_seen: Date;
-  last_seen: Date;
-  first_event_id: number | null;
-  last_event_id: number | null;
-  task_id: number | null;
-  reopened_count: number;
-  reopened_at: Date | null;
-  resolved_at: Date | null;
-  closed_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
+/** A ticket row as stored; the API adds notion_url (responses.ts). */
+export type TicketRow = Omit<Ticket, "notion_url">;
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => "\\" + c);
 const cols = (sql: ReturnType<typeof db>) => sql`
@@ -34,7 +18,7 @@ const cols = (sql: ReturnType<typeof db>) => sql`
   first_seen, last_seen, first_event_id, last_event_id, task_id, reopened_count, reopened_at, resolved_at, closed_at,
   created_at, updated_at`;
 
-export async function listTickets(q: ListTicketsQuery): Promise<{ tickets: TicketRow[]; next_cursor: string | null }> {
+export async function listTickets(q: ListTicketsQuery): Promise<z.infer<typeof ticketPageSchema>> {
   const sql = db();
   const after = decodeCursor(q.cursor);
   const rows = await sql<TicketRow[]>`
@@ -49,34 +33,38 @@ export async function listTickets(q: ListTicketsQuery): Promise<{ tickets: Ticke
     order by id desc
     limit ${q.limit + 1}`;
   const page = rows.slice(0, q.limit);
-  return { tickets: page, next_cursor: rows.length > q.limit ? encodeCursor(page[page.length - 1].id) : null };
+  return {
+    tickets: await withNotionUrls(sql, "ticket", page, (t) => t.id),
+    next_cursor: rows.length > q.limit ? encodeCursor(page[page.length - 1].id) : null,
+  };
 }
 
-export async function getTicket(id: number) {
+export async function getTicket(id: number): Promise<TicketDetail> {
   const sql = db();
   const [ticket] = await sql<TicketRow[]>`select ${cols(sql)} from orchestrator.tickets where id = ${id}`;
   if (!ticket) throw notFound(`Ticket ${id} does not exist.`);
   const [events, tasks] = await Promise.all([
-    sql`
+    sql<TicketDetail["recent_events"]>`
       select id, source, type, level::text as level, message, occurred_at
       from orchestrator.events where ticket_id = ${id} order by id desc limit 20`,
     ticket.task_id
-      ? sql`select id, type, status::text as status, attempts, last_error, finished_at from orchestrator.tasks where id = ${ticket.task_id}`
+      ? sql<NonNullable<TicketDetail["task"]>[]>`select id, type, status::text as status, attempts, last_error, finished_at from orchestrator.tasks where id = ${ticket.task_id}`
       : Promise.resolve([]),
   ]);
-  return { ...ticket, recent_events: [...events], task: tasks[0] ?? null };
+  const [withUrl] = await withNotionUrls(sql, "ticket", [ticket], (t) => t.id);
+  return { ...withUrl, recent_events: [...events], task: tasks[0] ?? null };
 }
 
-export async function createTicket(input: CreateTicketInput): Promise<TicketRow> {
+export async function createTicket(input: CreateTicketInput): Promise<Ticket> {
   const sql = db();
   const [row] = await sql<TicketRow[]>`
     insert into orchestrator.tickets (title, description, priority, source)
     values (${input.title}, ${input.description ?? null}, ${input.priority}::orchestrator.ticket_priority, ${input.source})
     returning ${cols(sql)}`;
-  return row;
+  return { ...row, notion_url: null }; // a new ticket has no page until the sync pushes it
 }
 
-export async function patchTicket(id: number, patch: PatchTicketInput): Promise<TicketRow> {
+export async function patchTicket(id: number, patch: PatchTicketInput): Promise<Ticket> {
   const sql = db();
   try {
     const [row] = await sql<TicketRow[]>`
@@ -92,7 +80,7 @@ export async function patchTicket(id: number, patch: PatchTicketInput): Promise<
       where id = ${id}
       returning ${cols(sql)}`;
     if (!row) throw notFound(`Ticket ${id} does not exist.`);
-    return row;
+    return (await withNotionUrls(sql, "ticket", [row], (t) => t.id))[0];
   } catch (err) {
     if ((err as { code?: string }).code === "23505") {
       throw conflict(`Ticket ${id} cannot be reopened: another ticket that is not closed already tracks the same fingerprint.`);

@@ -5,6 +5,8 @@ import { db } from "../db.ts";
 import { conflict, notFound } from "../errors.ts";
 import { validateTaskPayload } from "../queue.ts";
 import { nextRuns, parseCron } from "./cron.ts";
+import type { z } from "zod";
+import type { Schedule, scheduleListSchema, scheduleRunsSchema } from "./responses.ts";
 import type { CreateScheduleInput, SettingsPatch, UpdateScheduleInput } from "./schemas.ts";
 
 export interface ScheduleRow {
@@ -23,12 +25,8 @@ export interface ScheduleRow {
   updated_at: Date;
 }
 
-interface ScheduleView extends ScheduleRow {
-  job_name: string;
-  cron_job: { jobid: number; active: boolean } | null;
-  next_runs: string[];
-  last_run: { tick: Date; trigger: string; task_id: number | null; task_status: string | null; duplicates: number } | null;
-}
+/** A schedule as the API shows it (responses.ts). */
+type ScheduleView = Schedule;
 
 const view = (rows: (ScheduleRow & Record<string, unknown>)[]): ScheduleView[] =>
   rows.map((r) => {
@@ -66,7 +64,7 @@ async function selectSchedules(name?: string): Promise<ScheduleView[]> {
   return view(rows);
 }
 
-export async function listSchedules() {
+export async function listSchedules(): Promise<z.infer<typeof scheduleListSchema>> {
   const sql = db();
   const [schedules, system] = await Promise.all([
     selectSchedules(),
@@ -133,12 +131,13 @@ export async function deleteSchedule(name: string): Promise<{ deleted: true; nam
 }
 
 /** Recent ticks (with the task each enqueued) and pg_cron's own record of the job's runs. */
-export async function scheduleRuns(name: string, limit: number) {
+export async function scheduleRuns(name: string, limit: number): Promise<z.infer<typeof scheduleRunsSchema>> {
   const sql = db();
   const [s] = await sql<{ id: number }[]>`select id from orchestrator.schedules where name = ${name}`;
   if (!s) throw notFound(`Schedule "${name}" does not exist.`);
+  type Runs = z.infer<typeof scheduleRunsSchema>;
   const [runs, cronRuns] = await Promise.all([
-    sql`
+    sql<Runs["runs"]>`
       select r.id, r.tick, r.trigger, r.task_id, r.duplicates, r.last_duplicate_at, r.created_at,
              case when t.id is null then null else jsonb_build_object(
                'status', t.status, 'attempts', t.attempts, 'max_attempts', t.max_attempts, 'last_error', t.last_error,
@@ -147,7 +146,7 @@ export async function scheduleRuns(name: string, limit: number) {
       left join orchestrator.tasks t on t.id = r.task_id
       where r.schedule_id = ${s.id}
       order by r.id desc limit ${limit}`,
-    sql`
+    sql<Runs["cron_runs"]>`
       select d.runid, d.status, d.return_message, d.start_time, d.end_time
       from cron.job_run_details d
       where d.command = ${`select orchestrator.schedule_tick(${s.id})`}

@@ -6,7 +6,9 @@ import { enqueueTask, type PublicTask } from "../queue.ts";
 import type { GenerateSopInput, ListSopsQuery } from "./schema.ts";
 import { slugify } from "./schema.ts";
 import { storedSopMarkdown } from "./markdown.ts";
-import { getSop, listSops, type SopRow, type SopSummary } from "./store.ts";
+import { withNotionUrls } from "../notion-url.ts";
+import type { Sop, SopPage } from "./responses.ts";
+import { getSop, listSops } from "./store.ts";
 
 /** Every id the request names must exist now; a 400 lists the ones that do not. */
 async function checkReferences(input: GenerateSopInput): Promise<void> {
@@ -45,12 +47,16 @@ export async function requestSopGeneration(input: GenerateSopInput): Promise<Pub
   return task;
 }
 
-export async function listStoredSops(q: ListSopsQuery): Promise<{ sops: SopSummary[]; next_cursor: string | null }> {
-  return await listSops(db(), q);
+export async function listStoredSops(q: ListSopsQuery): Promise<SopPage> {
+  const sql = db();
+  const page = await listSops(sql, q);
+  return { ...page, sops: await withNotionUrls(sql, "sop", page.sops, (s) => s.slug) };
 }
 
 /** One version, its Markdown rendered from its content (so versions stored by an older renderer read right too). */
-export async function readSop(slug: string, version?: number): Promise<SopRow> {
-  const sop = await getSop(db(), slug, version);
-  return { ...sop, body_md: storedSopMarkdown(sop) };
+export async function readSop(slug: string, version?: number): Promise<Sop> {
+  const sql = db();
+  const sop = await getSop(sql, slug, version);
+  const [withUrl] = await withNotionUrls(sql, "sop", [sop], (s) => s.slug);
+  return { ...withUrl, body_md: storedSopMarkdown(sop) };
 }

@@ -6,6 +6,8 @@ import { db } from "../db.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { AppError, badRequest, conflict, notFound } from "../errors.ts";
 import { knownTaskTypes } from "../task-catalog.ts";
+import type { z } from "zod";
+import type { Run, RunDetail, runPageSchema, Workflow, workflowListSchema } from "./responses.ts";
 import type { CreateWorkflowInput, ListRunsQuery, StartRunInput, UpdateWorkflowInput } from "./schemas.ts";
 
 export interface WorkflowRow {
@@ -20,25 +22,11 @@ export interface WorkflowRow {
   updated_at: Date;
 }
 
-export interface RunRow {
-  id: number;
-  workflow_id: number | null;
-  workflow_name: string;
-  workflow_version: number;
-  status: "running" | "succeeded" | "failed" | "cancelled";
-  input: Record<string, unknown>;
-  output: unknown;
-  error: string | null;
-  failed_step: string | null;
-  source: string;
-  dedupe_key: string | null;
-  created_at: Date;
-  updated_at: Date;
-  finished_at: Date | null;
-}
+/** A run as stored and shown (responses.ts). */
+export type RunRow = Run;
 
 /** A definition as the API shows it: which steps this deployment can run. */
-function withAvailability(w: WorkflowRow) {
+function withAvailability(w: WorkflowRow): Workflow {
   const known = new Set(knownTaskTypes());
   return {
     ...w,
@@ -53,7 +41,7 @@ async function findWorkflow(name: string): Promise<WorkflowRow> {
   return row;
 }
 
-export async function listWorkflows() {
+export async function listWorkflows(): Promise<z.infer<typeof workflowListSchema>> {
   const sql = db();
   const rows = await sql<(WorkflowRow & { runs: Record<string, number> | null })[]>`
     select w.*, (select jsonb_object_agg(status, n) from (
@@ -63,7 +51,7 @@ export async function listWorkflows() {
   return { workflows: rows.map((r) => ({ ...withAvailability(r), runs: r.runs ?? {} })) };
 }
 
-export async function getWorkflow(name: string) {
+export async function getWorkflow(name: string): Promise<Workflow> {
   return withAvailability(await findWorkflow(name));
 }
 
@@ -125,7 +113,7 @@ export async function startRun(name: string, input: StartRunInput, source = "api
   return { run: await getRun(name, row.id), created: row.created };
 }
 
-export async function listRuns(name: string, q: ListRunsQuery) {
+export async function listRuns(name: string, q: ListRunsQuery): Promise<z.infer<typeof runPageSchema>> {
   const sql = db();
   await findWorkflow(name);
   const after = decodeCursor(q.cursor);
@@ -140,11 +128,11 @@ export async function listRuns(name: string, q: ListRunsQuery) {
 }
 
 /** A run with its steps and, for each started step, its task (status, attempts, result, error). */
-export async function getRun(name: string, id: number) {
+export async function getRun(name: string, id: number): Promise<RunDetail> {
   const sql = db();
   const [run] = await sql<RunRow[]>`select * from orchestrator.workflow_runs where id = ${id} and workflow_name = ${name}`;
   if (!run) throw notFound(`Workflow "${name}" has no run ${id}.`);
-  const steps = await sql`
+  const steps = await sql<RunDetail["steps"]>`
     select s.step_index as index, s.name, s.type, s.optional, s.status, s.input, s.result, s.error,
            s.started_at, s.finished_at, s.task_id,
            case when t.id is null then null else jsonb_build_object(

@@ -1,0 +1,76 @@
+// The answers of /workflows as zod schemas (see ../responses.ts): service.ts is typed by them, the
+// dashboard reads them with `import type`. Zod only.
+import { z } from "zod";
+import { timestamp } from "../responses.ts";
+
+/** A definition as the API shows it: which of its steps this deployment can run. */
+export const workflowSchema = z.object({
+  id: z.number(),
+  name: z.string(),
+  description: z.string(),
+  steps: z.array(z.object({ name: z.string(), type: z.string(), optional: z.boolean().optional(), input: z.unknown(), registered: z.boolean() })),
+  enabled: z.boolean(),
+  builtin: z.boolean(),
+  version: z.number(),
+  created_at: timestamp,
+  updated_at: timestamp,
+  /** Every step that is not optional has a registered task type. */
+  runnable: z.boolean(),
+});
+export type Workflow = z.infer<typeof workflowSchema>;
+
+/** GET /workflows: every definition at once (no pages), each with its runs counted by status. */
+export const workflowListSchema = z.object({
+  workflows: z.array(workflowSchema.extend({ runs: z.record(z.string(), z.number()) })),
+});
+
+export const RUN_STATUSES = ["running", "succeeded", "failed", "cancelled"] as const;
+
+export const runSchema = z.object({
+  id: z.number(),
+  workflow_id: z.number().nullable(),
+  workflow_name: z.string(),
+  workflow_version: z.number(),
+  status: z.enum(RUN_STATUSES),
+  input: z.record(z.string(), z.unknown()),
+  output: z.unknown(),
+  error: z.string().nullable(),
+  failed_step: z.string().nullable(),
+  source: z.string(),
+  dedupe_key: z.string().nullable(),
+  created_at: timestamp,
+  updated_at: timestamp,
+  finished_at: timestamp.nullable(),
+});
+export type Run = z.infer<typeof runSchema>;
+
+/** GET /workflows/:name/runs. */
+export const runPageSchema = z.object({ runs: z.array(runSchema), next_cursor: z.string().nullable() });
+
+/** GET /workflows/:name/runs/:id: the run with its steps and, for each started step, its task. */
+export const runDetailSchema = runSchema.extend({
+  steps: z.array(z.object({
+    index: z.number(),
+    name: z.string(),
+    type: z.string(),
+    optional: z.boolean(),
+    status: z.string(),
+    input: z.unknown(),
+    result: z.unknown(),
+    error: z.string().nullable(),
+    started_at: timestamp.nullable(),
+    finished_at: timestamp.nullable(),
+    task_id: z.number().nullable(),
+    task: z.object({
+      id: z.number(),
+      status: z.string(),
+      attempts: z.number(),
+      max_attempts: z.number(),
+      last_error: z.string().nullable(),
+      run_at: z.string(),
+      started_at: z.string().nullable(),
+      finished_at: z.string().nullable(),
+    }).nullable(),
+  })),
+});
+export type RunDetail = z.infer<typeof runDetailSchema>;
