@@ -765,6 +765,44 @@ end
 $$;
 
 --
+-- Name: events_on_changes(text, text, anyarray, anyarray); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.events_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+begin
+  if p_entity <> 'ticket' or p_op <> 'UPDATE' then
+    return;
+  end if;
+  -- Nobody listens: write nothing (the common case, and the shipped default).
+  if not exists (
+    select 1 from orchestrator.event_rules r
+    where r.enabled
+      and (r.source_like is null or 'orchestrator' like r.source_like)
+      and 'ticket.resolved' like r.type_like
+      and (r.min_level is null or r.min_level <= 'info')) then
+    return;
+  end if;
+  begin
+    insert into orchestrator.events (source, type, level, message, payload, via)
+    select 'orchestrator', 'ticket.resolved', 'info',
+           left(format('ticket #%s resolved: %s', n.id, n.title), 10000),
+           jsonb_build_object('ticket_id', n.id, 'title', n.title, 'fingerprint', n.fingerprint,
+                              'source', n.source, 'priority', n.priority, 'occurrences', n.occurrences),
+           'sql'
+      from unnest(p_new) n join unnest(p_old) o on o.id = n.id
+     where n.status = 'resolved' and o.status is distinct from 'resolved'
+     order by n.id;
+  exception when others then
+    -- Resolving a ticket must never fail because its follow-up could not be recorded.
+    insert into orchestrator.logs (level, component, message, context)
+    values ('error', 'sops', 'could not record ticket.resolved events: ' || sqlerrm, jsonb_build_object('sqlstate', sqlstate));
+  end;
+end
+$$;
+
+--
 -- Name: events_route_on_insert(); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -1099,6 +1137,59 @@ CREATE FUNCTION orchestrator.notion_note_field_changes(p_entity text, p_changes 
 $$;
 
 --
+-- Name: notion_on_changes(text, text, anyarray, anyarray); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.notion_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_changes jsonb; -- [{key, fields: [the fields that changed]}]
+begin
+  if current_setting('orchestrator.sync_origin', true) = 'notion' or not orchestrator.notion_sync_enabled()
+     or (p_entity = 'task' and not exists (select 1 from orchestrator.notion_tracked_task_types)) then
+    return;
+  end if;
+  -- One statement per entity: PL/pgSQL plans a statement when it first runs it, for the row type at
+  -- hand, so a statement may name only columns its entity has.
+  if p_op = 'INSERT' and p_entity = 'task' then
+    perform orchestrator.notion_enqueue_pushes(p_entity, array(select n.id::text from unnest(p_new) n
+                                                               where n.type in (select type from orchestrator.notion_tracked_task_types)));
+    return;
+  elsif p_op = 'INSERT' and p_entity = 'ticket' then
+    perform orchestrator.notion_enqueue_pushes(p_entity, array(select n.id::text from unnest(p_new) n));
+    return;
+  elsif p_op = 'INSERT' and p_entity = 'sop' then
+    perform orchestrator.notion_enqueue_pushes(p_entity, array(select n.slug from unnest(p_new) n));
+    return;
+  end if;
+  -- The fields each entity's page shows: a ticket's title, status and priority; a task's status and priority.
+  if p_entity = 'ticket' then
+    select jsonb_agg(jsonb_build_object('key', n.id::text, 'fields', to_jsonb(array_remove(array[
+             case when n.title is distinct from o.title then 'title' end,
+             case when n.status is distinct from o.status then 'status' end,
+             case when n.priority is distinct from o.priority then 'priority' end], null))))
+      into v_changes
+      from unnest(p_new) n join unnest(p_old) o on o.id = n.id
+     where n.title is distinct from o.title or n.status is distinct from o.status or n.priority is distinct from o.priority;
+  elsif p_entity = 'task' then
+    select jsonb_agg(jsonb_build_object('key', n.id::text, 'fields', to_jsonb(array_remove(array[
+             case when n.status is distinct from o.status then 'status' end,
+             case when n.priority is distinct from o.priority then 'priority' end], null))))
+      into v_changes
+      from unnest(p_new) n join unnest(p_old) o on o.id = n.id
+     where n.type in (select type from orchestrator.notion_tracked_task_types)
+       and (n.status is distinct from o.status or n.priority is distinct from o.priority);
+  end if;
+  if v_changes is null then
+    return;
+  end if;
+  perform orchestrator.notion_note_field_changes(p_entity, v_changes);
+  perform orchestrator.notion_enqueue_pushes(p_entity, array(select c ->> 'key' from jsonb_array_elements(v_changes) c));
+end
+$$;
+
+--
 -- Name: notion_push_target(text, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -1158,61 +1249,6 @@ begin
     perform orchestrator.wake_worker('notion.repush');
   end if;
   return query select cardinality(v_requeued), v_coalesced, v_requeued;
-end
-$$;
-
---
--- Name: notion_rows_inserted(); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.notion_rows_inserted() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-declare
-  v_entity text := tg_argv[0];
-  v_key_col text := tg_argv[1];
-begin
-  if current_setting('orchestrator.sync_origin', true) = 'notion' or not orchestrator.notion_sync_enabled() then
-    return null;
-  end if;
-  perform orchestrator.notion_enqueue_pushes(v_entity, array_agg(to_jsonb(n) ->> v_key_col))
-  from new_rows n
-  having count(*) > 0;
-  return null;
-end
-$$;
-
---
--- Name: notion_rows_updated(); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.notion_rows_updated() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-declare
-  v_entity text := tg_argv[0];
-  v_key_col text := tg_argv[1];
-  v_fields text[] := tg_argv[2:];
-  v_changes jsonb;
-begin
-  if current_setting('orchestrator.sync_origin', true) = 'notion' or not orchestrator.notion_sync_enabled() then
-    return null;
-  end if;
-  select jsonb_agg(jsonb_build_object('key', c.key, 'fields', c.fields))
-    into v_changes
-    from (
-      select nj ->> v_key_col as key,
-             (select coalesce(jsonb_agg(f), '[]'::jsonb) from unnest(v_fields) f where nj -> f is distinct from oj -> f) as fields
-        from (select to_jsonb(n) as nj from new_rows n) nn
-        join (select to_jsonb(o) as oj from old_rows o) oo on oo.oj -> v_key_col = nn.nj -> v_key_col
-    ) c
-   where jsonb_array_length(c.fields) > 0;
-  if v_changes is null then
-    return null;
-  end if;
-  perform orchestrator.notion_note_field_changes(v_entity, v_changes);
-  perform orchestrator.notion_enqueue_pushes(v_entity, array(select c ->> 'key' from jsonb_array_elements(v_changes) c));
-  return null;
 end
 $$;
 
@@ -1447,6 +1483,63 @@ begin
   if v_new then
     perform pg_notify('orchestrator_worker_present', p_isolate);
   end if;
+end
+$$;
+
+--
+-- Name: propagate_changes(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.propagate_changes() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $_$
+begin
+  if tg_level = 'ROW' then
+    perform orchestrator.propagate_to(tg_argv[0], tg_argv[1:], tg_op, array[new], case when tg_op = 'UPDATE' then array[old] end);
+  elsif tg_op in ('INSERT', 'UPDATE') then
+    -- A transition table's rows have no named type: ROW(n.*)::<the table> gives them the table's,
+    -- which the polymorphic consumers need. The table is the trigger's, so the statement is dynamic
+    -- (planned once per statement that changed rows, not per row).
+    execute format('select orchestrator.propagate_to($1, $2, $3, array(select row(n.*)::%1$s from new_rows n), %2$s)',
+                   tg_relid::regclass,
+                   case when tg_op = 'UPDATE' then format('array(select row(o.*)::%s from old_rows o)', tg_relid::regclass)
+                        else format('null::%s[]', tg_relid::regclass) end)
+      using tg_argv[0], tg_argv[1:], tg_op;
+  else
+    raise exception 'propagate_changes(): % triggers are not supported (trigger % on %)', tg_op, tg_name, tg_table_name;
+  end if;
+  return null;
+end
+$_$;
+
+--
+-- Name: FUNCTION propagate_changes(); Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON FUNCTION orchestrator.propagate_changes() IS 'The one trigger function for changes other parts hear about: hands the changed rows (new, old) to the consumers its trigger names: propagate_changes(entity, consumer, …). See 20261202001100_one_change_path.sql.';
+
+--
+-- Name: propagate_to(text, text[], text, anyarray, anyarray); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.propagate_to(p_entity text, p_consumers text[], p_op text, p_new anyarray, p_old anyarray) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_consumer text;
+begin
+  if coalesce(cardinality(p_new), 0) = 0 then
+    return;
+  end if;
+  foreach v_consumer in array p_consumers loop
+    case v_consumer
+      when 'notion' then perform orchestrator.notion_on_changes(p_entity, p_op, p_new, p_old);
+      when 'webhooks' then perform orchestrator.webhook_on_changes(p_entity, p_op, p_new, p_old);
+      when 'events' then perform orchestrator.events_on_changes(p_entity, p_op, p_new, p_old);
+      when 'workflows' then perform orchestrator.workflow_on_changes(p_entity, p_op, p_new, p_old);
+      else raise exception 'propagate_changes(): unknown consumer "%" (entity %)', v_consumer, p_entity;
+    end case;
+  end loop;
 end
 $$;
 
@@ -2331,62 +2424,8 @@ declare
   v_notion boolean := exists (select 1 from orchestrator.notion_tracked_task_types);
   v_webhooks boolean := exists (select 1 from orchestrator.webhook_subscriptions where active);
 begin
-  perform orchestrator.tasks_trigger_set('tasks_notion_push_ins', v_notion);
-  perform orchestrator.tasks_trigger_set('tasks_notion_push_upd', v_notion);
-  perform orchestrator.tasks_trigger_set('tasks_webhook_events', v_webhooks);
-end
-$$;
-
---
--- Name: tasks_notion_inserted(); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.tasks_notion_inserted() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-begin
-  if current_setting('orchestrator.sync_origin', true) = 'notion'
-     or not exists (select 1 from orchestrator.notion_tracked_task_types)
-     or not orchestrator.notion_sync_enabled() then
-    return null;
-  end if;
-  perform orchestrator.notion_enqueue_pushes('task', array_agg(n.id::text))
-  from new_rows n
-  where n.type in (select type from orchestrator.notion_tracked_task_types)
-  having count(*) > 0;
-  return null;
-end
-$$;
-
---
--- Name: tasks_notion_updated(); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.tasks_notion_updated() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-declare
-  v_changes jsonb;
-begin
-  if current_setting('orchestrator.sync_origin', true) = 'notion'
-     or not exists (select 1 from orchestrator.notion_tracked_task_types)
-     or not orchestrator.notion_sync_enabled() then
-    return null;
-  end if;
-  select jsonb_agg(jsonb_build_object('key', n.id::text, 'fields',
-           to_jsonb(array_remove(array[
-             case when n.status is distinct from o.status then 'status' end,
-             case when n.priority is distinct from o.priority then 'priority' end], null))))
-    into v_changes
-    from new_rows n join old_rows o using (id)
-   where n.type in (select type from orchestrator.notion_tracked_task_types)
-     and (n.status is distinct from o.status or n.priority is distinct from o.priority);
-  if v_changes is null then
-    return null;
-  end if;
-  perform orchestrator.notion_note_field_changes('task', v_changes);
-  perform orchestrator.notion_enqueue_pushes('task', array(select c ->> 'key' from jsonb_array_elements(v_changes) c));
-  return null;
+  perform orchestrator.tasks_trigger_set('tasks_changes_ins', v_notion);
+  perform orchestrator.tasks_trigger_set('tasks_changes_upd', v_notion or v_webhooks);
 end
 $$;
 
@@ -2436,70 +2475,6 @@ begin
   return null;
 end
 $$;
-
---
--- Name: tasks_webhook_events(); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.tasks_webhook_events() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-declare
-  v_events jsonb;
-begin
-  if not exists (select 1 from orchestrator.webhook_subscriptions where active) then
-    return null;
-  end if;
-  select jsonb_agg(jsonb_build_object('event', 'task.' || n.status, 'data', jsonb_build_object('task',
-           orchestrator.webhook_compact(jsonb_build_object(
-             'id', n.id, 'type', n.type, 'status', n.status, 'attempts', n.attempts, 'max_attempts', n.max_attempts,
-             'last_error', n.last_error, 'result', n.result, 'source', n.source, 'priority', n.priority,
-             'created_at', n.created_at, 'finished_at', n.finished_at)))) order by n.id)
-    into v_events
-    from new_rows n join old_rows o using (id)
-   where n.status is distinct from o.status
-     and n.status in ('succeeded', 'dead', 'cancelled')
-     and n.type <> 'webhook.deliver';
-  perform orchestrator.webhook_emit(v_events);
-  return null;
-end
-$$;
-
---
--- Name: tickets_emit_resolved(); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.tickets_emit_resolved() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-    begin
-      -- Nobody listens: write nothing (the common case, and the shipped default).
-      if not exists (
-        select 1 from orchestrator.event_rules r
-        where r.enabled
-          and (r.source_like is null or 'orchestrator' like r.source_like)
-          and 'ticket.resolved' like r.type_like
-          and (r.min_level is null or r.min_level <= 'info')) then
-        return null;
-      end if;
-      begin
-        insert into orchestrator.events (source, type, level, message, payload, via)
-        select 'orchestrator', 'ticket.resolved', 'info',
-               left(format('ticket #%s resolved: %s', n.id, n.title), 10000),
-               jsonb_build_object('ticket_id', n.id, 'title', n.title, 'fingerprint', n.fingerprint,
-                                  'source', n.source, 'priority', n.priority, 'occurrences', n.occurrences),
-               'sql'
-        from new_tickets n join old_tickets o on o.id = n.id
-        where n.status = 'resolved' and o.status is distinct from 'resolved'
-        order by n.id;
-      exception when others then
-        -- Resolving a ticket must never fail because its follow-up could not be recorded.
-        insert into orchestrator.logs (level, component, message, context)
-        values ('error', 'sops', 'could not record ticket.resolved events: ' || sqlerrm, jsonb_build_object('sqlstate', sqlstate));
-      end;
-      return null;
-    end
-    $$;
 
 --
 -- Name: to_level(text); Type: FUNCTION; Schema: orchestrator; Owner: -
@@ -2862,53 +2837,44 @@ CREATE FUNCTION orchestrator.webhook_event_matches(p_patterns text[], p_event te
 $$;
 
 --
--- Name: webhook_rows_inserted(); Type: FUNCTION; Schema: orchestrator; Owner: -
+-- Name: webhook_on_changes(text, text, anyarray, anyarray); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
-CREATE FUNCTION orchestrator.webhook_rows_inserted() RETURNS trigger
+CREATE FUNCTION orchestrator.webhook_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) RETURNS void
     LANGUAGE plpgsql
     AS $$
 declare
-  v_entity text := tg_argv[0];
-  v_verb text := coalesce(tg_argv[1], 'created');
   v_events jsonb;
 begin
   if not exists (select 1 from orchestrator.webhook_subscriptions where active) then
-    return null;
+    return;
   end if;
-  select jsonb_agg(jsonb_build_object('event', v_entity || '.' || v_verb,
-                   'data', jsonb_build_object(v_entity, orchestrator.webhook_compact(to_jsonb(n)))))
-    into v_events from new_rows n;
-  perform orchestrator.webhook_emit(v_events);
-  return null;
-end
-$$;
-
---
--- Name: webhook_rows_updated(); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.webhook_rows_updated() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-declare
-  v_entity text := tg_argv[0];
-  v_events jsonb;
-begin
-  if not exists (select 1 from orchestrator.webhook_subscriptions where active) then
-    return null;
+  if p_op = 'INSERT' and p_entity in ('ticket', 'sop') then
+    select jsonb_agg(jsonb_build_object(
+             'event', p_entity || '.' || case p_entity when 'ticket' then 'opened' else 'created' end,
+             'data', jsonb_build_object(p_entity, orchestrator.webhook_compact(to_jsonb(n)))))
+      into v_events
+      from unnest(p_new) n;
+  elsif p_op = 'UPDATE' and p_entity = 'ticket' then
+    select jsonb_agg(jsonb_build_object(
+             'event', 'ticket.' || case when n.status = 'open' and o.status in ('resolved', 'closed') then 'reopened' else n.status::text end,
+             'data', jsonb_build_object('ticket', orchestrator.webhook_compact(to_jsonb(n)), 'previous_status', o.status)) order by n.id)
+      into v_events
+      from unnest(p_new) n join unnest(p_old) o on o.id = n.id
+     where n.status is distinct from o.status and n.status is not null;
+  elsif p_op = 'UPDATE' and p_entity = 'task' then
+    select jsonb_agg(jsonb_build_object('event', 'task.' || n.status, 'data', jsonb_build_object('task',
+             orchestrator.webhook_compact(jsonb_build_object(
+               'id', n.id, 'type', n.type, 'status', n.status, 'attempts', n.attempts, 'max_attempts', n.max_attempts,
+               'last_error', n.last_error, 'result', n.result, 'source', n.source, 'priority', n.priority,
+               'created_at', n.created_at, 'finished_at', n.finished_at)))) order by n.id)
+      into v_events
+      from unnest(p_new) n join unnest(p_old) o on o.id = n.id
+     where n.status is distinct from o.status
+       and n.status in ('succeeded', 'dead', 'cancelled')
+       and n.type <> 'webhook.deliver';
   end if;
-  select jsonb_agg(jsonb_build_object(
-           'event', v_entity || '.' || case when nn.nj ->> 'status' = 'open' and oo.oj ->> 'status' in ('resolved', 'closed')
-                                            then 'reopened' else nn.nj ->> 'status' end,
-           'data', jsonb_build_object(v_entity, orchestrator.webhook_compact(nn.nj),
-                                      'previous_status', oo.oj ->> 'status')))
-    into v_events
-    from (select to_jsonb(n) as nj from new_rows n) nn
-    join (select to_jsonb(o) as oj from old_rows o) oo on oo.oj -> 'id' = nn.nj -> 'id'
-   where nn.nj ->> 'status' is distinct from oo.oj ->> 'status' and nn.nj ->> 'status' is not null;
   perform orchestrator.webhook_emit(v_events);
-  return null;
 end
 $$;
 
@@ -3030,46 +2996,55 @@ end
 $$;
 
 --
--- Name: workflow_on_task_finished(); Type: FUNCTION; Schema: orchestrator; Owner: -
+-- Name: workflow_on_changes(text, text, anyarray, anyarray); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
-CREATE FUNCTION orchestrator.workflow_on_task_finished() RETURNS trigger
+CREATE FUNCTION orchestrator.workflow_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) RETURNS void
     LANGUAGE plpgsql
     AS $$
 declare
+  v_task record;
   v_step orchestrator.workflow_steps;
   v_run orchestrator.workflow_runs;
 begin
-  select * into v_step from orchestrator.workflow_steps where task_id = new.id;
-  if not found then
-    return null;
+  if p_entity <> 'task' or p_op <> 'UPDATE' then
+    return;
   end if;
-  select * into v_run from orchestrator.workflow_runs where id = v_step.run_id for update;
-  update orchestrator.workflow_steps
-     set status = case new.status when 'succeeded' then 'succeeded'::orchestrator.workflow_step_status
-                                  when 'dead' then 'failed'::orchestrator.workflow_step_status
-                                  else 'cancelled'::orchestrator.workflow_step_status end,
-         result = case when new.status = 'succeeded' then new.result else result end,
-         error = case when new.status = 'dead' then new.last_error
-                      when new.status = 'cancelled' then 'task cancelled' else null end,
-         finished_at = now()
-   where run_id = v_step.run_id and step_index = v_step.step_index;
-  -- A late outcome (the run already failed or was cancelled) is recorded on its step and moves nothing.
-  if v_run.status <> 'running' or v_step.status <> 'running' then
-    return null;
-  end if;
-  if new.status = 'succeeded' then
-    perform orchestrator.workflow_advance(v_run.id);
-  elsif new.status = 'dead' then
-    perform orchestrator.workflow_finish_run(v_run.id, 'failed',
-      format('step %s (%s) failed after %s attempt%s: %s', v_step.name, v_step.type, new.attempts,
-             case when new.attempts = 1 then '' else 's' end, coalesce(new.last_error, 'no error recorded')),
-      v_step.name);
-  else
-    perform orchestrator.workflow_finish_run(v_run.id, 'cancelled',
-      format('step %s (%s): its task %s was cancelled', v_step.name, v_step.type, new.id), v_step.name);
-  end if;
-  return null;
+  for v_task in
+    select n.* from unnest(p_new) n join unnest(p_old) o on o.id = n.id
+     where n.source like 'workflow:%' and n.status in ('succeeded', 'dead', 'cancelled')
+       and o.status is distinct from n.status
+     order by n.id
+  loop
+    select * into v_step from orchestrator.workflow_steps where task_id = v_task.id;
+    if not found then
+      continue;
+    end if;
+    select * into v_run from orchestrator.workflow_runs where id = v_step.run_id for update;
+    update orchestrator.workflow_steps
+       set status = case v_task.status when 'succeeded' then 'succeeded'::orchestrator.workflow_step_status
+                                       when 'dead' then 'failed'::orchestrator.workflow_step_status
+                                       else 'cancelled'::orchestrator.workflow_step_status end,
+           result = case when v_task.status = 'succeeded' then v_task.result else result end,
+           error = case when v_task.status = 'dead' then v_task.last_error
+                        when v_task.status = 'cancelled' then 'task cancelled' else null end,
+           finished_at = now()
+     where run_id = v_step.run_id and step_index = v_step.step_index;
+    if v_run.status <> 'running' or v_step.status <> 'running' then
+      continue;
+    end if;
+    if v_task.status = 'succeeded' then
+      perform orchestrator.workflow_advance(v_run.id);
+    elsif v_task.status = 'dead' then
+      perform orchestrator.workflow_finish_run(v_run.id, 'failed',
+        format('step %s (%s) failed after %s attempt%s: %s', v_step.name, v_step.type, v_task.attempts,
+               case when v_task.attempts = 1 then '' else 's' end, coalesce(v_task.last_error, 'no error recorded')),
+        v_step.name);
+    else
+      perform orchestrator.workflow_finish_run(v_run.id, 'cancelled',
+        format('step %s (%s): its task %s was cancelled', v_step.name, v_step.type, v_task.id), v_step.name);
+    end if;
+  end loop;
 end
 $$;
 
@@ -4058,16 +4033,22 @@ CREATE UNIQUE INDEX tasks_dedupe_key_live_idx ON orchestrator.tasks USING btree 
 CREATE INDEX tasks_finished_status_id_idx ON orchestrator.tasks USING btree (status, id) WHERE (status = ANY (ARRAY['succeeded'::orchestrator.task_status, 'dead'::orchestrator.task_status, 'cancelled'::orchestrator.task_status]));
 
 --
--- Name: tasks_lease_idx; Type: INDEX; Schema: orchestrator; Owner: -
---
-
-CREATE INDEX tasks_lease_idx ON orchestrator.tasks USING btree (locked_until) WHERE (status = 'running'::orchestrator.task_status);
-
---
 -- Name: tasks_parent_idx; Type: INDEX; Schema: orchestrator; Owner: -
 --
 
 CREATE INDEX tasks_parent_idx ON orchestrator.tasks USING btree (parent_id) WHERE (parent_id IS NOT NULL);
+
+--
+-- Name: tasks_queued_id_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tasks_queued_id_idx ON orchestrator.tasks USING btree (id) WHERE (status = 'queued'::orchestrator.task_status);
+
+--
+-- Name: tasks_running_id_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tasks_running_id_idx ON orchestrator.tasks USING btree (id) WHERE (status = 'running'::orchestrator.task_status);
 
 --
 -- Name: tasks_suspect_claim_idx; Type: INDEX; Schema: orchestrator; Owner: -
@@ -4160,24 +4141,6 @@ CREATE UNIQUE INDEX workflow_steps_task_idx ON orchestrator.workflow_steps USING
 CREATE TRIGGER events_route AFTER INSERT ON orchestrator.events REFERENCING NEW TABLE AS orchestrator_new_events FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.events_route_on_insert();
 
 --
--- Name: sops notion_push_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
---
-
-CREATE TRIGGER notion_push_ins AFTER INSERT ON orchestrator.sops REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.notion_rows_inserted('sop', 'slug');
-
---
--- Name: tickets notion_push_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
---
-
-CREATE TRIGGER notion_push_ins AFTER INSERT ON orchestrator.tickets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.notion_rows_inserted('ticket', 'id', 'title', 'status', 'priority');
-
---
--- Name: tickets notion_push_upd; Type: TRIGGER; Schema: orchestrator; Owner: -
---
-
-CREATE TRIGGER notion_push_upd AFTER UPDATE ON orchestrator.tickets REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.notion_rows_updated('ticket', 'id', 'title', 'status', 'priority');
-
---
 -- Name: schedules schedules_normalize; Type: TRIGGER; Schema: orchestrator; Owner: -
 --
 
@@ -4188,6 +4151,12 @@ CREATE TRIGGER schedules_normalize BEFORE INSERT OR UPDATE ON orchestrator.sched
 --
 
 CREATE TRIGGER schedules_sync_cron AFTER INSERT OR DELETE OR UPDATE ON orchestrator.schedules FOR EACH ROW EXECUTE FUNCTION orchestrator.schedules_sync_cron();
+
+--
+-- Name: sops sops_changes_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER sops_changes_ins AFTER INSERT ON orchestrator.sops REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('sop', 'notion', 'webhooks');
 
 --
 -- Name: notion_tracked_task_types tasks_change_triggers_follow; Type: TRIGGER; Schema: orchestrator; Owner: -
@@ -4202,16 +4171,16 @@ CREATE TRIGGER tasks_change_triggers_follow AFTER INSERT OR DELETE OR UPDATE OR 
 CREATE TRIGGER tasks_change_triggers_follow AFTER INSERT OR DELETE OR UPDATE OF active OR TRUNCATE ON orchestrator.webhook_subscriptions FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tasks_change_triggers_follow();
 
 --
--- Name: tasks tasks_notion_push_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
+-- Name: tasks tasks_changes_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
 --
 
-CREATE TRIGGER tasks_notion_push_ins AFTER INSERT ON orchestrator.tasks REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tasks_notion_inserted();
+CREATE TRIGGER tasks_changes_ins AFTER INSERT ON orchestrator.tasks REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('task', 'notion');
 
 --
--- Name: tasks tasks_notion_push_upd; Type: TRIGGER; Schema: orchestrator; Owner: -
+-- Name: tasks tasks_changes_upd; Type: TRIGGER; Schema: orchestrator; Owner: -
 --
 
-CREATE TRIGGER tasks_notion_push_upd AFTER UPDATE ON orchestrator.tasks REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tasks_notion_updated();
+CREATE TRIGGER tasks_changes_upd AFTER UPDATE ON orchestrator.tasks REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('task', 'notion', 'webhooks');
 
 --
 -- Name: tasks tasks_wake_worker; Type: TRIGGER; Schema: orchestrator; Owner: -
@@ -4220,40 +4189,22 @@ CREATE TRIGGER tasks_notion_push_upd AFTER UPDATE ON orchestrator.tasks REFERENC
 CREATE TRIGGER tasks_wake_worker AFTER INSERT ON orchestrator.tasks REFERENCING NEW TABLE AS new_tasks FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tasks_wake_on_insert();
 
 --
--- Name: tasks tasks_webhook_events; Type: TRIGGER; Schema: orchestrator; Owner: -
+-- Name: tasks tasks_workflow_hooks; Type: TRIGGER; Schema: orchestrator; Owner: -
 --
 
-CREATE TRIGGER tasks_webhook_events AFTER UPDATE ON orchestrator.tasks REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tasks_webhook_events();
+CREATE TRIGGER tasks_workflow_hooks AFTER UPDATE OF status ON orchestrator.tasks FOR EACH ROW WHEN (((new.source ~~ 'workflow:%'::text) AND (old.status IS DISTINCT FROM new.status) AND (new.status = ANY (ARRAY['succeeded'::orchestrator.task_status, 'dead'::orchestrator.task_status, 'cancelled'::orchestrator.task_status])))) EXECUTE FUNCTION orchestrator.propagate_changes('task', 'workflows');
 
 --
--- Name: tasks tasks_workflow_advance; Type: TRIGGER; Schema: orchestrator; Owner: -
+-- Name: tickets tickets_changes_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
 --
 
-CREATE TRIGGER tasks_workflow_advance AFTER UPDATE OF status ON orchestrator.tasks FOR EACH ROW WHEN (((new.source ~~ 'workflow:%'::text) AND (old.status IS DISTINCT FROM new.status) AND (new.status = ANY (ARRAY['succeeded'::orchestrator.task_status, 'dead'::orchestrator.task_status, 'cancelled'::orchestrator.task_status])))) EXECUTE FUNCTION orchestrator.workflow_on_task_finished();
+CREATE TRIGGER tickets_changes_ins AFTER INSERT ON orchestrator.tickets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('ticket', 'notion', 'webhooks');
 
 --
--- Name: tickets tickets_emit_resolved; Type: TRIGGER; Schema: orchestrator; Owner: -
+-- Name: tickets tickets_changes_upd; Type: TRIGGER; Schema: orchestrator; Owner: -
 --
 
-CREATE TRIGGER tickets_emit_resolved AFTER UPDATE ON orchestrator.tickets REFERENCING OLD TABLE AS old_tickets NEW TABLE AS new_tickets FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tickets_emit_resolved();
-
---
--- Name: sops webhook_events_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
---
-
-CREATE TRIGGER webhook_events_ins AFTER INSERT ON orchestrator.sops REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.webhook_rows_inserted('sop', 'created');
-
---
--- Name: tickets webhook_events_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
---
-
-CREATE TRIGGER webhook_events_ins AFTER INSERT ON orchestrator.tickets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.webhook_rows_inserted('ticket', 'opened');
-
---
--- Name: tickets webhook_events_upd; Type: TRIGGER; Schema: orchestrator; Owner: -
---
-
-CREATE TRIGGER webhook_events_upd AFTER UPDATE ON orchestrator.tickets REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.webhook_rows_updated('ticket');
+CREATE TRIGGER tickets_changes_upd AFTER UPDATE ON orchestrator.tickets REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('ticket', 'notion', 'webhooks', 'events');
 
 --
 -- Name: schedule_runs schedule_runs_schedule_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
@@ -4642,6 +4593,13 @@ REVOKE ALL ON FUNCTION orchestrator.events_housekeeping() FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.events_housekeeping() TO service_role;
 
 --
+-- Name: FUNCTION events_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.events_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.events_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) TO service_role;
+
+--
 -- Name: FUNCTION events_route_on_insert(); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -4753,6 +4711,13 @@ REVOKE ALL ON FUNCTION orchestrator.notion_note_field_changes(p_entity text, p_c
 GRANT ALL ON FUNCTION orchestrator.notion_note_field_changes(p_entity text, p_changes jsonb) TO service_role;
 
 --
+-- Name: FUNCTION notion_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.notion_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.notion_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) TO service_role;
+
+--
 -- Name: FUNCTION notion_push_target(p_dedupe_key text, p_payload jsonb); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -4765,18 +4730,6 @@ GRANT ALL ON FUNCTION orchestrator.notion_push_target(p_dedupe_key text, p_paylo
 
 REVOKE ALL ON FUNCTION orchestrator.notion_repush_dead() FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.notion_repush_dead() TO service_role;
-
---
--- Name: FUNCTION notion_rows_inserted(); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.notion_rows_inserted() FROM PUBLIC;
-
---
--- Name: FUNCTION notion_rows_updated(); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.notion_rows_updated() FROM PUBLIC;
 
 --
 -- Name: FUNCTION notion_sync_enabled(); Type: ACL; Schema: orchestrator; Owner: -
@@ -4840,6 +4793,19 @@ GRANT ALL ON FUNCTION orchestrator.presence_end(p_isolate text, p_reason text) T
 
 REVOKE ALL ON FUNCTION orchestrator.presence_renew(p_isolate text, p_seconds numeric) FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.presence_renew(p_isolate text, p_seconds numeric) TO service_role;
+
+--
+-- Name: FUNCTION propagate_changes(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.propagate_changes() FROM PUBLIC;
+
+--
+-- Name: FUNCTION propagate_to(p_entity text, p_consumers text[], p_op text, p_new anyarray, p_old anyarray); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.propagate_to(p_entity text, p_consumers text[], p_op text, p_new anyarray, p_old anyarray) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.propagate_to(p_entity text, p_consumers text[], p_op text, p_new anyarray, p_old anyarray) TO service_role;
 
 --
 -- Name: FUNCTION prune_events(p_opts jsonb); Type: ACL; Schema: orchestrator; Owner: -
@@ -5047,18 +5013,6 @@ REVOKE ALL ON FUNCTION orchestrator.tasks_change_triggers_sync() FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.tasks_change_triggers_sync() TO service_role;
 
 --
--- Name: FUNCTION tasks_notion_inserted(); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.tasks_notion_inserted() FROM PUBLIC;
-
---
--- Name: FUNCTION tasks_notion_updated(); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.tasks_notion_updated() FROM PUBLIC;
-
---
 -- Name: FUNCTION tasks_trigger_set(p_trigger name, p_enabled boolean); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -5069,18 +5023,6 @@ REVOKE ALL ON FUNCTION orchestrator.tasks_trigger_set(p_trigger name, p_enabled 
 --
 
 REVOKE ALL ON FUNCTION orchestrator.tasks_wake_on_insert() FROM PUBLIC;
-
---
--- Name: FUNCTION tasks_webhook_events(); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.tasks_webhook_events() FROM PUBLIC;
-
---
--- Name: FUNCTION tickets_emit_resolved(); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.tickets_emit_resolved() FROM PUBLIC;
 
 --
 -- Name: FUNCTION to_level(p_level text); Type: ACL; Schema: orchestrator; Owner: -
@@ -5144,16 +5086,11 @@ REVOKE ALL ON FUNCTION orchestrator.webhook_event_matches(p_patterns text[], p_e
 GRANT ALL ON FUNCTION orchestrator.webhook_event_matches(p_patterns text[], p_event text) TO service_role;
 
 --
--- Name: FUNCTION webhook_rows_inserted(); Type: ACL; Schema: orchestrator; Owner: -
+-- Name: FUNCTION webhook_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray); Type: ACL; Schema: orchestrator; Owner: -
 --
 
-REVOKE ALL ON FUNCTION orchestrator.webhook_rows_inserted() FROM PUBLIC;
-
---
--- Name: FUNCTION webhook_rows_updated(); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.webhook_rows_updated() FROM PUBLIC;
+REVOKE ALL ON FUNCTION orchestrator.webhook_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.webhook_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) TO service_role;
 
 --
 -- Name: FUNCTION worker_listening(); Type: ACL; Schema: orchestrator; Owner: -
@@ -5182,10 +5119,11 @@ GRANT ALL ON FUNCTION orchestrator.workflow_context(p_run_id bigint) TO service_
 REVOKE ALL ON FUNCTION orchestrator.workflow_finish_run(p_run_id bigint, p_status orchestrator.workflow_run_status, p_error text, p_failed_step text) FROM PUBLIC;
 
 --
--- Name: FUNCTION workflow_on_task_finished(); Type: ACL; Schema: orchestrator; Owner: -
+-- Name: FUNCTION workflow_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray); Type: ACL; Schema: orchestrator; Owner: -
 --
 
-REVOKE ALL ON FUNCTION orchestrator.workflow_on_task_finished() FROM PUBLIC;
+REVOKE ALL ON FUNCTION orchestrator.workflow_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.workflow_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) TO service_role;
 
 --
 -- Name: FUNCTION workflow_render(p_template jsonb, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -

@@ -91,15 +91,25 @@ describe("task push triggers", () => {
 });
 
 describe("tickets and SOPs", () => {
-  it("have their Notion and webhook triggers from the migrations, and nothing attaches triggers at run time", async () => {
-    const triggers = await sql()`
-      select c.relname as t, g.tgname as name from pg_trigger g join pg_class c on c.oid = g.tgrelid
-      where c.relnamespace = 'orchestrator'::regnamespace and g.tgname in ('notion_push_ins', 'notion_push_upd', 'webhook_events_ins', 'webhook_events_upd')
-      order by 1, 2`;
-    expect(triggers.map((r) => `${r.t}.${r.name}`)).toEqual([
-      "sops.notion_push_ins", "sops.webhook_events_ins",
-      "tickets.notion_push_ins", "tickets.notion_push_upd", "tickets.webhook_events_ins", "tickets.webhook_events_upd",
+  it("have their change triggers from the migrations, all on propagate_changes(), and nothing attaches triggers at run time", async () => {
+    // Every non-internal trigger on our tables that runs propagate_changes(), with the consumers it names.
+    const triggers = (await sql()<{ t: string; name: string; def: string }[]>`
+      select c.relname as t, g.tgname as name, pg_get_triggerdef(g.oid) as def
+      from pg_trigger g join pg_class c on c.oid = g.tgrelid
+      where c.relnamespace = 'orchestrator'::regnamespace and not g.tgisinternal
+        and g.tgfoid = 'orchestrator.propagate_changes()'::regprocedure
+      order by 1, 2`).map((r) => ({ ...r, args: /propagate_changes\(([^)]*)\)/.exec(r.def)![1].replace(/['\s]/g, "") }));
+    expect(triggers.map((r) => `${r.t}.${r.name}(${r.args})`)).toEqual([
+      "sops.sops_changes_ins(sop,notion,webhooks)",
+      "tasks.tasks_changes_ins(task,notion)", "tasks.tasks_changes_upd(task,notion,webhooks)", "tasks.tasks_workflow_hooks(task,workflows)",
+      "tickets.tickets_changes_ins(ticket,notion,webhooks)", "tickets.tickets_changes_upd(ticket,notion,webhooks,events)",
     ]);
+    // No other trigger on tasks, tickets or SOPs but the queue's wake-up.
+    const others = await sql()<{ name: string }[]>`
+      select c.relname || '.' || g.tgname as name from pg_trigger g join pg_class c on c.oid = g.tgrelid
+      where c.relnamespace = 'orchestrator'::regnamespace and not g.tgisinternal and c.relname in ('tasks', 'tickets', 'sops')
+        and g.tgfoid <> 'orchestrator.propagate_changes()'::regprocedure`;
+    expect(others.map((r) => r.name)).toEqual(["tasks.tasks_wake_worker"]);
     const [gone] = await sql()`select to_regprocedure('orchestrator.sync_attach_known_tables()') as sync_attach,
       to_regprocedure('orchestrator.notion_attach(regclass, text, text, text[])') as notion_attach,
       to_regprocedure('orchestrator.webhook_attach(regclass, text, text)') as webhook_attach`;

@@ -1,37 +1,37 @@
-// The Notion and webhook triggers on tasks are enabled only while something uses them
-// (20261202000700_task_change_triggers_follow_tracking.sql): a tracked task type turns the Notion
-// pair on, an active subscription the webhook one; without them, claims and completions fire
-// neither. Each check runs in a transaction that is rolled back.
+// The change triggers on tasks are enabled only while something uses them
+// (20261202000700_task_change_triggers_follow_tracking.sql, 20261202001100_one_change_path.sql): a
+// tracked task type turns both on, an active subscription the update one; without them, claims and
+// completions fire neither. Each check runs in a transaction that is rolled back.
 import { describe, expect, it } from "vitest";
 import type postgres from "postgres";
 import { inRolledBackTx, uniqueType } from "../helpers/stack.ts";
 
 const state = async (tx: postgres.TransactionSql) => Object.fromEntries((await tx<{ tgname: string; on: boolean }[]>`
   select tgname, tgenabled <> 'D' as on from pg_trigger
-  where tgrelid = 'orchestrator.tasks'::regclass and tgname in ('tasks_notion_push_ins', 'tasks_notion_push_upd', 'tasks_webhook_events')`)
+  where tgrelid = 'orchestrator.tasks'::regclass and tgname in ('tasks_changes_ins', 'tasks_changes_upd')`)
   .map((r) => [r.tgname, r.on]));
 
 describe("task change triggers follow what is tracked", () => {
-  it("off with nothing tracked; Notion's pair on with a tracked type, the webhook one with an active subscription; off again when they go", async () => {
+  it("off with nothing tracked; the update trigger on with an active subscription, both with a tracked type; off again when they go", async () => {
     const steps = await inRolledBackTx(async (tx) => {
       await tx`delete from orchestrator.notion_tracked_task_types`;
       await tx`delete from orchestrator.webhook_subscriptions`;
       const none = await state(tx);
-      await tx`insert into orchestrator.notion_tracked_task_types (type) values (${uniqueType("tracked")})`;
-      const tracked = await state(tx);
       const [{ id }] = await tx<{ id: number }[]>`insert into orchestrator.webhook_subscriptions (url, events, secret, active)
         values ('https://hooks.example.test/x', '{task.*}', 'whsec_trigger_test_0123456789', true) returning id`;
       const subscribed = await state(tx);
+      await tx`insert into orchestrator.notion_tracked_task_types (type) values (${uniqueType("tracked")})`;
+      const tracked = await state(tx);
       await tx`update orchestrator.webhook_subscriptions set active = false where id = ${id}`;
       const inactive = await state(tx);
       await tx`delete from orchestrator.notion_tracked_task_types`;
-      return { none, tracked, subscribed, inactive, untracked: await state(tx) };
+      return { none, subscribed, tracked, inactive, untracked: await state(tx) };
     });
-    expect(steps.none).toEqual({ tasks_notion_push_ins: false, tasks_notion_push_upd: false, tasks_webhook_events: false });
-    expect(steps.tracked).toEqual({ tasks_notion_push_ins: true, tasks_notion_push_upd: true, tasks_webhook_events: false });
-    expect(steps.subscribed).toEqual({ tasks_notion_push_ins: true, tasks_notion_push_upd: true, tasks_webhook_events: true });
-    expect(steps.inactive).toEqual({ tasks_notion_push_ins: true, tasks_notion_push_upd: true, tasks_webhook_events: false });
-    expect(steps.untracked).toEqual({ tasks_notion_push_ins: false, tasks_notion_push_upd: false, tasks_webhook_events: false });
+    expect(steps.none).toEqual({ tasks_changes_ins: false, tasks_changes_upd: false });
+    expect(steps.subscribed).toEqual({ tasks_changes_ins: false, tasks_changes_upd: true });
+    expect(steps.tracked).toEqual({ tasks_changes_ins: true, tasks_changes_upd: true });
+    expect(steps.inactive).toEqual({ tasks_changes_ins: true, tasks_changes_upd: true });
+    expect(steps.untracked).toEqual({ tasks_changes_ins: false, tasks_changes_upd: false });
   });
 
   it("an active subscription made in the same transaction as a task's end still gets its task event", async () => {
