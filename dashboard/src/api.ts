@@ -1,7 +1,9 @@
 // The only way the dashboard talks to the Orchestrator: its REST API under
-// <project>/functions/v1, with the service key from the session.
+// <project>/functions/v1, with the service key from the session. What it answers is typed by the
+// server's response schemas (api-types.ts).
 import type { Session } from "./session.ts";
 import { authHeaders } from "./auth-headers.ts";
+import type { Task } from "./api-types.ts";
 
 export class ApiError extends Error {
   readonly status: number;
@@ -82,81 +84,5 @@ export async function call<T = unknown>(session: Session, path: string, opts: Ca
   return body as T;
 }
 
-/** Does this API exist on the deployment? 404 (no function, no route) means no; anything else means yes. */
-export async function probe(session: Session, path: string): Promise<boolean> {
-  try {
-    await call(session, path, { quiet401: true });
-    return true;
-  } catch (err) {
-    if (err instanceof ApiError && (err.status === 404 || err.status === 0)) return false;
-    return true;
-  }
-}
-
-/** Lists come back as { <name>: [...], next_cursor } (or a bare array): find the rows. */
-export function rowsOf<T = Record<string, unknown>>(body: unknown, preferred?: string): T[] {
-  if (Array.isArray(body)) return body as T[];
-  if (body && typeof body === "object") {
-    const obj = body as Record<string, unknown>;
-    if (preferred && Array.isArray(obj[preferred])) return obj[preferred] as T[];
-    for (const key of ["items", "data", "rows", "results"]) if (Array.isArray(obj[key])) return obj[key] as T[];
-    for (const value of Object.values(obj)) if (Array.isArray(value)) return value as T[];
-  }
-  return [];
-}
-
-export function nextCursorOf(body: unknown): string | null {
-  if (body && typeof body === "object" && !Array.isArray(body)) {
-    const c = (body as Record<string, unknown>).next_cursor ?? (body as Record<string, unknown>).cursor;
-    return typeof c === "string" && c ? c : null;
-  }
-  return null;
-}
-
-export interface Task {
-  id: number;
-  type: string;
-  payload: Record<string, unknown>;
-  status: "queued" | "running" | "succeeded" | "dead" | "cancelled";
-  priority: number;
-  run_at: string;
-  attempts: number;
-  max_attempts: number;
-  backoff_base_seconds: number;
-  dedupe_key: string | null;
-  locked_by: string | null;
-  locked_until: string | null;
-  last_error: string | null;
-  result: unknown;
-  source: string;
-  parent_id: number | null;
-  created_at: string;
-  updated_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  [k: string]: unknown;
-}
-
-export interface LogEntry {
-  id: number;
-  at: string;
-  level: string;
-  component: string;
-  message: string;
-  context: Record<string, unknown>;
-  task_id: number | null;
-  request_id: string | null;
-}
-
-export interface Health {
-  status: "ok" | "degraded";
-  version?: string;
-  db?: { ok: boolean; latency_ms: number | null; error?: string };
-  queue?: Record<string, number | null>;
-  cron?: { job: string; schedule: string; last_run: string | null; last_status: string | null }[];
-  /** The local Edge runtime's user workers (absent on hosted Supabase): ends and retirements by shutdown reason. */
-  edge?: { terminations: Record<string, number>; retirements: Record<string, number> };
-}
-
-export const TASK_STATUSES = ["queued", "running", "succeeded", "dead", "cancelled"] as const;
+export const TASK_STATUSES = ["queued", "running", "succeeded", "dead", "cancelled"] as const satisfies readonly Task["status"][];
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "fatal"] as const;

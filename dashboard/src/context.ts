@@ -1,21 +1,12 @@
 import { createContext } from "preact";
 import { useContext } from "preact/hooks";
+import type { Capabilities } from "./api-types.ts";
 import type { Session } from "./session.ts";
-
-/** Optional APIs, probed at sign-in: a view shows only when its API answers. */
-export interface Features {
-  tickets: boolean;
-  sops: boolean;
-  schedules: boolean;
-  workflows: boolean;
-  rules: boolean;
-  /** The sync-status endpoint that answered (/notion/status, or /sync/status), or false. */
-  sync: string | false;
-}
 
 export interface AppContext {
   session: Session;
-  features: Features;
+  /** GET /health/capabilities, read once at sign-in: which APIs the deployment serves, which integrations are configured. */
+  capabilities: Capabilities;
 }
 
 export const Ctx = createContext<AppContext | undefined>(undefined);

@@ -1,37 +1,37 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, call, probe, UNAUTHORIZED_EVENT } from "./api.ts";
-import { Loading } from "./components/ui.tsx";
-import { Ctx, type Features } from "./context.ts";
+import { ApiError, call, UNAUTHORIZED_EVENT } from "./api.ts";
+import type { ApiFamily, Capabilities } from "./api-types.ts";
+import { ErrorBox, Loading } from "./components/ui.tsx";
+import { Ctx } from "./context.ts";
 import { href, useRoute } from "./router.ts";
 import { clearSession, defaultProjectUrl, loadSession, normaliseProjectUrl, saveSession, type Session } from "./session.ts";
 import { Logs } from "./views/Logs.tsx";
 import { Overview } from "./views/Overview.tsx";
-import { Rules, Schedules, Sops, Tickets, Workflows } from "./views/Resources.tsx";
+import { Rules } from "./views/Rules.tsx";
+import { Schedules } from "./views/Schedules.tsx";
+import { Sops } from "./views/Sops.tsx";
 import { Tasks } from "./views/Tasks.tsx";
+import { Tickets } from "./views/Tickets.tsx";
+import { Workflows } from "./views/Workflows.tsx";
+import type { Route } from "./router.ts";
+import type { ComponentType } from "preact";
 import "./styles.css";
 
-const OPTIONAL: { feature: keyof Features; path: string; probe: string; label: string }[] = [
-  { feature: "tickets", path: "tickets", probe: "/tickets", label: "Tickets" },
-  { feature: "sops", path: "sops", probe: "/sops", label: "SOPs" },
-  { feature: "schedules", path: "schedules", probe: "/schedules", label: "Schedules" },
-  { feature: "workflows", path: "workflows", probe: "/workflows", label: "Workflows" },
-  { feature: "rules", path: "rules", probe: "/rules", label: "Rules" },
+/** The views over endpoint families a deployment may not serve: shown when GET /health/capabilities lists the family. */
+const OPTIONAL: { api: ApiFamily; label: string; View: ComponentType<{ route: Route }> }[] = [
+  { api: "tickets", label: "Tickets", View: Tickets },
+  { api: "sops", label: "SOPs", View: Sops },
+  { api: "schedules", label: "Schedules", View: Schedules },
+  { api: "workflows", label: "Workflows", View: Workflows },
+  { api: "rules", label: "Rules", View: Rules },
 ];
 
-const SYNC_STATUS = ["/notion/status", "/sync/status"];
-
-async function detectFeatures(session: Session): Promise<Features> {
-  const found = await Promise.all([...OPTIONAL.map((o) => o.probe), ...SYNC_STATUS].map((p) => probe(session, p)));
-  const f = Object.fromEntries(OPTIONAL.map((o, i) => [o.feature, found[i]])) as unknown as Features;
-  f.sync = SYNC_STATUS.find((_, i) => found[OPTIONAL.length + i]) ?? false;
-  return f;
-}
-
-/** A key is good when the service-key-only /tasks endpoint accepts it. */
-async function checkKey(session: Session): Promise<void> {
-  await call(session, "/tasks", { query: { limit: 1 }, quiet401: true });
-}
+/**
+ * One answer says what the deployment serves and what is configured (no endpoint is tried to find out),
+ * and it takes the service key only, so it checks the key too.
+ */
+const readCapabilities = (session: Session, quiet401 = false) => call<Capabilities>(session, "/health/capabilities", { quiet401 });
 
 function keyMessage(err: unknown): string {
   if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
@@ -62,7 +62,7 @@ function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => void; noti
     }
     setBusy(true);
     try {
-      await checkKey(session);
+      await readCapabilities(session, true);
       saveSession(session);
       onSignedIn(session);
     } catch (err) {
@@ -99,47 +99,46 @@ function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => void; noti
 
 function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
   const route = useRoute();
-  const [features, setFeatures] = useState<Features | undefined>();
+  const [capabilities, setCapabilities] = useState<Capabilities | undefined>();
+  const [error, setError] = useState<unknown>();
   useEffect(() => {
     let live = true;
-    detectFeatures(session).then((f) => live && setFeatures(f));
+    readCapabilities(session).then((c) => live && setCapabilities(c), (err) => live && setError(err));
     return () => {
       live = false;
     };
   }, [session]);
   const view = route.parts[0] ?? "overview";
+  const served = OPTIONAL.filter((o) => capabilities?.apis.includes(o.api));
   const nav = [
     { path: "overview", label: "Overview" },
     { path: "tasks", label: "Tasks" },
     { path: "logs", label: "Logs" },
-    ...OPTIONAL.filter((o) => features?.[o.feature]).map((o) => ({ path: o.path, label: o.label })),
+    ...served.map((o) => ({ path: o.api, label: o.label })),
   ];
   useEffect(() => {
     document.title = `${nav.find((n) => n.path === view)?.label ?? "Dashboard"} · Orchestrator`;
-  }, [view, features]);
+  }, [view, capabilities]);
 
+  const optional = served.find((o) => o.api === view);
   let body;
-  if (!features) body = <Loading what="Connecting" />;
+  if (!capabilities) body = error !== undefined ? <ErrorBox error={error} title="Could not read /health/capabilities" /> : <Loading what="Connecting" />;
   else if (view === "overview") body = <Overview />;
   else if (view === "tasks") body = <Tasks route={route} />;
   else if (view === "logs") body = <Logs route={route} />;
-  else if (view === "tickets" && features.tickets) body = <Tickets route={route} />;
-  else if (view === "sops" && features.sops) body = <Sops route={route} />;
-  else if (view === "schedules" && features.schedules) body = <Schedules route={route} />;
-  else if (view === "workflows" && features.workflows) body = <Workflows route={route} />;
-  else if (view === "rules" && features.rules) body = <Rules route={route} />;
+  else if (optional) body = <optional.View route={route} />;
   else {
     body = (
       <div class="view">
         <h1>Not here</h1>
-        <p>There is no “{view}” view on this deployment{OPTIONAL.some((o) => o.path === view) ? " (its API does not answer yet)" : ""}.</p>
+        <p>There is no “{view}” view on this deployment{OPTIONAL.some((o) => o.api === view) ? " (it does not serve that API)" : ""}.</p>
         <p><a href={href("/overview")}>Go to the overview</a></p>
       </div>
     );
   }
 
   return (
-    <Ctx.Provider value={features ? { session, features } : undefined}>
+    <Ctx.Provider value={capabilities ? { session, capabilities } : undefined}>
       <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById("main")?.focus(); }}>Skip to content</a>
       <header class="topbar">
         <a class="brand" href={href("/overview")}>Orchestrator</a>

@@ -1,5 +1,6 @@
-// Views over APIs that land alongside the dashboard: each shows only when its API
-// answers; the SOP view renders Markdown (untrusted text stays text) with its versions.
+// Views over the endpoint families a deployment may not serve: each shows exactly when GET
+// /health/capabilities lists its API (one answer, no endpoint tried to find out), with the integrations
+// it says are configured; the SOP view renders Markdown (untrusted text stays text) with its versions.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import { http, sql, waitFor } from "../helpers/stack.ts";
@@ -14,37 +15,111 @@ afterAll(async () => {
 });
 
 const OPTIONAL = [
-  { label: "Tickets", api: "/tickets" },
-  { label: "SOPs", api: "/sops" },
-  { label: "Schedules", api: "/schedules" },
-  { label: "Workflows", api: "/workflows" },
-  { label: "Rules", api: "/rules" },
+  { label: "Tickets", api: "tickets" },
+  { label: "SOPs", api: "sops" },
+  { label: "Schedules", api: "schedules" },
+  { label: "Workflows", api: "workflows" },
+  { label: "Rules", api: "rules" },
 ];
 
+async function capabilities(): Promise<{ apis: string[]; integrations: Record<string, { configured: boolean; usable?: boolean; active_subscriptions?: number }> }> {
+  const res = await http("/health/capabilities");
+  expect(res.status).toBe(200);
+  return await res.json();
+}
+
 describe("optional views", () => {
-  it("shows a view exactly when its API answers, and hides it on 404", async () => {
+  it("shows a view exactly when /health/capabilities lists its API, and tries no endpoint to find out", async () => {
+    const caps = await capabilities();
+    const { page, errors, close } = await openPage(browser);
+    const requested: string[] = [];
+    page.on("request", (r) => requested.push(new URL(r.url()).pathname));
+    try {
+      await signIn(page, "#/overview");
+      await page.getByTestId("count-queued").waitFor();
+      const nav = page.getByRole("navigation", { name: "Views" });
+      for (const o of OPTIONAL) {
+        const link = nav.getByRole("link", { name: o.label, exact: true });
+        expect(await link.count(), o.label).toBe(caps.apis.includes(o.api) ? 1 : 0);
+      }
+      // The Notion sync card follows the capabilities the same way.
+      if (caps.apis.includes("notion")) await page.getByTestId("sync-status").waitFor();
+      else expect(await page.getByTestId("sync-status").count()).toBe(0);
+      // The overview asked the capabilities, and no optional API it does not show.
+      const api = requested.filter((p) => p.startsWith("/functions/v1/")).map((p) => p.slice("/functions/v1".length));
+      expect(api).toContain("/health/capabilities");
+      for (const o of OPTIONAL) expect(api.filter((p) => p.startsWith(`/${o.api}`)), o.api).toEqual([]);
+      expect(api.filter((p) => p.startsWith("/sync/"))).toEqual([]);
+      expect(errors).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("hides a view the capabilities do not list, and its address says why", async () => {
+    const caps = await capabilities();
+    const { page, context, errors, close } = await openPage(browser);
+    try {
+      // A deployment without /rules and /schedules: the same answer, two families fewer.
+      await context.route("**/functions/v1/health/capabilities", async (route) => {
+        const res = await route.fetch();
+        const body = await res.json();
+        await route.fulfill({ response: res, json: { ...body, apis: body.apis.filter((a: string) => a !== "rules" && a !== "schedules") } });
+      });
+      await signIn(page, "#/overview");
+      const nav = page.getByRole("navigation", { name: "Views" });
+      await nav.getByRole("link", { name: "Tickets", exact: true }).waitFor();
+      expect(await nav.getByRole("link", { name: "Rules", exact: true }).count()).toBe(0);
+      expect(await nav.getByRole("link", { name: "Schedules", exact: true }).count()).toBe(0);
+      expect(caps.apis).toContain("rules"); // the real answer lists it: the route above took it away
+      await page.goto(page.url().replace(/#.*$/, "#/rules"));
+      await page.getByText("it does not serve that API").waitFor();
+      expect(errors).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("shows which integrations are configured, as the capabilities say", async () => {
+    const { integrations } = await capabilities();
     const { page, errors, close } = await openPage(browser);
     try {
       await signIn(page, "#/overview");
-      await page.getByTestId("count-queued").waitFor(); // views render once the probes answered
-      const nav = page.getByRole("navigation", { name: "Views" });
-      for (const o of OPTIONAL) {
-        const res = await http(o.api);
-        await res.body?.cancel();
-        const link = nav.getByRole("link", { name: o.label, exact: true });
-        expect(await link.count(), `${o.label}: API answered ${res.status}`).toBe(res.status === 404 ? 0 : 1);
-      }
-      // The Notion sync card follows GET /notion/status the same way.
-      const sync = await http("/notion/status");
-      await sync.body?.cancel();
-      if (sync.status !== 404) await page.getByTestId("sync-status").waitFor();
-      else expect(await page.getByTestId("sync-status").count()).toBe(0);
-      // A hidden view's address explains itself instead of showing a blank page.
-      const hidden = OPTIONAL.find((o) => o.label !== "SOPs");
-      if (hidden && (await nav.getByRole("link", { name: hidden.label, exact: true }).count()) === 0) {
-        await page.goto(page.url().replace(/#.*$/, `#/${hidden.label.toLowerCase()}`));
-        await page.getByText("its API does not answer yet").waitFor();
-      }
+      const card = page.getByTestId("integrations");
+      await card.waitFor();
+      const state = (c: { configured: boolean; usable?: boolean }) => (c.configured ? (c.usable === false ? "not usable" : "configured") : "not configured");
+      expect((await page.getByTestId("integration-notion").textContent())?.trim()).toBe(state(integrations.notion));
+      expect((await page.getByTestId("integration-ai").textContent())?.trim()).toBe(state(integrations.ai));
+      expect(await page.getByTestId("integration-webhooks").textContent()).toContain(state(integrations.webhooks));
+      expect(errors).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("lists the schedules, workflows and rules the database holds, and opens one of each", async () => {
+    const [schedule] = await sql()<{ name: string }[]>`select name from orchestrator.schedules order by builtin desc, name limit 1`;
+    const [workflow] = await sql()<{ name: string }[]>`select name from orchestrator.workflows order by builtin desc, name limit 1`;
+    const [rule] = await sql()<{ id: number; name: string }[]>`select id, name from orchestrator.event_rules order by id limit 1`;
+    expect(schedule && workflow && rule, "the migrations ship a schedule, a workflow and a rule").toBeTruthy();
+    const { page, errors, close } = await openPage(browser);
+    try {
+      await signIn(page, "#/schedules");
+      await page.getByRole("link", { name: schedule.name, exact: true }).click();
+      const schedulePane = page.getByRole("complementary", { name: `Schedule ${schedule.name}` });
+      await schedulePane.getByRole("heading", { name: "Recent runs" }).waitFor();
+      await schedulePane.getByRole("heading", { name: "Payload" }).waitFor();
+
+      await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Workflows", exact: true }).click();
+      await page.getByRole("link", { name: workflow.name, exact: true }).click();
+      const runsPane = page.getByRole("complementary", { name: `Runs of ${workflow.name}` });
+      await runsPane.locator("table, .state.empty").first().waitFor();
+
+      await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Rules", exact: true }).click();
+      await page.getByRole("link", { name: rule.name, exact: true }).click();
+      const rulePane = page.getByRole("complementary", { name: `Rule ${rule.id}` });
+      await expect.poll(async () => await rulePane.locator(".fields").first().textContent()).toContain(`name${rule.name}`);
+      expect(await page.locator(".error-box").count()).toBe(0);
       expect(errors).toEqual([]);
     } finally {
       await close();
@@ -98,12 +173,17 @@ describe("tickets", () => {
     const res = await http("/tickets", { method: "POST", body: JSON.stringify({ title, priority: "high" }) });
     expect(res.status, await res.clone().text()).toBe(201);
     const ticket = await res.json();
+    expect(ticket.notion_url).toBeNull();
+    // As the Notion sync records a pushed page: the API then answers its notion_url, and the list links it.
+    const pageId = "0123abcd-4567-89ab-cdef-0123456789ab";
+    await sql()`insert into orchestrator.notion_pages (entity, row_key, page_id) values ('ticket', ${String(ticket.id)}, ${pageId})`;
     const { page, errors, close } = await openPage(browser);
     try {
       await signIn(page, "#/tickets?priority=high");
       const row = page.locator("tbody tr", { hasText: title });
       await row.waitFor();
       expect(await row.textContent()).toMatch(/open.*high.*1×/);
+      expect(await row.getByRole("link", { name: "Notion ↗" }).getAttribute("href")).toBe("https://www.notion.so/0123abcd456789abcdef0123456789ab");
       await row.getByRole("link", { name: `#${ticket.id}` }).click();
       const panel = page.getByRole("complementary", { name: `Ticket #${ticket.id}` });
       await panel.getByText(title).waitFor();
@@ -115,6 +195,7 @@ describe("tickets", () => {
       expect(errors).toEqual([]);
     } finally {
       await close();
+      await sql()`delete from orchestrator.notion_pages where entity = 'ticket' and row_key = ${String(ticket.id)}`;
     }
   });
 });

@@ -62,6 +62,26 @@ export function Json({ value, label }: { value: unknown; label?: string }) {
   return <pre class="json" tabIndex={0} aria-label={label}>{JSON.stringify(value, null, 2)}</pre>;
 }
 
+/** A JSON value under its own heading (a task's payload and result, a schedule's payload, a run's input). */
+export function JsonSection({ title, value, label = title.toLowerCase() }: { title: string; value: unknown; label?: string }) {
+  return (
+    <section class="sub">
+      <h3>{title}</h3>
+      <Json value={value} label={label} />
+    </section>
+  );
+}
+
+/** Apply and Clear under a filter form (Apply submits it). */
+export function FilterActions({ onClear }: { onClear: () => void }) {
+  return (
+    <div class="filter-actions">
+      <button type="submit" class="btn primary">Apply</button>
+      <button type="button" class="btn" onClick={onClear}>Clear</button>
+    </div>
+  );
+}
+
 export function Field({ label, children }: { label: string; children: ComponentChildren }) {
   return (
     <div class="field">
@@ -117,7 +137,7 @@ export function Table<T extends Record<string, unknown>>({ rows, columns, rowKey
   );
 }
 
-/** A plain rendering for a value of unknown shape (generic views of APIs built elsewhere). */
+/** A plain rendering of one value: a timestamp as its age, a URL as a link, JSON shortened. */
 export function cell(value: unknown): ComponentChildren {
   if (value === null || value === undefined || value === "") return <span class="muted">—</span>;
   if (typeof value === "boolean") return value ? "yes" : "no";

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
-import { call, LOG_LEVELS, nextCursorOf, type LogEntry } from "../api.ts";
-import { Badge, Empty, ErrorBox, errorText, Loading } from "../components/ui.tsx";
+import { call, LOG_LEVELS } from "../api.ts";
+import type { LogEntry, LogPage } from "../api-types.ts";
+import { Badge, Empty, errorText, FilterActions, Loading } from "../components/ui.tsx";
 import { useApp } from "../context.ts";
 import { absolute, clock } from "../format.ts";
 import { href, navigate, type Route } from "../router.ts";
@@ -30,13 +31,13 @@ export function Logs({ route }: { route: Route }) {
     const ctrl = new AbortController();
     const poll = async () => {
       try {
-        const page = await call<{ logs: LogEntry[]; next_cursor: string | null }>(session, "/logs", {
+        const page = await call<LogPage>(session, "/logs", {
           query: { ...filters, limit: 200 },
           signal: ctrl.signal,
         });
         if (stopped) return;
         setLines((cur) => merge(cur, page.logs));
-        if (first) setOlder(nextCursorOf(page));
+        if (first) setOlder(page.next_cursor);
         first = false;
         setState({ loading: false, polledAt: Date.now() });
       } catch (error) {
@@ -57,9 +58,9 @@ export function Logs({ route }: { route: Route }) {
     if (!older) return;
     setLoadingOlder(true);
     try {
-      const page = await call<{ logs: LogEntry[]; next_cursor: string | null }>(session, "/logs", { query: { ...filters, limit: 200, cursor: older } });
+      const page = await call<LogPage>(session, "/logs", { query: { ...filters, limit: 200, cursor: older } });
       setLines((cur) => merge(cur, page.logs, Infinity));
-      setOlder(nextCursorOf(page));
+      setOlder(page.next_cursor);
     } catch (error) {
       setState((s) => ({ ...s, error }));
     } finally {
@@ -149,19 +150,12 @@ function LogFilters({ values, onApply }: { values: Record<string, string>; onApp
         Task id
         <input type="text" inputMode="numeric" pattern="[0-9]*" name="task_id" value={v.task_id} onInput={set("task_id")} />
       </label>
-      <div class="filter-actions">
-        <button type="submit" class="btn primary">Apply</button>
-        <button
-          type="button"
-          class="btn"
-          onClick={() => {
-            setV({ q: "", level: "", component: "", task_id: "" });
-            onApply({});
-          }}
-        >
-          Clear
-        </button>
-      </div>
+      <FilterActions
+        onClear={() => {
+          setV({ q: "", level: "", component: "", task_id: "" });
+          onApply({});
+        }}
+      />
     </form>
   );
 }

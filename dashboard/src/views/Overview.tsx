@@ -1,5 +1,6 @@
 import { useState } from "preact/hooks";
-import { call, nextCursorOf, TASK_STATUSES, type Health, type Task } from "../api.ts";
+import { call, TASK_STATUSES } from "../api.ts";
+import type { Capabilities, Health, Task, TaskPage } from "../api-types.ts";
 import { bucketize, ThroughputChart } from "../components/chart.tsx";
 import { Badge, cell, Empty, ErrorBox, Loading, When } from "../components/ui.tsx";
 import { useApp } from "../context.ts";
@@ -14,7 +15,7 @@ const WINDOWS = {
 type WindowName = keyof typeof WINDOWS;
 
 export function Overview() {
-  const { session, features } = useApp();
+  const { session, capabilities } = useApp();
   const health = useLoad((signal) => call<Health>(session, "/health", { signal }), "health", 5_000);
   const [win, setWin] = useState<WindowName>("hour");
   const w = WINDOWS[win];
@@ -24,12 +25,12 @@ export function Overview() {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const page: { tasks: Task[]; next_cursor: string | null } = await call(session, "/tasks", {
+      const page: TaskPage = await call(session, "/tasks", {
         query: { status: "succeeded,dead", since, limit: 100, cursor },
         signal,
       });
       tasks.push(...page.tasks);
-      cursor = nextCursorOf(page);
+      cursor = page.next_cursor;
       pages++;
     } while (cursor && pages < w.maxPages);
     return { tasks, capped: !!cursor, at: Date.now() };
@@ -86,9 +87,10 @@ export function Overview() {
                 )}
                 <div class="field">
                   <dt>version</dt>
-                  <dd>{h.version ?? "—"}</dd>
+                  <dd>{h.version}</dd>
                 </div>
               </dl>
+              <Integrations integrations={capabilities.integrations} />
             </section>
 
             <section class="card" aria-labelledby="cron-h">
@@ -149,7 +151,7 @@ export function Overview() {
         )}
       </section>
 
-      {features.sync && <SyncStatus path={features.sync} />}
+      {capabilities.apis.includes("notion") && <SyncStatus />}
     </div>
   );
 }
@@ -193,9 +195,37 @@ function EdgeWorkers({ edge }: { edge: NonNullable<Health["edge"]> }) {
   );
 }
 
-function SyncStatus({ path }: { path: string }) {
+/** What GET /health/capabilities says is configured; it never holds a secret. */
+function Integrations({ integrations: i }: { integrations: Capabilities["integrations"] }) {
+  const state = (configured: boolean, usable = true) => (configured ? (usable ? "configured" : "not usable") : "not configured");
+  const kind = (configured: boolean, usable = true) => (configured ? (usable ? "ok" : "dead") : "never");
+  return (
+    <dl class="fields" data-testid="integrations" aria-label="Integrations">
+      <div class="field">
+        <dt>Notion</dt>
+        <dd data-testid="integration-notion"><Badge value={state(i.notion.configured)} kind={kind(i.notion.configured)} /></dd>
+      </div>
+      <div class="field">
+        <dt>AI provider</dt>
+        <dd data-testid="integration-ai"><Badge value={state(i.ai.configured, i.ai.usable)} kind={kind(i.ai.configured, i.ai.usable)} /></dd>
+      </div>
+      <div class="field">
+        <dt>webhooks</dt>
+        <dd data-testid="integration-webhooks">
+          <Badge value={state(i.webhooks.configured)} kind={kind(i.webhooks.configured)} />
+          {i.webhooks.configured && <span class="muted"> {number(i.webhooks.active_subscriptions)} active</span>}
+        </dd>
+      </div>
+    </dl>
+  );
+}
+
+const SYNC_STATUS = "/notion/status";
+
+function SyncStatus() {
   const { session } = useApp();
-  const sync = useLoad((signal) => call<Record<string, unknown>>(session, path, { signal }), `sync:${path}`, 15_000);
+  // GET /notion/status's report is not typed by a response schema yet (functions/_shared/notion/service.ts builds it from untyped rows).
+  const sync = useLoad((signal) => call<Record<string, unknown>>(session, SYNC_STATUS, { signal }), "sync", 15_000);
   const s = sync.data;
   return (
     <section class="card" aria-labelledby="sync-h" data-testid="sync-status">
@@ -205,7 +235,7 @@ function SyncStatus({ path }: { path: string }) {
           <Badge value={s.ok ? "ok" : s.configured === false ? "not configured" : s.enabled === false ? "off" : "needs attention"} kind={s.ok ? "ok" : s.configured === false || s.enabled === false ? "never" : "dead"} />
         )}
       </div>
-      {sync.error !== undefined && <ErrorBox error={sync.error} onRetry={sync.reload} title={`Could not read ${path}`} />}
+      {sync.error !== undefined && <ErrorBox error={sync.error} onRetry={sync.reload} title={`Could not read ${SYNC_STATUS}`} />}
       {!s && sync.loading && <Loading />}
       {s && <NotionSync s={s} />}
     </section>
@@ -216,8 +246,6 @@ type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj | undefined => (v && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : undefined);
 
 function NotionSync({ s }: { s: Obj }) {
-  // The shape of GET /notion/status; anything else falls back to a plain listing.
-  if (!("last_pull" in s) && !("last_push" in s)) return <SyncFields value={s} />;
   const push = obj(s.last_push) ?? {};
   const pull = obj(s.last_pull) ?? {};
   const hour = obj(s.last_hour) ?? {};
@@ -250,25 +278,5 @@ function NotionSync({ s }: { s: Obj }) {
         </ul>
       )}
     </>
-  );
-}
-
-function SyncFields({ value }: { value: Record<string, unknown> }) {
-  const flat: [string, unknown][] = [];
-  const walk = (prefix: string, v: unknown, depth: number) => {
-    if (v && typeof v === "object" && !Array.isArray(v) && depth < 2) {
-      for (const [k, x] of Object.entries(v)) walk(prefix ? `${prefix} ${k}` : k, x, depth + 1);
-    } else flat.push([prefix, v]);
-  };
-  walk("", value, 0);
-  return (
-    <dl class="fields">
-      {flat.map(([k, v]) => (
-        <div class="field">
-          <dt>{k.replace(/_/g, " ")}</dt>
-          <dd>{Array.isArray(v) ? (v.length ? <pre class="json small">{JSON.stringify(v, null, 2)}</pre> : <span class="muted">none</span>) : cell(v)}</dd>
-        </div>
-      ))}
-    </dl>
   );
 }

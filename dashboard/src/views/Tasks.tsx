@@ -1,6 +1,8 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, call, TASK_STATUSES, type LogEntry, type Task } from "../api.ts";
-import { Badge, Empty, ErrorBox, errorText, Field, Json, Loading, Pager, Table, When } from "../components/ui.tsx";
+import { ApiError, call, TASK_STATUSES } from "../api.ts";
+import type { LogPage, Task, TaskPage } from "../api-types.ts";
+import { DetailPane, Loaded } from "../components/resource.tsx";
+import { Badge, Empty, ErrorBox, errorText, Field, FilterActions, JsonSection, Loading, Pager, Table, When } from "../components/ui.tsx";
 import { useApp } from "../context.ts";
 import { isoToLocal, localToIso, truncate } from "../format.ts";
 import { useLoad } from "../hooks.ts";
@@ -30,7 +32,7 @@ export function Tasks({ route }: { route: Route }) {
 
   const list = useLoad(
     (signal) =>
-      call<{ tasks: Task[]; next_cursor: string | null }>(session, "/tasks", {
+      call<TaskPage>(session, "/tasks", {
         query: { status: q.get("status"), type: q.get("type"), since: q.get("since"), until: q.get("until"), cursor, limit: 25 },
         signal,
       }),
@@ -158,22 +160,15 @@ function TaskFilters({ query, onApply }: { query: URLSearchParams; onApply: (q: 
         Created before
         <input type="datetime-local" name="until" value={until} onInput={(e) => setUntil(e.currentTarget.value)} />
       </label>
-      <div class="filter-actions">
-        <button type="submit" class="btn primary">Apply</button>
-        <button
-          type="button"
-          class="btn"
-          onClick={() => {
-            setStatuses([]);
-            setType("");
-            setSince("");
-            setUntil("");
-            onApply(new URLSearchParams());
-          }}
-        >
-          Clear
-        </button>
-      </div>
+      <FilterActions
+        onClear={() => {
+          setStatuses([]);
+          setType("");
+          setSince("");
+          setUntil("");
+          onApply(new URLSearchParams());
+        }}
+      />
     </form>
   );
 }
@@ -184,7 +179,7 @@ export function TaskDetail({ id, onClose, onChanged }: { id: string; onClose: ()
   const [live, setLive] = useState(true);
   const task = useLoad((signal) => call<Task>(session, `/tasks/${encodeURIComponent(id)}`, { signal }), `task:${id}:${tick}`, live ? 3_000 : 10_000);
   const logs = useLoad(
-    (signal) => call<{ logs: LogEntry[] }>(session, "/logs", { query: { task_id: /^\d+$/.test(id) ? id : undefined, limit: 200 }, signal }),
+    (signal) => call<LogPage>(session, "/logs", { query: { task_id: /^\d+$/.test(id) ? id : undefined, limit: 200 }, signal }),
     `task-logs:${id}:${tick}`,
     live ? 3_000 : 10_000,
   );
@@ -214,22 +209,14 @@ export function TaskDetail({ id, onClose, onChanged }: { id: string; onClose: ()
   };
 
   return (
-    <aside
-      class="detail-pane card"
-      aria-labelledby="task-detail-h"
-      data-testid="task-detail"
-      onKeyDown={(e) => {
-        if (e.key === "Escape") onClose();
-      }}
+    <DetailPane
+      title={<>Task #{id} {t && <Badge value={t.status} />}</>}
+      label={`Task #${id}`}
+      onClose={onClose}
+      closeLabel="Close task details"
+      headingRef={heading}
+      testId="task-detail"
     >
-      <div class="card-head">
-        <h2 id="task-detail-h" tabIndex={-1} ref={heading}>
-          Task #{id} {t && <Badge value={t.status} />}
-        </h2>
-        <button type="button" class="btn small" onClick={onClose} aria-label="Close task details">
-          ✕ Close
-        </button>
-      </div>
       {task.error !== undefined && (
         <ErrorBox error={task.error} onRetry={task.reload} title={task.error instanceof ApiError && task.error.status === 404 ? "Task not found" : "Could not load the task"} />
       )}
@@ -286,23 +273,17 @@ export function TaskDetail({ id, onClose, onChanged }: { id: string; onClose: ()
               <pre class="error-pre" data-testid="detail-error" tabIndex={0}>{t.last_error}</pre>
             </section>
           )}
-          <section class="sub">
-            <h3>Payload</h3>
-            <Json value={t.payload} label="payload" />
-          </section>
-          <section class="sub">
-            <h3>Result</h3>
-            <Json value={t.result} label="result" />
-          </section>
+          <JsonSection title="Payload" value={t.payload} />
+          <JsonSection title="Result" value={t.result} />
         </>
       )}
       <section class="sub">
         <h3>Logs</h3>
-        {logs.error !== undefined && <ErrorBox error={logs.error} onRetry={logs.reload} title="Could not load this task's logs" />}
-        {!logs.data && logs.loading && <Loading what="Loading logs" />}
-        {logs.data && (logs.data.logs.length ? <LogLines logs={logs.data.logs} compact /> : <Empty>No log lines for this task.</Empty>)}
+        <Loaded state={logs} what="Loading logs" errorTitle="Could not load this task's logs">
+          {(page) => (page.logs.length ? <LogLines logs={page.logs} compact /> : <Empty>No log lines for this task.</Empty>)}
+        </Loaded>
         <p class="small"><a href={href("/logs", { task_id: id })}>Open in the Logs view →</a></p>
       </section>
-    </aside>
+    </DetailPane>
   );
 }
