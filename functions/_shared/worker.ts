@@ -2,6 +2,16 @@
 // drained or the time budget is spent. Many invocations at once are safe: each
 // claim takes distinct rows (SKIP LOCKED) and only a lease holder can finish a task.
 //
+// A run is in one of five modes (worker-modes.ts, which holds the table of moves and a diagram):
+//   claiming     claims, runs and records as a stream (below);
+//   waiting      nothing claimable: waits for a notification, a task due soon, or lingers;
+//   draining     claims no more (a stop: budget, max_tasks, a limit, beforeunload, an error, or the
+//                queue drained): what runs finishes and is recorded, unstarted tasks go back;
+//   handing_off  a limit or beforeunload stopped it: the rest goes to another worker;
+//   done.
+// What the runs of one isolate share (the LISTEN, the lingerer, the one suspect, what the isolate has
+// done once already) is in worker-isolate.ts.
+//
 // It streams, so the database round trips are per batch and overlap the work:
 //   claim    a batch lands in a local queue; the next claim is sent while the
 //            current batch still runs (only when little work is left locally);
@@ -49,6 +59,11 @@ import {
   claimTasks, completeTasks, extendLeases, failTasks, handOff, reapExpiredLeases, releaseTasks, secondsUntilNextTask, wakeSuccessor,
 } from "./queue.ts";
 import type { ClaimedTask, TaskList } from "./task-types.ts";
+import {
+  DUE_CHECK_EVERY_MS, handedOffFrom, isolateWork, letGoSuspect, listenForReady, notifyReady, readyPokes, REAP_EVERY_MS, saidSpent, successors,
+  waitForReady,
+} from "./worker-isolate.ts";
+import { type ModeChange, WorkerModes } from "./worker-modes.ts";
 import { beginPresence, finishPresence } from "./worker-presence.ts";
 
 export interface WorkerOptions {
@@ -78,6 +93,8 @@ export interface WorkerOptions {
   handOff?: (types: string[]) => Promise<HandedTo | boolean>;
   /** Why this run was started (the wake-up's reason): a successor's wake-up that came back here is sent again later. */
   reason?: string;
+  /** Told of each move between the run's modes (worker-modes.ts); tests follow a run with it. */
+  onMode?: (change: ModeChange) => void;
 }
 
 /**
@@ -192,76 +209,6 @@ async function runHandler(task: ClaimedTask, taskList: TaskList, log: Logger): P
   }
 }
 
-// --- lingering: one worker per isolate waits for orchestrator_task_ready -------------
-const READY_CHANNEL = "orchestrator_task_ready";
-/** A new worker presence (payload: its isolate), 20261202000500_successor_handoff.sql. */
-const PRESENT_CHANNEL = "orchestrator_worker_present";
-/** When a worker of another isolate last announced itself (performance.now()). */
-let otherPresenceAt = -Infinity;
-let readyCount = 0; // notifications seen by this isolate
-let readyWaiters = new Set<() => void>();
-const readyPokes = new Set<() => void>(); // every run of this isolate: a busy one claims again on a notification
-let listening: Promise<unknown> | undefined;
-let lingerer: string | undefined; // the worker lingering in this isolate, if any
-let lingererGeneral = false; // it claims every type (no `types` filter): only such a one is handed wake-ups
-let lastReapAt = 0;
-const REAP_EVERY_MS = 10_000;
-const DUE_CHECK_EVERY_MS = 1_000;
-
-// --- suspect tasks (suspects): at most one per isolate at a time -------------------
-let suspectHolder: string | undefined; // the run claiming or running this isolate's suspect
-
-function letGoSuspect(workerId: string): void {
-  if (suspectHolder === workerId) suspectHolder = undefined;
-}
-
-/**
- * New work for this isolate: an orchestrator_task_ready NOTIFY, or a wake-up (webhook, cron) handed to
- * the lingerer. Busy runs claim again, a waiting lingerer claims at once.
- */
-function notifyReady(): void {
-  readyCount++;
-  for (const p of readyPokes) p();
-  const waiters = readyWaiters;
-  readyWaiters = new Set();
-  for (const w of waiters) w();
-}
-
-/** Another isolate's worker listens now: a run waiting for its successor may stop. */
-function otherPresent(isolate: string): void {
-  if (isolate === isolateId()) return;
-  otherPresenceAt = performance.now();
-  for (const p of readyPokes) p();
-}
-
-/** LISTENs once per isolate (postgres.js keeps a dedicated connection and re-listens after a reconnect). */
-function listenForReady(): Promise<unknown> {
-  listening ??= Promise.all([db().listen(READY_CHANNEL, notifyReady), db().listen(PRESENT_CHANNEL, otherPresent)]).catch((err) => {
-    listening = undefined;
-    throw err;
-  });
-  return listening;
-}
-
-/** Resolves true on a notification newer than `seen` or a handed-off wake-up, false after `ms`. */
-async function waitForReady(seen: number, ms: number): Promise<boolean> {
-  const first = listening === undefined;
-  await listenForReady();
-  // Notifications sent before the LISTEN took effect were never seen: look at the queue once more.
-  if (first || readyCount !== seen) return true;
-  return await new Promise<boolean>((resolve) => {
-    const done = (v: boolean) => {
-      clearTimeout(timer);
-      readyWaiters.delete(wake);
-      resolve(v);
-    };
-    const wake = () => done(true);
-    const timer = setTimeout(() => done(false), ms);
-    readyWaiters.add(wake);
-  });
-}
-
-
 /** Connection-level failures (Postgres restarting, network) are worth retrying; data errors are not. */
 function transient(err: unknown): boolean {
   const code = (err as { code?: string })?.code ?? "";
@@ -283,16 +230,6 @@ async function persist<T>(what: string, fn: () => Promise<T>, log: Logger): Prom
   }
 }
 
-/**
- * Lives that have handed off already: one hand-off per isolate. Many runs in one isolate (200 concurrent
- * wake-ups) all reach its budget together; one fresh invocation is enough to carry on, and 200 would
- * flood the next isolate the same way.
- */
-const handedOffFrom = new WeakSet<IsolateLife>();
-
-/** Lives that have said they are spent: once per isolate, not once per wake-up (hosted logs drop past 100 events per 10 s). */
-const saidSpent = new WeakSet<IsolateLife>();
-
 /** Hands the rest to another worker through the queue contract, only when a task of these types is runnable now. */
 function handOffToAnother(types: string[]): Promise<HandedTo> {
   return handOff(isolateId(), types, "handoff");
@@ -313,12 +250,6 @@ const SUCCESSOR_MARGIN_MS = 50;
  * with it, the successor's boot (a few hundred ms of wall clock) overlaps the old worker's last claims.
  */
 const successorOvertimeMs = (life: IsolateLife) => Math.min(300, Math.max(0, life.cpuBudgetMs - life.cpuRetireMs) * 1.5);
-/**
- * Per isolate, once it has woken a successor: when it first did (performance.now()), and whether a wake-up is
- * out (`againAt` undefined) or came back to this isolate and is due again at that CPU time.
- */
-const successors = new WeakMap<IsolateLife, { wokeAt: number; againAt?: number }>();
-
 export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const started = Date.now();
   const life = opts.life ?? isolateLife();
@@ -371,12 +302,13 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   // A background wake-up while this isolate has a lingerer that still claims (waiting or busy): it
   // takes the work, as it would a notification, and this run ends here without a query. A burst of
   // wake-ups (inserts while a fresh isolate boots) then costs requests, not competing claims.
-  if (lingerMs > 0 && !opts.types && lingerer !== undefined && lingererGeneral && lingerer !== opts.workerId) {
+  if (lingerMs > 0 && !opts.types && isolateWork.lingerer !== undefined && isolateWork.lingererGeneral && isolateWork.lingerer !== opts.workerId) {
     notifyReady();
-    log.debug(`worker ${opts.workerId} handed its wake-up to the lingering worker ${lingerer}`);
+    log.debug(`worker ${opts.workerId} handed its wake-up to the lingering worker ${isolateWork.lingerer}`);
     return stats;
   }
 
+  const modes = new WorkerModes(opts.onMode);
   const pending: ClaimedTask[] = []; // claimed, not started
   const finished: { outcome: Outcome; at: number }[] = []; // ran, outcome not written yet
   let running = 0;
@@ -448,7 +380,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   // restarting) would end the whole isolate.
   const reapings: Promise<void>[] = [];
   const reap = () => {
-    lastReapAt = Date.now();
+    isolateWork.lastReapAt = Date.now();
     reapings.push(reapExpiredLeases().then(
       (n) => {
         stats.reaped += n;
@@ -464,8 +396,8 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const general = lingerMs > 0 && !opts.types;
   /** Becomes the isolate's lingerer; a general one (every type) announces itself, so inserts need not wake anyone. */
   const takeLingererRole = async () => {
-    lingerer = opts.workerId;
-    lingererGeneral = general;
+    isolateWork.lingerer = opts.workerId;
+    isolateWork.lingererGeneral = general;
     if (!general) return;
     // Listening from the start, not once drained: notifications reach it while it works.
     listenForReady().catch(() => {}); // waitForReady retries and reports
@@ -473,7 +405,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     await beginPresence(isolateId(), opts.workerId, log).catch((err) =>
       log.warn(`could not announce this worker (inserts keep sending wake-ups): ${(err as Error).message}`));
   };
-  if (general && lingerer === undefined) await takeLingererRole();
+  if (general && isolateWork.lingerer === undefined) await takeLingererRole();
 
   /** Past the soft limit, the isolate has retired: a general run wakes its successor, once per isolate. */
   const wakeSuccessorIfRetired = () => {
@@ -496,19 +428,19 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     return Math.max(1, Math.min(room, free + ahead));
   };
 
-  let readySeen = readyCount; // notifications this worker has already acted on
+  let readySeen = isolateWork.readyCount; // notifications this worker has already acted on
   let dueCheckedAt = 0; // when secondsUntilNextTask last answered
   let dueAt = Infinity; // when the next queued task of our types becomes runnable (as of dueCheckedAt)
   const claim = () => {
     lastClaimEmpty = false;
-    readySeen = readyCount;
+    readySeen = isolateWork.readyCount;
     const size = claimSize();
     // Only types whose timeout still fits in the isolate's life: the others stay queued for a fresh isolate.
     const fitting = types.filter(fits);
     if (fitting.length === 0) return halt("wall_clock");
     // No suspect in the isolate: this claim may take one (the others' claims meanwhile may not).
-    const takeSuspect = suspectHolder === undefined;
-    if (takeSuspect) suspectHolder = opts.workerId;
+    const takeSuspect = isolateWork.suspectHolder === undefined;
+    if (takeSuspect) isolateWork.suspectHolder = opts.workerId;
     claiming = claimTasks(opts.workerId, size, leaseSeconds, fitting, typeLeases, takeSuspect)
       .then((batch) => {
         // Only a claim that could take one changes whether this run holds a suspect (later claims, which
@@ -647,13 +579,17 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
       const changed = new Promise<void>((r) => (wake = r));
       // Past the budget, a general run whose isolate has retired works on until its successor listens.
       const retired = successors.get(life)?.wokeAt;
-      const stopAt = general && retired !== undefined && retired > otherPresenceAt ? cpuStopAt + successorOvertimeMs(life) : cpuStopAt;
+      const stopAt = general && retired !== undefined && retired > isolateWork.otherPresenceAt ? cpuStopAt + successorOvertimeMs(life) : cpuStopAt;
       if (!halted && life.cpuUsedMs() >= stopAt) halt("cpu");
       if (general && !halted) wakeSuccessorIfRetired();
       const inBudget = Date.now() < deadline && !halted;
       const mayClaim = !stopClaiming && inBudget && stats.claimed < maxTasks;
-      // A run that will claim no more gives up the lingerer's role at once: wake-ups must not be handed to it.
-      if (!mayClaim && lingerer === opts.workerId) lingerer = undefined;
+      if (!mayClaim && !modes.is("draining")) {
+        const why = halted ?? (failure !== undefined ? "error" : stats.claimed >= maxTasks ? "max_tasks" : "budget");
+        modes.move("draining", why);
+        // A run that will claim no more gives up the lingerer's role at once: wake-ups must not be handed to it.
+        if (isolateWork.lingerer === opts.workerId) isolateWork.lingerer = undefined;
+      }
 
       // Start waiting tasks; renew short leases first (rare: only after a long wait in the local queue).
       // Past the budget nothing new starts: waiting tasks go back to the queue below.
@@ -674,7 +610,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
 
       // Claim when little work is left locally (so the next batch is here when a slot frees); one claim in flight.
       // After a claim came back short, only a notification (a new task) makes a busy run claim again.
-      const news = !lastClaimEmpty || readyCount !== readySeen;
+      const news = !lastClaimEmpty || isolateWork.readyCount !== readySeen;
       if (mayClaim && !claiming && !extending && news && pending.length < concurrency) claim();
 
       // Write outcomes: a full group, the end of a burst, or the oldest waited long enough.
@@ -682,7 +618,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
       if (finished.length > 0 && (finished.length >= batchSize || idle || Date.now() - finished[0].at >= RECORD_HOLD_MS)) record();
 
       if (idle && !claiming && !extending && finished.length === 0) {
-        if (!mayClaim || pending.length > 0) break;
+        if (!mayClaim || pending.length > 0) break; // draining, and nothing is left to finish
         if (lastClaimEmpty) {
           // Nothing claimable now: wait for a retry or scheduled task due soon, else leave it to the next
           // wake-up. (Asked at most once a second while lingering; a retry this worker scheduled asks again.)
@@ -696,25 +632,31 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
           }
           const waitMs = Math.max(dueAt - Date.now(), 20);
           if (waitMs <= settings.workerIdleWaitMs && Date.now() + waitMs < deadline) {
+            modes.move("waiting", "a task due soon");
             // A notification (a task inserted meanwhile) ends the wait at once. (A plain timer here turned every
             // idle moment of the next second into a 20 ms poll whenever the due check had seen a task that was
             // already runnable: at 100 tasks/s, one task in twenty started ~20 ms late.)
-            if (lingerMs > 0) await waitForReady(readySeen, waitMs).catch(() => new Promise((r) => setTimeout(r, waitMs)));
-            else await new Promise((r) => setTimeout(r, waitMs));
+            const notified = lingerMs > 0
+              ? await waitForReady(readySeen, waitMs).catch(() => new Promise<false>((r) => setTimeout(() => r(false), waitMs)))
+              : await new Promise<false>((r) => setTimeout(() => r(false), waitMs));
+            modes.move("claiming", notified ? "notified" : "due");
             lastClaimEmpty = false;
             continue;
           }
           // Nothing due soon: linger for new tasks, if no other worker of this isolate does.
           const lingerFor = Math.min(lingerMs, deadline - Date.now() - 1);
-          if (lingerFor > 0 && failure === undefined && (lingerer === undefined || lingerer === opts.workerId)) {
+          if (lingerFor > 0 && failure === undefined && (isolateWork.lingerer === undefined || isolateWork.lingerer === opts.workerId)) {
             await takeLingererRole();
+            modes.move("waiting", "lingering");
             const notified = await waitForReady(readySeen, lingerFor).catch(() => false);
             if (notified) {
-              if (Date.now() - lastReapAt > REAP_EVERY_MS) reap();
+              modes.move("claiming", "notified");
+              if (Date.now() - isolateWork.lastReapAt > REAP_EVERY_MS) reap();
               lastClaimEmpty = false;
               continue;
             }
           }
+          modes.move("draining", "drained");
           break;
         }
       }
@@ -725,7 +667,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
       clearTimeout(timer);
     }
   } finally {
-    if (lingerer === opts.workerId) lingerer = undefined;
+    if (isolateWork.lingerer === opts.workerId) isolateWork.lingerer = undefined;
     holdingSuspect = false;
     letGoSuspect(opts.workerId);
     readyPokes.delete(poke);
@@ -737,13 +679,17 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   await recording;
   await Promise.all(reapings);
   stats.stopped = failure ? "error" : halted ?? (stats.claimed >= maxTasks ? "max_tasks" : Date.now() >= deadline ? "budget" : "drained");
-  if (halted) await handOffRest();
+  if (halted) {
+    modes.move("handing_off", halted);
+    await handOffRest();
+  }
   // No longer listening: inserts wake again, and what came in meanwhile (or was handed to this run as
   // the lingerer) gets a worker.
   await finishPresence(opts.workerId, "linger_end").catch((err) => log.warn(`could not end this worker's presence (it lapses within seconds): ${(err as Error).message}`));
   stats.isolate_cpu_ms = Math.round(life.cpuUsedMs() * 100) / 100;
   stats.cpu_ms = Math.round((stats.isolate_cpu_ms - cpuAtStart) * 100) / 100;
   stats.duration_ms = Date.now() - started;
+  modes.move("done", stats.stopped);
   if (failure) log.error(`worker ${opts.workerId} stopped early: ${(failure as Error).message ?? failure}`, { ...stats });
   else if (stats.claimed > 0) log.info(`worker ${opts.workerId} done`, { ...stats });
   await flushLogs();
