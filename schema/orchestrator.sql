@@ -72,6 +72,7 @@ CREATE TYPE orchestrator.workflow_step_status AS ENUM (
     'pending',
     'skipped',
     'running',
+    'waiting',
     'succeeded',
     'failed',
     'cancelled'
@@ -228,30 +229,14 @@ CREATE FUNCTION orchestrator.cancel_workflow_run(p_run_id bigint) RETURNS SETOF 
     LANGUAGE plpgsql
     AS $$
 declare
-  v_task bigint;
-  v_again bigint;
   v_run orchestrator.workflow_runs;
 begin
-  loop
-    -- Lock order task -> run, the same order a worker's complete() takes.
-    select task_id into v_task from orchestrator.workflow_steps where run_id = p_run_id and status = 'running' limit 1;
-    if v_task is not null then
-      perform 1 from orchestrator.tasks where id = v_task for update;
-    end if;
-    select * into v_run from orchestrator.workflow_runs where id = p_run_id for update;
-    if not found then
-      return;
-    end if;
-    if v_run.status <> 'running' then
-      return next v_run;
-      return;
-    end if;
-    select task_id into v_again from orchestrator.workflow_steps where run_id = p_run_id and status = 'running' limit 1;
-    exit when v_again is not distinct from v_task;
-  end loop;
-  perform orchestrator.workflow_finish_run(p_run_id, 'cancelled', 'cancelled on request', null);
-  if v_task is not null then
-    perform orchestrator.cancel(v_task);
+  select * into v_run from orchestrator.workflow_runs where id = p_run_id for update;
+  if not found then
+    return;
+  end if;
+  if v_run.status = 'running' then
+    perform orchestrator.workflow_finish_run(p_run_id, 'cancelled', 'cancelled on request', null);
   end if;
   return query select * from orchestrator.workflow_runs where id = p_run_id;
 end
@@ -2302,6 +2287,7 @@ declare
   v_available text[];
   v_key text := v_opts ->> 'dedupe_key';
   v_missing text;
+  v_unknown text;
 begin
   select * into v_wf from orchestrator.workflows where name = p_name;
   if not found then
@@ -2317,11 +2303,18 @@ begin
     v_available := array(select jsonb_array_elements_text(v_opts -> 'available_types'));
     select string_agg(format('%s (%s)', s ->> 'name', s ->> 'type'), ', ') into v_missing
       from jsonb_array_elements(v_wf.steps) s
-     where not coalesce((s ->> 'optional')::boolean, false) and not (s ->> 'type' = any (v_available));
+     where coalesce(s ->> 'kind', 'task') = 'task'
+       and not coalesce((s ->> 'optional')::boolean, false) and not (s ->> 'type' = any (v_available));
     if v_missing is not null then
       raise exception using errcode = '22023',
         message = format('workflow %L cannot run here: required steps use task types this deployment does not register: %s', p_name, v_missing);
     end if;
+  end if;
+  select string_agg(format('%s -> %s', s ->> 'name', d), ', ') into v_unknown
+    from jsonb_array_elements(v_wf.steps) s, jsonb_array_elements_text(coalesce(s -> 'after', '[]'::jsonb)) d
+   where not exists (select 1 from jsonb_array_elements(v_wf.steps) x where x ->> 'name' = d);
+  if v_unknown is not null then
+    raise exception using errcode = '22023', message = format('workflow %L: unknown steps in after: %s', p_name, v_unknown);
   end if;
 
   loop
@@ -2341,16 +2334,29 @@ begin
     end if;
   end loop;
 
-  insert into orchestrator.workflow_steps (run_id, step_index, name, type, optional, status, input_template, options, error, finished_at)
-  select run.id, (n - 1)::integer, s ->> 'name', s ->> 'type', coalesce((s ->> 'optional')::boolean, false),
-         case when v_available is not null and not (s ->> 'type' = any (v_available))
+  insert into orchestrator.workflow_steps (run_id, step_index, name, type, kind, optional, status, input_template, options, error, finished_at,
+                                           after_steps, condition, map_over, map_parallelism, continue_on_error, wait)
+  select run.id, (n - 1)::integer, s ->> 'name', coalesce(s ->> 'type', s ->> 'kind'), coalesce(s ->> 'kind', 'task'),
+         coalesce((s ->> 'optional')::boolean, false),
+         case when v_available is not null and coalesce(s ->> 'kind', 'task') = 'task' and not (s ->> 'type' = any (v_available))
               then 'skipped'::orchestrator.workflow_step_status else 'pending'::orchestrator.workflow_step_status end,
          coalesce(s -> 'input', '{}'::jsonb),
          jsonb_strip_nulls(jsonb_build_object('max_attempts', s -> 'max_attempts', 'priority', s -> 'priority',
                                               'backoff_base_seconds', s -> 'backoff_base_seconds')),
-         case when v_available is not null and not (s ->> 'type' = any (v_available))
+         case when v_available is not null and coalesce(s ->> 'kind', 'task') = 'task' and not (s ->> 'type' = any (v_available))
               then format('task type %s is not registered in this deployment', s ->> 'type') end,
-         case when v_available is not null and not (s ->> 'type' = any (v_available)) then now() end
+         case when v_available is not null and coalesce(s ->> 'kind', 'task') = 'task' and not (s ->> 'type' = any (v_available)) then now() end,
+         case when s ? 'after' then array(select (x.n - 1)::integer
+                                            from jsonb_array_elements_text(s -> 'after') with ordinality a(dep, k)
+                                            join jsonb_array_elements(v_wf.steps) with ordinality x(d, n) on x.d ->> 'name' = a.dep
+                                           order by a.k)
+              when n = 1 then '{}'::integer[] else array[(n - 2)::integer] end,
+         s -> 'when',
+         s #> '{map,over}',
+         (s #>> '{map,parallelism}')::integer,
+         coalesce((s ->> 'continue_on_error')::boolean, false),
+         nullif(jsonb_strip_nulls(jsonb_build_object('seconds', s -> 'seconds', 'until', s -> 'until', 'event', s -> 'event',
+                                                     'timeout_seconds', s -> 'timeout_seconds', 'on_timeout', s -> 'on_timeout')), '{}'::jsonb)
   from jsonb_array_elements(v_wf.steps) with ordinality a(s, n);
 
   perform orchestrator.workflow_advance(run.id);
@@ -2902,57 +2908,128 @@ CREATE FUNCTION orchestrator.workflow_advance(p_run_id bigint) RETURNS void
 declare
   v_run orchestrator.workflow_runs;
   v_step orchestrator.workflow_steps;
-  v_input jsonb;
-  v_task_id bigint;
+  v_ctx jsonb;
+  v_progress boolean;
 begin
   select * into v_run from orchestrator.workflow_runs where id = p_run_id for update;
   if not found or v_run.status <> 'running' then
     return;
   end if;
   loop
-    select * into v_step from orchestrator.workflow_steps
-     where run_id = p_run_id and status = 'pending' order by step_index limit 1;
-    if not found then
-      update orchestrator.workflow_runs
-         set status = 'succeeded', finished_at = now(), updated_at = now(),
-             output = coalesce((select jsonb_object_agg(name, result) from orchestrator.workflow_steps
-                                 where run_id = p_run_id and status = 'succeeded'), '{}'::jsonb)
-       where id = p_run_id;
-      return;
-    end if;
-    begin
-      v_input := orchestrator.workflow_render(v_step.input_template, orchestrator.workflow_context(p_run_id));
-      if v_input is null or jsonb_typeof(v_input) = 'null' then
+    v_progress := false;
+    v_ctx := orchestrator.workflow_context(p_run_id);
+    for v_step in
+      select s.* from orchestrator.workflow_steps s
+       where s.run_id = p_run_id and s.status = 'pending' and orchestrator.workflow_deps_done(p_run_id, s.after_steps)
+       order by s.step_index
+    loop
+      -- A step that ended as it started advanced the run itself (workflow_step_succeeded), and may have
+      -- started some of these meanwhile.
+      if (select status from orchestrator.workflow_steps where run_id = p_run_id and step_index = v_step.step_index) <> 'pending' then
+        continue;
+      end if;
+      v_progress := true;
+      if cardinality(v_step.after_steps) > 0 and not exists (
+           select 1 from orchestrator.workflow_steps d
+            where d.run_id = p_run_id and d.step_index = any (v_step.after_steps) and not d.skipped_by_condition) then
         update orchestrator.workflow_steps
-           set status = 'skipped', error = 'input resolved to null', finished_at = now()
+           set status = 'skipped', skipped_by_condition = true, error = 'every step it depends on was skipped by its condition', finished_at = now()
          where run_id = p_run_id and step_index = v_step.step_index;
         continue;
       end if;
-      if jsonb_typeof(v_input) <> 'object' then
-        raise exception using errcode = '22023',
-          message = format('its input must be a JSON object, got %s', jsonb_typeof(v_input));
+      begin
+        if v_step.condition is not null and not orchestrator.workflow_condition(v_step.condition, v_ctx) then
+          update orchestrator.workflow_steps
+             set status = 'skipped', skipped_by_condition = true, error = 'its condition (when) is false', finished_at = now()
+           where run_id = p_run_id and step_index = v_step.step_index;
+          continue;
+        end if;
+        perform orchestrator.workflow_start_step(p_run_id, v_step, v_ctx);
+      exception when others then
+        perform orchestrator.workflow_step_failed(p_run_id, v_step.step_index, format('could not start: %s', sqlerrm));
+        return;
+      end;
+      -- A step that ended as it started (an empty map, an event already there) advanced the run itself.
+      select * into v_run from orchestrator.workflow_runs where id = p_run_id;
+      if v_run.status <> 'running' then
+        return;
       end if;
-      select (e.task).id into v_task_id
-      from orchestrator.enqueue(v_step.type, v_input, jsonb_build_object(
-        'source', left('workflow:' || v_run.workflow_name, 100),
-        'dedupe_key', format('workflow:%s:%s', p_run_id, v_step.step_index),
-        'max_attempts', v_step.options -> 'max_attempts',
-        'priority', v_step.options -> 'priority',
-        'backoff_base_seconds', v_step.options -> 'backoff_base_seconds')) e;
-    exception when others then
-      update orchestrator.workflow_steps
-         set status = 'failed', error = format('could not start: %s', sqlerrm), finished_at = now()
-       where run_id = p_run_id and step_index = v_step.step_index;
-      perform orchestrator.workflow_finish_run(p_run_id, 'failed',
-        format('step %s (%s) could not start: %s', v_step.name, v_step.type, sqlerrm), v_step.name);
-      return;
-    end;
-    update orchestrator.workflow_steps
-       set status = 'running', input = v_input, task_id = v_task_id, started_at = now()
-     where run_id = p_run_id and step_index = v_step.step_index;
-    update orchestrator.workflow_runs set updated_at = now() where id = p_run_id;
-    return;
+    end loop;
+    exit when not v_progress;
   end loop;
+  if not exists (select 1 from orchestrator.workflow_steps where run_id = p_run_id and status in ('pending', 'running', 'waiting')) then
+    update orchestrator.workflow_runs
+       set status = 'succeeded', finished_at = now(), updated_at = now(),
+           output = coalesce((select jsonb_object_agg(name, result) from orchestrator.workflow_steps
+                               where run_id = p_run_id and status = 'succeeded'), '{}'::jsonb)
+     where id = p_run_id and status = 'running';
+  else
+    update orchestrator.workflow_runs set updated_at = now() where id = p_run_id;
+  end if;
+end
+$$;
+
+--
+-- Name: workflow_condition(jsonb, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_condition(p_cond jsonb, p_ctx jsonb) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+declare
+  v_op text;
+  v_arg jsonb;
+  v_a jsonb;
+  v_c jsonb;
+begin
+  if jsonb_typeof(p_cond) <> 'object' or (select count(*) from jsonb_object_keys(p_cond)) <> 1 then
+    raise exception using errcode = '22023', message = format('a condition is an object with one operator, got %s', p_cond);
+  end if;
+  select key, value into v_op, v_arg from jsonb_each(p_cond);
+  case v_op
+    when 'equals' then
+      if jsonb_typeof(v_arg) <> 'array' or jsonb_array_length(v_arg) <> 2 then
+        raise exception using errcode = '22023', message = 'equals takes [a, b]';
+      end if;
+      return coalesce(orchestrator.workflow_render(v_arg -> 0, p_ctx), 'null') = coalesce(orchestrator.workflow_render(v_arg -> 1, p_ctx), 'null');
+    when 'in' then
+      if jsonb_typeof(v_arg) <> 'array' or jsonb_array_length(v_arg) <> 2 then
+        raise exception using errcode = '22023', message = 'in takes [a, [b, c, …]]';
+      end if;
+      v_a := coalesce(orchestrator.workflow_render(v_arg -> 0, p_ctx), 'null');
+      v_c := orchestrator.workflow_render(v_arg -> 1, p_ctx);
+      if jsonb_typeof(v_c) <> 'array' then
+        return false;
+      end if;
+      return exists (select 1 from jsonb_array_elements(v_c) e where e = v_a);
+    when 'exists' then
+      v_a := orchestrator.workflow_render(v_arg, p_ctx);
+      return v_a is not null and jsonb_typeof(v_a) <> 'null';
+    when 'not' then
+      return not orchestrator.workflow_condition(v_arg, p_ctx);
+    when 'all' then
+      if jsonb_typeof(v_arg) <> 'array' then
+        raise exception using errcode = '22023', message = 'all takes a list of conditions';
+      end if;
+      for v_c in select e from jsonb_array_elements(v_arg) e loop
+        if not orchestrator.workflow_condition(v_c, p_ctx) then
+          return false;
+        end if;
+      end loop;
+      return true;
+    when 'any' then
+      if jsonb_typeof(v_arg) <> 'array' then
+        raise exception using errcode = '22023', message = 'any takes a list of conditions';
+      end if;
+      for v_c in select e from jsonb_array_elements(v_arg) e loop
+        if orchestrator.workflow_condition(v_c, p_ctx) then
+          return true;
+        end if;
+      end loop;
+      return false;
+    else
+      raise exception using errcode = '22023', message = format('unknown condition operator %s (equals, in, exists, not, all, any)', v_op);
+  end case;
 end
 $$;
 
@@ -2974,12 +3051,42 @@ CREATE FUNCTION orchestrator.workflow_context(p_run_id bigint) RETURNS jsonb
 $$;
 
 --
+-- Name: workflow_deps_done(bigint, integer[]); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_deps_done(p_run_id bigint, p_after integer[]) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+  with recursive needed(idx) as (
+    select unnest(p_after)
+    union
+    select unnest(d.after_steps) from needed n
+      join orchestrator.workflow_steps d on d.run_id = p_run_id and d.step_index = n.idx and d.status = 'skipped'
+  )
+  select not exists (
+    select 1 from needed n join orchestrator.workflow_steps d on d.run_id = p_run_id and d.step_index = n.idx
+     where d.status not in ('succeeded', 'skipped'))
+$$;
+
+--
+-- Name: workflow_event_lock_key(text, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_event_lock_key(p_source text, p_type text) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  select hashtext(p_source || E'\x1f' || p_type)
+$$;
+
+--
 -- Name: workflow_finish_run(bigint, orchestrator.workflow_run_status, text, text); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
 CREATE FUNCTION orchestrator.workflow_finish_run(p_run_id bigint, p_status orchestrator.workflow_run_status, p_error text, p_failed_step text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql
     AS $$
+declare
+  v_task bigint;
 begin
   update orchestrator.workflow_runs
      set status = p_status, error = left(p_error, 10000), failed_step = p_failed_step,
@@ -2992,7 +3099,44 @@ begin
                       else format('not run: the run failed at step %s', coalesce(p_failed_step, '?')) end,
          finished_at = now()
    where run_id = p_run_id and status = 'pending';
+  update orchestrator.workflow_steps
+     set status = 'cancelled',
+         error = case when p_status = 'cancelled' then 'run cancelled'
+                      else format('stopped: the run failed at step %s', coalesce(p_failed_step, '?')) end,
+         finished_at = now()
+   where run_id = p_run_id and status in ('running', 'waiting') and name is distinct from p_failed_step;
+  update orchestrator.workflow_map_elements set status = 'cancelled'
+   where run_id = p_run_id and status in ('pending', 'running');
+  for v_task in
+    select t.id from orchestrator.tasks t
+     where t.status in ('queued', 'running')
+       and t.id in (select s.task_id from orchestrator.workflow_steps s where s.run_id = p_run_id and s.task_id is not null
+                    union all
+                    select e.task_id from orchestrator.workflow_map_elements e where e.run_id = p_run_id and e.task_id is not null)
+     for update of t skip locked
+  loop
+    perform orchestrator.cancel(v_task);
+  end loop;
+  -- Its pending wake-ups have nothing left to do.
+  update orchestrator.tasks set status = 'cancelled', finished_at = now(), updated_at = now()
+   where type = 'workflow.wake' and status = 'queued' and payload @> jsonb_build_object('run_id', p_run_id);
 end
+$$;
+
+--
+-- Name: workflow_matching_event(bigint, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_matching_event(p_run_id bigint, p_spec jsonb) RETURNS orchestrator.events
+    LANGUAGE sql STABLE
+    AS $$
+  select e.* from orchestrator.events e, orchestrator.workflow_runs r
+   where r.id = p_run_id
+     and e.source = p_spec ->> 'source' and e.type = p_spec ->> 'type'
+     and e.received_at >= r.created_at
+     and e.payload @> coalesce(p_spec -> 'match', '{}'::jsonb)
+   order by e.received_at, e.id
+   limit 1
 $$;
 
 --
@@ -3004,9 +3148,28 @@ CREATE FUNCTION orchestrator.workflow_on_changes(p_entity text, p_op text, p_new
     AS $$
 declare
   v_task record;
+  v_event record;
   v_step orchestrator.workflow_steps;
+  v_elem orchestrator.workflow_map_elements;
   v_run orchestrator.workflow_runs;
+  v_key record;
 begin
+  if p_entity = 'event' and p_op = 'INSERT' then
+    -- Shared locks on each (source, type) inserted, then the waiting steps they may match: each gets a wake-up.
+    for v_key in select distinct n.source, n.type from unnest(p_new) n loop
+      perform pg_advisory_xact_lock_shared(hashtext('orchestrator.workflow_events'), orchestrator.workflow_event_lock_key(v_key.source, v_key.type));
+    end loop;
+    for v_event in
+      select distinct s.run_id, s.step_index
+        from orchestrator.workflow_steps s
+        join unnest(p_new) n on n.source = s.waiting_for #>> '{event,source}' and n.type = s.waiting_for #>> '{event,type}'
+                            and n.payload @> coalesce(s.waiting_for #> '{event,match}', '{}'::jsonb)
+       where s.status = 'waiting' and s.kind = 'wait_for_event'
+    loop
+      perform orchestrator.workflow_schedule_wake(v_event.run_id, v_event.step_index, 'event', now());
+    end loop;
+    return;
+  end if;
   if p_entity <> 'task' or p_op <> 'UPDATE' then
     return;
   end if;
@@ -3016,6 +3179,45 @@ begin
        and o.status is distinct from n.status
      order by n.id
   loop
+    select * into v_elem from orchestrator.workflow_map_elements where task_id = v_task.id;
+    if found then
+      select * into v_run from orchestrator.workflow_runs where id = v_elem.run_id for update;
+      update orchestrator.workflow_map_elements
+         set status = case v_task.status when 'succeeded' then 'succeeded'::orchestrator.workflow_step_status
+                                         when 'dead' then 'failed'::orchestrator.workflow_step_status
+                                         else 'cancelled'::orchestrator.workflow_step_status end,
+             result = case when v_task.status = 'succeeded' then v_task.result end,
+             error = case when v_task.status = 'dead' then v_task.last_error when v_task.status = 'cancelled' then 'task cancelled' end
+       where run_id = v_elem.run_id and step_index = v_elem.step_index and idx = v_elem.idx;
+      if v_run.status <> 'running' or v_elem.status <> 'running' then
+        continue;
+      end if;
+      update orchestrator.workflow_steps
+         set map_finished = map_finished + 1, map_failed = map_failed + (v_task.status <> 'succeeded')::integer
+       where run_id = v_elem.run_id and step_index = v_elem.step_index
+      returning * into v_step;
+      if v_task.status <> 'succeeded' and not v_step.continue_on_error then
+        perform orchestrator.workflow_step_failed(v_elem.run_id, v_elem.step_index,
+          format('failed: element %s %s after %s attempt%s: %s', v_elem.idx,
+                 case when v_task.status = 'dead' then 'failed' else 'was cancelled' end, v_task.attempts,
+                 case when v_task.attempts = 1 then '' else 's' end, coalesce(v_task.last_error, 'no error recorded')));
+        continue;
+      end if;
+      if v_step.map_started < v_step.map_total then
+        begin
+          perform orchestrator.workflow_start_element(v_elem.run_id, v_step, v_step.map_started, orchestrator.workflow_context(v_elem.run_id));
+        exception when others then
+          perform orchestrator.workflow_step_failed(v_elem.run_id, v_elem.step_index, format('could not start: %s', sqlerrm));
+        end;
+        continue;
+      end if;
+      if v_step.map_finished = v_step.map_total then
+        perform orchestrator.workflow_step_succeeded(v_elem.run_id, v_elem.step_index,
+          (select jsonb_agg(e.result order by e.idx) from orchestrator.workflow_map_elements e
+            where e.run_id = v_elem.run_id and e.step_index = v_elem.step_index));
+      end if;
+      continue;
+    end if;
     select * into v_step from orchestrator.workflow_steps where task_id = v_task.id;
     if not found then
       continue;
@@ -3030,6 +3232,7 @@ begin
                         when v_task.status = 'cancelled' then 'task cancelled' else null end,
            finished_at = now()
      where run_id = v_step.run_id and step_index = v_step.step_index;
+    -- A late outcome (the run already ended) is recorded on its step and moves nothing.
     if v_run.status <> 'running' or v_step.status <> 'running' then
       continue;
     end if;
@@ -3056,6 +3259,278 @@ CREATE FUNCTION orchestrator.workflow_render(p_template jsonb, p_ctx jsonb) RETU
     LANGUAGE sql IMMUTABLE
     AS $$
   select (orchestrator.render_template(p_template, p_ctx)).value
+$$;
+
+--
+-- Name: workflow_schedule_wake(bigint, integer, text, timestamp with time zone); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_schedule_wake(p_run_id bigint, p_step_index integer, p_reason text, p_at timestamp with time zone) RETURNS void
+    LANGUAGE sql
+    AS $$
+  select from orchestrator.enqueue('workflow.wake',
+    jsonb_build_object('run_id', p_run_id, 'step_index', p_step_index, 'reason', p_reason),
+    jsonb_build_object('run_at', p_at, 'source', 'workflow-timer', 'max_attempts', 10, 'priority', 5,
+                       'dedupe_key', case when p_reason <> 'event' then format('workflow.wake:%s:%s:%s', p_run_id, p_step_index, p_reason) end))
+$$;
+
+--
+-- Name: workflow_steps; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.workflow_steps (
+    run_id bigint NOT NULL,
+    step_index integer NOT NULL,
+    name text NOT NULL,
+    type text NOT NULL,
+    optional boolean DEFAULT false NOT NULL,
+    status orchestrator.workflow_step_status DEFAULT 'pending'::orchestrator.workflow_step_status NOT NULL,
+    input_template jsonb NOT NULL,
+    options jsonb DEFAULT '{}'::jsonb NOT NULL,
+    input jsonb,
+    task_id bigint,
+    result jsonb,
+    error text,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    kind text DEFAULT 'task'::text NOT NULL,
+    after_steps integer[] DEFAULT '{}'::integer[] NOT NULL,
+    condition jsonb,
+    skipped_by_condition boolean DEFAULT false NOT NULL,
+    map_over jsonb,
+    map_parallelism integer,
+    continue_on_error boolean DEFAULT false NOT NULL,
+    map_total integer,
+    map_started integer DEFAULT 0 NOT NULL,
+    map_finished integer DEFAULT 0 NOT NULL,
+    map_failed integer DEFAULT 0 NOT NULL,
+    wait jsonb,
+    waiting_for jsonb,
+    timeout_at timestamp with time zone,
+    CONSTRAINT workflow_steps_kind_check CHECK ((kind = ANY (ARRAY['task'::text, 'sleep'::text, 'wait_for_event'::text]))),
+    CONSTRAINT workflow_steps_map_parallelism_check CHECK (((map_parallelism >= 1) AND (map_parallelism <= 1000))),
+    CONSTRAINT workflow_steps_map_total_check CHECK (((map_total >= 0) AND (map_total <= 10000))),
+    CONSTRAINT workflow_steps_step_index_check CHECK ((step_index >= 0))
+);
+
+--
+-- Name: COLUMN workflow_steps.after_steps; Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON COLUMN orchestrator.workflow_steps.after_steps IS 'The step_index of each step this one waits for (resolved from the names in `after` when the run started).';
+
+--
+-- Name: COLUMN workflow_steps.waiting_for; Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON COLUMN orchestrator.workflow_steps.waiting_for IS 'What a waiting step waits for, rendered when it began: {"until": …} or {"event": {"source", "type", "match"}}.';
+
+--
+-- Name: workflow_start_element(bigint, orchestrator.workflow_steps, integer, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_start_element(p_run_id bigint, p_step orchestrator.workflow_steps, p_idx integer, p_ctx jsonb) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_item jsonb;
+  v_input jsonb;
+  v_run orchestrator.workflow_runs;
+  v_task_id bigint;
+begin
+  select item into v_item from orchestrator.workflow_map_elements where run_id = p_run_id and step_index = p_step.step_index and idx = p_idx;
+  v_input := orchestrator.workflow_render(p_step.input_template, p_ctx || jsonb_build_object('item', v_item, 'index', p_idx));
+  if v_input is null or jsonb_typeof(v_input) <> 'object' then
+    raise exception using errcode = '22023',
+      message = format('element %s: its input must be a JSON object, got %s', p_idx, coalesce(jsonb_typeof(v_input), 'nothing'));
+  end if;
+  select * into v_run from orchestrator.workflow_runs where id = p_run_id;
+  select (e.task).id into v_task_id
+  from orchestrator.enqueue(p_step.type, v_input, jsonb_build_object(
+    'source', left('workflow:' || v_run.workflow_name, 100),
+    'dedupe_key', format('workflow:%s:%s:%s', p_run_id, p_step.step_index, p_idx),
+    'max_attempts', p_step.options -> 'max_attempts',
+    'priority', p_step.options -> 'priority',
+    'backoff_base_seconds', p_step.options -> 'backoff_base_seconds')) e;
+  update orchestrator.workflow_map_elements set status = 'running', task_id = v_task_id
+   where run_id = p_run_id and step_index = p_step.step_index and idx = p_idx;
+  update orchestrator.workflow_steps set map_started = map_started + 1
+   where run_id = p_run_id and step_index = p_step.step_index;
+end
+$$;
+
+--
+-- Name: workflow_start_step(bigint, orchestrator.workflow_steps, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_start_step(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_run orchestrator.workflow_runs;
+  v_input jsonb;
+  v_over jsonb;
+  v_task_id bigint;
+  v_until timestamptz;
+  v_spec jsonb;
+  v_event orchestrator.events;
+  v_timeout numeric := (p_step.wait ->> 'timeout_seconds')::numeric;
+  i integer;
+begin
+  select * into v_run from orchestrator.workflow_runs where id = p_run_id;
+  if p_step.kind = 'task' and p_step.map_over is null then
+    v_input := orchestrator.workflow_render(p_step.input_template, p_ctx);
+    if v_input is null or jsonb_typeof(v_input) = 'null' then
+      update orchestrator.workflow_steps set status = 'skipped', error = 'input resolved to null', finished_at = now()
+       where run_id = p_run_id and step_index = p_step.step_index;
+      return;
+    end if;
+    if jsonb_typeof(v_input) <> 'object' then
+      raise exception using errcode = '22023', message = format('its input must be a JSON object, got %s', jsonb_typeof(v_input));
+    end if;
+    select (e.task).id into v_task_id
+    from orchestrator.enqueue(p_step.type, v_input, jsonb_build_object(
+      'source', left('workflow:' || v_run.workflow_name, 100),
+      'dedupe_key', format('workflow:%s:%s', p_run_id, p_step.step_index),
+      'max_attempts', p_step.options -> 'max_attempts',
+      'priority', p_step.options -> 'priority',
+      'backoff_base_seconds', p_step.options -> 'backoff_base_seconds')) e;
+    update orchestrator.workflow_steps set status = 'running', input = v_input, task_id = v_task_id, started_at = now()
+     where run_id = p_run_id and step_index = p_step.step_index;
+  elsif p_step.kind = 'task' then
+    v_over := orchestrator.workflow_render(p_step.map_over, p_ctx);
+    if v_over is null or jsonb_typeof(v_over) <> 'array' then
+      raise exception using errcode = '22023',
+        message = format('map over %s: not an array (%s)', p_step.map_over #>> '{}', coalesce(jsonb_typeof(v_over), 'no value'));
+    end if;
+    if jsonb_array_length(v_over) > 10000 then
+      raise exception using errcode = '22023', message = format('map over %s: %s elements, at most 10,000', p_step.map_over #>> '{}', jsonb_array_length(v_over));
+    end if;
+    insert into orchestrator.workflow_map_elements (run_id, step_index, idx, item)
+    select p_run_id, p_step.step_index, (n - 1)::integer, x from jsonb_array_elements(v_over) with ordinality a(x, n);
+    update orchestrator.workflow_steps
+       set status = 'running', input = jsonb_build_object('over', v_over), map_total = jsonb_array_length(v_over), started_at = now()
+     where run_id = p_run_id and step_index = p_step.step_index
+    returning * into p_step;
+    if p_step.map_total = 0 then
+      perform orchestrator.workflow_step_succeeded(p_run_id, p_step.step_index, '[]'::jsonb);
+      return;
+    end if;
+    for i in 0 .. least(coalesce(p_step.map_parallelism, 10), p_step.map_total) - 1 loop
+      perform orchestrator.workflow_start_element(p_run_id, p_step, i, p_ctx);
+    end loop;
+  elsif p_step.kind = 'sleep' then
+    v_until := case when p_step.wait ? 'seconds' then now() + make_interval(secs => (p_step.wait ->> 'seconds')::numeric)
+                    else (orchestrator.workflow_render(p_step.wait -> 'until', p_ctx) #>> '{}')::timestamptz end;
+    if v_until is null then
+      raise exception using errcode = '22023', message = format('sleep until %s: no time', p_step.wait -> 'until');
+    end if;
+    update orchestrator.workflow_steps
+       set status = 'waiting', waiting_for = jsonb_build_object('until', v_until), started_at = now(),
+           timeout_at = case when v_timeout is not null then now() + make_interval(secs => v_timeout) end
+     where run_id = p_run_id and step_index = p_step.step_index;
+    perform orchestrator.workflow_schedule_wake(p_run_id, p_step.step_index, 'sleep', v_until);
+  else -- wait_for_event
+    v_spec := jsonb_build_object('source', p_step.wait #>> '{event,source}', 'type', p_step.wait #>> '{event,type}',
+                                 'match', coalesce(orchestrator.workflow_render(p_step.wait #> '{event,match}', p_ctx), '{}'::jsonb));
+    -- Every event of this source and type whose transaction is still open commits first (see the head).
+    perform pg_advisory_xact_lock(hashtext('orchestrator.workflow_events'), orchestrator.workflow_event_lock_key(v_spec ->> 'source', v_spec ->> 'type'));
+    update orchestrator.workflow_steps
+       set status = 'waiting', waiting_for = jsonb_build_object('event', v_spec), started_at = now(),
+           timeout_at = case when v_timeout is not null then now() + make_interval(secs => v_timeout) end
+     where run_id = p_run_id and step_index = p_step.step_index;
+    v_event := orchestrator.workflow_matching_event(p_run_id, v_spec);
+    if v_event.id is not null then
+      -- It came before the step began to wait: it counts.
+      perform orchestrator.workflow_step_succeeded(p_run_id, p_step.step_index, to_jsonb(v_event));
+      return;
+    end if;
+  end if;
+  if p_step.kind <> 'task' and v_timeout is not null then
+    perform orchestrator.workflow_schedule_wake(p_run_id, p_step.step_index, 'timeout', now() + make_interval(secs => v_timeout));
+  end if;
+end
+$$;
+
+--
+-- Name: workflow_step_failed(bigint, integer, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_step_failed(p_run_id bigint, p_step_index integer, p_error text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_step orchestrator.workflow_steps;
+begin
+  update orchestrator.workflow_steps
+     set status = 'failed', error = left(p_error, 10000), finished_at = now()
+   where run_id = p_run_id and step_index = p_step_index
+  returning * into v_step;
+  perform orchestrator.workflow_finish_run(p_run_id, 'failed',
+    format('step %s (%s) %s', v_step.name, v_step.type, p_error), v_step.name);
+end
+$$;
+
+--
+-- Name: workflow_step_succeeded(bigint, integer, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_step_succeeded(p_run_id bigint, p_step_index integer, p_result jsonb) RETURNS void
+    LANGUAGE sql
+    AS $$
+  update orchestrator.workflow_steps
+     set status = 'succeeded', result = p_result, error = null, finished_at = now()
+   where run_id = p_run_id and step_index = p_step_index;
+  select orchestrator.workflow_advance(p_run_id);
+$$;
+
+--
+-- Name: workflow_wake(bigint, integer, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_wake(p_run_id bigint, p_step_index integer, p_reason text) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_run orchestrator.workflow_runs;
+  v_step orchestrator.workflow_steps;
+  v_event orchestrator.events;
+begin
+  select * into v_run from orchestrator.workflow_runs where id = p_run_id for update;
+  if not found or v_run.status <> 'running' then
+    return 'the run is not running';
+  end if;
+  select * into v_step from orchestrator.workflow_steps where run_id = p_run_id and step_index = p_step_index;
+  if not found or v_step.status <> 'waiting' then
+    return 'the step is not waiting';
+  end if;
+  if p_reason = 'sleep' then
+    if (v_step.waiting_for ->> 'until')::timestamptz > now() then
+      return 'not yet';
+    end if;
+    perform orchestrator.workflow_step_succeeded(p_run_id, p_step_index, jsonb_build_object('slept_until', v_step.waiting_for -> 'until'));
+    return 'slept';
+  elsif p_reason = 'event' then
+    v_event := orchestrator.workflow_matching_event(p_run_id, v_step.waiting_for -> 'event');
+    if v_event.id is null then
+      return 'no matching event';
+    end if;
+    perform orchestrator.workflow_step_succeeded(p_run_id, p_step_index, to_jsonb(v_event));
+    return 'event ' || v_event.id;
+  elsif p_reason = 'timeout' then
+    if v_step.timeout_at > now() then
+      return 'not yet';
+    end if;
+    if coalesce(v_step.wait ->> 'on_timeout', 'fail') = 'continue' then
+      perform orchestrator.workflow_step_succeeded(p_run_id, p_step_index, jsonb_build_object('timed_out', true, 'at', now()));
+      return 'timed out; the run goes on';
+    end if;
+    perform orchestrator.workflow_step_failed(p_run_id, p_step_index,
+      format('timed out after %s s waiting for %s', v_step.wait ->> 'timeout_seconds', v_step.waiting_for));
+    return 'timed out; the run failed';
+  end if;
+  raise exception using errcode = '22023', message = format('workflow_wake: unknown reason %s', p_reason);
+end
 $$;
 
 --
@@ -3572,6 +4047,22 @@ CREATE UNLOGGED TABLE orchestrator.worker_presence (
 COMMENT ON TABLE orchestrator.worker_presence IS 'Isolates whose worker listens for orchestrator_task_ready now: while one is live (until > now()), inserts send no wake-up.';
 
 --
+-- Name: workflow_map_elements; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.workflow_map_elements (
+    run_id bigint NOT NULL,
+    step_index integer NOT NULL,
+    idx integer NOT NULL,
+    item jsonb NOT NULL,
+    status orchestrator.workflow_step_status DEFAULT 'pending'::orchestrator.workflow_step_status NOT NULL,
+    task_id bigint,
+    result jsonb,
+    error text,
+    CONSTRAINT workflow_map_elements_idx_check CHECK ((idx >= 0))
+);
+
+--
 -- Name: workflow_runs_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
 --
 
@@ -3582,28 +4073,6 @@ ALTER TABLE orchestrator.workflow_runs ALTER COLUMN id ADD GENERATED ALWAYS AS I
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
-);
-
---
--- Name: workflow_steps; Type: TABLE; Schema: orchestrator; Owner: -
---
-
-CREATE TABLE orchestrator.workflow_steps (
-    run_id bigint NOT NULL,
-    step_index integer NOT NULL,
-    name text NOT NULL,
-    type text NOT NULL,
-    optional boolean DEFAULT false NOT NULL,
-    status orchestrator.workflow_step_status DEFAULT 'pending'::orchestrator.workflow_step_status NOT NULL,
-    input_template jsonb NOT NULL,
-    options jsonb DEFAULT '{}'::jsonb NOT NULL,
-    input jsonb,
-    task_id bigint,
-    result jsonb,
-    error text,
-    started_at timestamp with time zone,
-    finished_at timestamp with time zone,
-    CONSTRAINT workflow_steps_step_index_check CHECK ((step_index >= 0))
 );
 
 --
@@ -3840,6 +4309,13 @@ ALTER TABLE ONLY orchestrator.webhook_subscriptions
 
 ALTER TABLE ONLY orchestrator.worker_presence
     ADD CONSTRAINT worker_presence_pkey PRIMARY KEY (isolate);
+
+--
+-- Name: workflow_map_elements workflow_map_elements_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflow_map_elements
+    ADD CONSTRAINT workflow_map_elements_pkey PRIMARY KEY (run_id, step_index, idx);
 
 --
 -- Name: workflow_runs workflow_runs_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
@@ -4111,6 +4587,12 @@ CREATE INDEX webhook_deliveries_status_idx ON orchestrator.webhook_deliveries US
 CREATE INDEX webhook_deliveries_sub_idx ON orchestrator.webhook_deliveries USING btree (subscription_id, id DESC);
 
 --
+-- Name: workflow_map_elements_task_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE UNIQUE INDEX workflow_map_elements_task_idx ON orchestrator.workflow_map_elements USING btree (task_id) WHERE (task_id IS NOT NULL);
+
+--
 -- Name: workflow_runs_dedupe_idx; Type: INDEX; Schema: orchestrator; Owner: -
 --
 
@@ -4133,6 +4615,18 @@ CREATE INDEX workflow_runs_name_idx ON orchestrator.workflow_runs USING btree (w
 --
 
 CREATE UNIQUE INDEX workflow_steps_task_idx ON orchestrator.workflow_steps USING btree (task_id) WHERE (task_id IS NOT NULL);
+
+--
+-- Name: workflow_steps_waiting_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX workflow_steps_waiting_idx ON orchestrator.workflow_steps USING btree (kind) WHERE (status = 'waiting'::orchestrator.workflow_step_status);
+
+--
+-- Name: events events_changes_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER events_changes_ins AFTER INSERT ON orchestrator.events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('event', 'workflows');
 
 --
 -- Name: events events_route; Type: TRIGGER; Schema: orchestrator; Owner: -
@@ -4247,6 +4741,20 @@ ALTER TABLE ONLY orchestrator.tickets
 
 ALTER TABLE ONLY orchestrator.webhook_deliveries
     ADD CONSTRAINT webhook_deliveries_subscription_id_fkey FOREIGN KEY (subscription_id) REFERENCES orchestrator.webhook_subscriptions(id) ON DELETE CASCADE;
+
+--
+-- Name: workflow_map_elements workflow_map_elements_run_id_step_index_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflow_map_elements
+    ADD CONSTRAINT workflow_map_elements_run_id_step_index_fkey FOREIGN KEY (run_id, step_index) REFERENCES orchestrator.workflow_steps(run_id, step_index) ON DELETE CASCADE;
+
+--
+-- Name: workflow_map_elements workflow_map_elements_task_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflow_map_elements
+    ADD CONSTRAINT workflow_map_elements_task_id_fkey FOREIGN KEY (task_id) REFERENCES orchestrator.tasks(id) ON DELETE SET NULL;
 
 --
 -- Name: workflow_runs workflow_runs_workflow_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
@@ -5106,6 +5614,13 @@ GRANT ALL ON FUNCTION orchestrator.worker_listening() TO service_role;
 REVOKE ALL ON FUNCTION orchestrator.workflow_advance(p_run_id bigint) FROM PUBLIC;
 
 --
+-- Name: FUNCTION workflow_condition(p_cond jsonb, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_condition(p_cond jsonb, p_ctx jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.workflow_condition(p_cond jsonb, p_ctx jsonb) TO service_role;
+
+--
 -- Name: FUNCTION workflow_context(p_run_id bigint); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -5113,10 +5628,28 @@ REVOKE ALL ON FUNCTION orchestrator.workflow_context(p_run_id bigint) FROM PUBLI
 GRANT ALL ON FUNCTION orchestrator.workflow_context(p_run_id bigint) TO service_role;
 
 --
+-- Name: FUNCTION workflow_deps_done(p_run_id bigint, p_after integer[]); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_deps_done(p_run_id bigint, p_after integer[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION workflow_event_lock_key(p_source text, p_type text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_event_lock_key(p_source text, p_type text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION workflow_finish_run(p_run_id bigint, p_status orchestrator.workflow_run_status, p_error text, p_failed_step text); Type: ACL; Schema: orchestrator; Owner: -
 --
 
 REVOKE ALL ON FUNCTION orchestrator.workflow_finish_run(p_run_id bigint, p_status orchestrator.workflow_run_status, p_error text, p_failed_step text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION workflow_matching_event(p_run_id bigint, p_spec jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_matching_event(p_run_id bigint, p_spec jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION workflow_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray); Type: ACL; Schema: orchestrator; Owner: -
@@ -5131,6 +5664,49 @@ GRANT ALL ON FUNCTION orchestrator.workflow_on_changes(p_entity text, p_op text,
 
 REVOKE ALL ON FUNCTION orchestrator.workflow_render(p_template jsonb, p_ctx jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.workflow_render(p_template jsonb, p_ctx jsonb) TO service_role;
+
+--
+-- Name: FUNCTION workflow_schedule_wake(p_run_id bigint, p_step_index integer, p_reason text, p_at timestamp with time zone); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_schedule_wake(p_run_id bigint, p_step_index integer, p_reason text, p_at timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: TABLE workflow_steps; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.workflow_steps TO service_role;
+
+--
+-- Name: FUNCTION workflow_start_element(p_run_id bigint, p_step orchestrator.workflow_steps, p_idx integer, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_start_element(p_run_id bigint, p_step orchestrator.workflow_steps, p_idx integer, p_ctx jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION workflow_start_step(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_start_step(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION workflow_step_failed(p_run_id bigint, p_step_index integer, p_error text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_step_failed(p_run_id bigint, p_step_index integer, p_error text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION workflow_step_succeeded(p_run_id bigint, p_step_index integer, p_result jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_step_succeeded(p_run_id bigint, p_step_index integer, p_result jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION workflow_wake(p_run_id bigint, p_step_index integer, p_reason text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_wake(p_run_id bigint, p_step_index integer, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.workflow_wake(p_run_id bigint, p_step_index integer, p_reason text) TO service_role;
 
 --
 -- Name: TABLE digests; Type: ACL; Schema: orchestrator; Owner: -
@@ -5283,10 +5859,10 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.webhook_subscriptions TO
 GRANT SELECT ON TABLE orchestrator.worker_presence TO service_role;
 
 --
--- Name: TABLE workflow_steps; Type: ACL; Schema: orchestrator; Owner: -
+-- Name: TABLE workflow_map_elements; Type: ACL; Schema: orchestrator; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.workflow_steps TO service_role;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.workflow_map_elements TO service_role;
 
 --
 -- Name: TABLE workflows; Type: ACL; Schema: orchestrator; Owner: -

@@ -145,6 +145,15 @@ const catalog = {
     }),
     timeoutMs: 30_000,
   }),
+  "workflow.wake": spec({
+    description: "Wakes a waiting workflow step: a sleep's end, a wait's timeout, or an event that may match it (20261202001300_workflow_graphs.sql).",
+    payload: z.strictObject({
+      run_id: positiveId,
+      step_index: z.number().int().min(0).max(49),
+      reason: z.enum(["sleep", "timeout", "event"]),
+    }),
+    timeoutMs: 30_000,
+  }),
   "incident.gather": spec({
     description: "incident-sop step 1: checks the ticket, collects its events, and prepares the sop.generate and notion.push inputs.",
     payload: z.strictObject({

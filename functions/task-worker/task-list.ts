@@ -21,6 +21,7 @@ const handlers: Record<string, Load> = {
   "sop.generate": () => import("../_shared/tasks/sop-generate.ts").then((m) => m.sopGenerate as TaskType),
   "maintenance.digest": () => import("../_shared/tasks/digest.ts").then((m) => m.dailyDigest as TaskType),
   "workflow.start": () => import("../_shared/workflows/tasks.ts").then((m) => m.workflowStart as TaskType),
+  "workflow.wake": () => import("../_shared/workflows/tasks.ts").then((m) => m.workflowWake as TaskType),
   "incident.gather": () => import("../_shared/workflows/tasks.ts").then((m) => m.incidentGather as TaskType),
   notify: () => import("../_shared/workflows/tasks.ts").then((m) => m.notify as TaskType),
   "test.chaos": () => import("../_shared/tasks/test-chaos.ts").then((m) => m.testChaos as TaskType),

@@ -80,7 +80,7 @@ describe("workflow definitions", () => {
     const issues = res.body.error.details.issues.map((i: { path: string; message: string }) => `${i.path}: ${i.message}`);
     expect(issues).toEqual(expect.arrayContaining([
       expect.stringMatching(/^steps\.0\.type: task type "no\.such\.type" is not registered/),
-      expect.stringMatching(/^steps\.1\.input\.x: \{\{steps\.c\.result\}\}: "c" is not an earlier step/),
+      expect.stringMatching(/^steps\.1\.input\.x: \{\{steps\.c\.result\}\}: "c" is not upstream of "b"/),
       expect.stringMatching(/^steps\.1\.input\.y: \{\{secrets\.key\}\}: a path starts with input, steps, run, workflow/),
       expect.stringMatching(/^steps\.2\.input: \{\{steps\.a\.output\}\}: a step offers result, status, task_id/),
       expect.stringMatching(/^steps\.3\.name: step name "c" is used twice/),

@@ -8,7 +8,11 @@ export const workflowSchema = z.object({
   id: z.number(),
   name: z.string(),
   description: z.string(),
-  steps: z.array(z.object({ name: z.string(), type: z.string(), optional: z.boolean().optional(), input: z.unknown(), registered: z.boolean() })),
+  /** The definition's steps as written (schemas.ts), each with whether this deployment can run it. */
+  steps: z.array(z.object({
+    name: z.string(), kind: z.enum(["task", "sleep", "wait_for_event"]).optional(), type: z.string().optional(),
+    optional: z.boolean().optional(), input: z.unknown().optional(), after: z.array(z.string()).optional(), registered: z.boolean(),
+  }).passthrough()),
   enabled: z.boolean(),
   builtin: z.boolean(),
   version: z.number(),
@@ -52,9 +56,18 @@ export const runDetailSchema = runSchema.extend({
   steps: z.array(z.object({
     index: z.number(),
     name: z.string(),
+    /** A task step's task type; a wait's kind. */
     type: z.string(),
+    kind: z.enum(["task", "sleep", "wait_for_event"]),
+    /** The names of the steps it waits for. */
+    after: z.array(z.string()),
     optional: z.boolean(),
     status: z.string(),
+    /** A waiting step: what it waits for ({until} or {event: {source, type, match}}), and when it times out. */
+    waiting_for: z.unknown(),
+    timeout_at: timestamp.nullable(),
+    /** A map step's progress: elements in all, started, finished, failed. */
+    map: z.object({ total: z.number(), started: z.number(), finished: z.number(), failed: z.number() }).nullable(),
     input: z.unknown(),
     result: z.unknown(),
     error: z.string().nullable(),

@@ -14,7 +14,7 @@ export interface WorkflowRow {
   id: number;
   name: string;
   description: string;
-  steps: { name: string; type: string; optional?: boolean; input: unknown }[];
+  steps: { name: string; kind?: "task" | "sleep" | "wait_for_event"; type?: string; optional?: boolean; input?: unknown; after?: string[] }[];
   enabled: boolean;
   builtin: boolean;
   version: number;
@@ -30,8 +30,9 @@ function withAvailability(w: WorkflowRow): Workflow {
   const known = new Set(knownTaskTypes());
   return {
     ...w,
-    steps: w.steps.map((s) => ({ ...s, registered: known.has(s.type) })),
-    runnable: w.steps.every((s) => s.optional || known.has(s.type)),
+    // A wait needs no task type.
+    steps: w.steps.map((s) => ({ ...s, registered: (s.kind ?? "task") !== "task" || known.has(s.type ?? "") })),
+    runnable: w.steps.every((s) => s.optional || (s.kind ?? "task") !== "task" || known.has(s.type ?? "")),
   };
 }
 
@@ -133,8 +134,13 @@ export async function getRun(name: string, id: number): Promise<RunDetail> {
   const [run] = await sql<RunRow[]>`select * from orchestrator.workflow_runs where id = ${id} and workflow_name = ${name}`;
   if (!run) throw notFound(`Workflow "${name}" has no run ${id}.`);
   const steps = await sql<RunDetail["steps"]>`
-    select s.step_index as index, s.name, s.type, s.optional, s.status, s.input, s.result, s.error,
-           s.started_at, s.finished_at, s.task_id,
+    select s.step_index as index, s.name, s.type, s.kind,
+           array(select d.name from orchestrator.workflow_steps d where d.run_id = s.run_id and d.step_index = any (s.after_steps)
+                 order by array_position(s.after_steps, d.step_index)) as after,
+           s.optional, s.status, s.waiting_for, s.timeout_at,
+           case when s.map_total is null then null else jsonb_build_object(
+             'total', s.map_total, 'started', s.map_started, 'finished', s.map_finished, 'failed', s.map_failed) end as map,
+           s.input, s.result, s.error, s.started_at, s.finished_at, s.task_id,
            case when t.id is null then null else jsonb_build_object(
              'id', t.id, 'status', t.status, 'attempts', t.attempts, 'max_attempts', t.max_attempts,
              'last_error', t.last_error, 'run_at', t.run_at, 'started_at', t.started_at, 'finished_at', t.finished_at) end as task

@@ -1,6 +1,7 @@
 // Task types that workflows use: workflow.start (start a run from a task, e.g.
-// an event rule or the ticket-resolved trigger), incident.gather (first step of
-// incident-sop) and notify (log + webhook subscribers).
+// an event rule or the ticket-resolved trigger), workflow.wake (a waiting step's
+// wake-up), incident.gather (first step of incident-sop) and notify (log +
+// webhook subscribers).
 import { db } from "../db.ts";
 import { env } from "../env.ts";
 import { AppError, PermanentTaskError } from "../errors.ts";
@@ -21,6 +22,17 @@ export const workflowStart = defineTaskType({
       if (err instanceof AppError && err.status < 500) throw new PermanentTaskError(err.message);
       throw err;
     }
+  },
+});
+
+/** A waiting step's wake-up (a sleep's end, a timeout, an event): the engine does the work under the run's lock. */
+export const workflowWake = defineTaskType({
+  ...catalogSpec("workflow.wake"),
+  async handle(payload, { log }) {
+    const [{ outcome }] = await db()<{ outcome: string }[]>`
+      select orchestrator.workflow_wake(${payload.run_id}, ${payload.step_index}, ${payload.reason}) as outcome`;
+    log.info(`workflow run ${payload.run_id} step ${payload.step_index} woken (${payload.reason}): ${outcome}`, { run_id: payload.run_id });
+    return { outcome };
   },
 });
 
