@@ -69,6 +69,7 @@ create table orchestrator.workflow_map_elements (
   foreign key (run_id, step_index) references orchestrator.workflow_steps (run_id, step_index) on delete cascade
 );
 create unique index workflow_map_elements_task_idx on orchestrator.workflow_map_elements (task_id) where task_id is not null;
+alter table orchestrator.workflow_map_elements enable row level security; -- as every orchestrator table: the API keys' roles see none of it
 grant select, insert, update, delete on orchestrator.workflow_map_elements to service_role;
 
 -- The advisory lock key of an event (source, type): see the head of this file.

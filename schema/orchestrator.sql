@@ -4922,6 +4922,12 @@ ALTER TABLE orchestrator.webhook_subscriptions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE orchestrator.worker_presence ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: workflow_map_elements; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.workflow_map_elements ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: workflow_runs; Type: ROW SECURITY; Schema: orchestrator; Owner: -
 --
 
