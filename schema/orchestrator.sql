@@ -216,7 +216,14 @@ CREATE TABLE orchestrator.workflow_runs (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     finished_at timestamp with time zone,
+    parent_run_id bigint,
+    parent_step_index integer,
+    depth integer DEFAULT 0 NOT NULL,
+    available_types text[],
+    rerun_of bigint,
+    rerun_from text,
     CONSTRAINT workflow_runs_dedupe_key_check CHECK (((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 200))),
+    CONSTRAINT workflow_runs_depth_check CHECK (((depth >= 0) AND (depth <= 4))),
     CONSTRAINT workflow_runs_input_check CHECK ((jsonb_typeof(input) = 'object'::text)),
     CONSTRAINT workflow_runs_source_check CHECK (((length(source) >= 1) AND (length(source) <= 100)))
 );
@@ -2288,6 +2295,7 @@ declare
   v_key text := v_opts ->> 'dedupe_key';
   v_missing text;
   v_unknown text;
+  v_parent orchestrator.workflow_runs;
 begin
   select * into v_wf from orchestrator.workflows where name = p_name;
   if not found then
@@ -2299,8 +2307,17 @@ begin
   if p_input is not null and jsonb_typeof(p_input) <> 'object' then
     raise exception using errcode = '22023', message = 'workflow input must be a JSON object';
   end if;
+  if v_opts ? 'parent_run_id' then
+    select * into v_parent from orchestrator.workflow_runs where id = (v_opts ->> 'parent_run_id')::bigint;
+    if v_parent.depth >= 4 then
+      raise exception using errcode = '22023', message = format('workflow %L would be nested more than 5 runs deep (run %s is at depth %s)', p_name, v_parent.id, v_parent.depth + 1);
+    end if;
+    v_available := v_parent.available_types;
+  end if;
   if jsonb_typeof(v_opts -> 'available_types') = 'array' then
     v_available := array(select jsonb_array_elements_text(v_opts -> 'available_types'));
+  end if;
+  if v_available is not null then
     select string_agg(format('%s (%s)', s ->> 'name', s ->> 'type'), ', ') into v_missing
       from jsonb_array_elements(v_wf.steps) s
      where coalesce(s ->> 'kind', 'task') = 'task'
@@ -2318,8 +2335,10 @@ begin
   end if;
 
   loop
-    insert into orchestrator.workflow_runs (workflow_id, workflow_name, workflow_version, input, source, dedupe_key)
-    values (v_wf.id, v_wf.name, v_wf.version, coalesce(p_input, '{}'::jsonb), coalesce(v_opts ->> 'source', 'sql'), v_key)
+    insert into orchestrator.workflow_runs (workflow_id, workflow_name, workflow_version, input, source, dedupe_key,
+                                            parent_run_id, parent_step_index, depth, available_types)
+    values (v_wf.id, v_wf.name, v_wf.version, coalesce(p_input, '{}'::jsonb), coalesce(v_opts ->> 'source', 'sql'), v_key,
+            v_parent.id, (v_opts ->> 'parent_step_index')::integer, coalesce(v_parent.depth + 1, 0), v_available)
     on conflict (workflow_name, dedupe_key) where dedupe_key is not null and status = 'running' do nothing
     returning * into run;
     if found then
@@ -2356,7 +2375,8 @@ begin
          (s #>> '{map,parallelism}')::integer,
          coalesce((s ->> 'continue_on_error')::boolean, false),
          nullif(jsonb_strip_nulls(jsonb_build_object('seconds', s -> 'seconds', 'until', s -> 'until', 'event', s -> 'event',
-                                                     'timeout_seconds', s -> 'timeout_seconds', 'on_timeout', s -> 'on_timeout')), '{}'::jsonb)
+                                                     'timeout_seconds', s -> 'timeout_seconds', 'on_timeout', s -> 'on_timeout',
+                                                     'workflow', s -> 'workflow')), '{}'::jsonb)
   from jsonb_array_elements(v_wf.steps) with ordinality a(s, n);
 
   perform orchestrator.workflow_advance(run.id);
@@ -2915,6 +2935,11 @@ begin
   if not found or v_run.status <> 'running' then
     return;
   end if;
+  if v_run.parent_run_id is not null
+     and (select status from orchestrator.workflow_runs where id = v_run.parent_run_id) is distinct from 'running' then
+    perform orchestrator.workflow_finish_run(p_run_id, 'cancelled', 'its parent run ended', null);
+    return;
+  end if;
   loop
     v_progress := false;
     v_ctx := orchestrator.workflow_context(p_run_id);
@@ -2949,7 +2974,6 @@ begin
         perform orchestrator.workflow_step_failed(p_run_id, v_step.step_index, format('could not start: %s', sqlerrm));
         return;
       end;
-      -- A step that ended as it started (an empty map, an event already there) advanced the run itself.
       select * into v_run from orchestrator.workflow_runs where id = p_run_id;
       if v_run.status <> 'running' then
         return;
@@ -2963,8 +2987,42 @@ begin
            output = coalesce((select jsonb_object_agg(name, result) from orchestrator.workflow_steps
                                where run_id = p_run_id and status = 'succeeded'), '{}'::jsonb)
      where id = p_run_id and status = 'running';
+    perform orchestrator.workflow_child_finished(p_run_id);
   else
     update orchestrator.workflow_runs set updated_at = now() where id = p_run_id;
+  end if;
+end
+$$;
+
+--
+-- Name: workflow_child_finished(bigint); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_child_finished(p_child bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_child orchestrator.workflow_runs;
+  v_parent orchestrator.workflow_runs;
+  v_step orchestrator.workflow_steps;
+begin
+  select * into v_child from orchestrator.workflow_runs where id = p_child;
+  if v_child.parent_run_id is null or v_child.status = 'running' then
+    return;
+  end if;
+  select * into v_parent from orchestrator.workflow_runs where id = v_child.parent_run_id for update;
+  if not found or v_parent.status <> 'running' then
+    return;
+  end if;
+  select * into v_step from orchestrator.workflow_steps where run_id = v_parent.id and step_index = v_child.parent_step_index;
+  if v_step.status <> 'waiting' or v_step.child_run_id is distinct from v_child.id then
+    return;
+  end if;
+  if v_child.status = 'succeeded' then
+    perform orchestrator.workflow_step_succeeded(v_parent.id, v_step.step_index, v_child.output);
+  else
+    perform orchestrator.workflow_step_failed(v_parent.id, v_step.step_index,
+      format('failed: its child run %s (%s) %s: %s', v_child.id, v_child.workflow_name, v_child.status, coalesce(v_child.error, 'no error recorded')));
   end if;
 end
 $$;
@@ -3087,6 +3145,7 @@ CREATE FUNCTION orchestrator.workflow_finish_run(p_run_id bigint, p_status orche
     AS $$
 declare
   v_task bigint;
+  v_child bigint;
 begin
   update orchestrator.workflow_runs
      set status = p_status, error = left(p_error, 10000), failed_step = p_failed_step,
@@ -3117,9 +3176,30 @@ begin
   loop
     perform orchestrator.cancel(v_task);
   end loop;
-  -- Its pending wake-ups have nothing left to do.
   update orchestrator.tasks set status = 'cancelled', finished_at = now(), updated_at = now()
    where type = 'workflow.wake' and status = 'queued' and payload @> jsonb_build_object('run_id', p_run_id);
+  -- Children no other transaction holds stop now; one that is busy stops the next time it moves.
+  for v_child in
+    select c.id from orchestrator.workflow_runs c where c.parent_run_id = p_run_id and c.status = 'running' for update skip locked
+  loop
+    perform orchestrator.workflow_finish_run(v_child, 'cancelled', 'its parent run ended', null);
+  end loop;
+  perform orchestrator.workflow_child_finished(p_run_id);
+end
+$$;
+
+--
+-- Name: workflow_keep_version(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_keep_version() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  insert into orchestrator.workflow_versions (workflow_id, version, steps)
+  values (new.id, new.version, new.steps)
+  on conflict (workflow_id, version) do update set steps = excluded.steps;
+  return null;
 end
 $$;
 
@@ -3262,6 +3342,54 @@ CREATE FUNCTION orchestrator.workflow_render(p_template jsonb, p_ctx jsonb) RETU
 $$;
 
 --
+-- Name: workflow_rerun(bigint, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_rerun(p_run_id bigint, p_from text) RETURNS orchestrator.workflow_runs
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_old orchestrator.workflow_runs;
+  v_from integer;
+  v_new orchestrator.workflow_runs;
+begin
+  select * into v_old from orchestrator.workflow_runs where id = p_run_id for update;
+  if not found then
+    raise exception using errcode = 'P0002', message = format('run %s does not exist', p_run_id);
+  end if;
+  if v_old.status = 'running' then
+    raise exception using errcode = '55000', message = format('run %s is still running; cancel it first, or wait for it to end', p_run_id);
+  end if;
+  select step_index into v_from from orchestrator.workflow_steps where run_id = p_run_id and name = p_from;
+  if not found then
+    raise exception using errcode = 'P0002', message = format('run %s has no step %L', p_run_id, p_from);
+  end if;
+  insert into orchestrator.workflow_runs (workflow_id, workflow_name, workflow_version, input, source, depth, available_types, rerun_of, rerun_from)
+  values (v_old.workflow_id, v_old.workflow_name, v_old.workflow_version, v_old.input, 'rerun', 0, v_old.available_types, v_old.id, p_from)
+  returning * into v_new;
+  with recursive downstream(idx) as (
+    select v_from
+    union
+    select s.step_index from orchestrator.workflow_steps s join downstream d on d.idx = any (s.after_steps)
+     where s.run_id = p_run_id
+  )
+  insert into orchestrator.workflow_steps (run_id, step_index, name, type, kind, optional, status, input_template, options, after_steps,
+                                           condition, map_over, map_parallelism, continue_on_error, wait,
+                                           input, result, error, skipped_by_condition, started_at, finished_at, reused)
+  select v_new.id, s.step_index, s.name, s.type, s.kind, s.optional,
+         case when keep then s.status else 'pending'::orchestrator.workflow_step_status end,
+         s.input_template, s.options, s.after_steps, s.condition, s.map_over, s.map_parallelism, s.continue_on_error, s.wait,
+         case when keep then s.input end, case when keep then s.result end, case when keep then s.error end,
+         keep and s.skipped_by_condition, case when keep then s.started_at end, case when keep then s.finished_at end, keep
+    from (select s.*, s.step_index not in (select idx from downstream) and s.status in ('succeeded', 'skipped') as keep
+            from orchestrator.workflow_steps s where s.run_id = p_run_id) s;
+  perform orchestrator.workflow_advance(v_new.id);
+  select * into v_new from orchestrator.workflow_runs where id = v_new.id;
+  return v_new;
+end
+$$;
+
+--
 -- Name: workflow_schedule_wake(bigint, integer, text, timestamp with time zone); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -3307,7 +3435,9 @@ CREATE TABLE orchestrator.workflow_steps (
     wait jsonb,
     waiting_for jsonb,
     timeout_at timestamp with time zone,
-    CONSTRAINT workflow_steps_kind_check CHECK ((kind = ANY (ARRAY['task'::text, 'sleep'::text, 'wait_for_event'::text]))),
+    child_run_id bigint,
+    reused boolean DEFAULT false NOT NULL,
+    CONSTRAINT workflow_steps_kind_check CHECK ((kind = ANY (ARRAY['task'::text, 'sleep'::text, 'wait_for_event'::text, 'workflow'::text]))),
     CONSTRAINT workflow_steps_map_parallelism_check CHECK (((map_parallelism >= 1) AND (map_parallelism <= 1000))),
     CONSTRAINT workflow_steps_map_total_check CHECK (((map_total >= 0) AND (map_total <= 10000))),
     CONSTRAINT workflow_steps_step_index_check CHECK ((step_index >= 0))
@@ -3324,6 +3454,47 @@ COMMENT ON COLUMN orchestrator.workflow_steps.after_steps IS 'The step_index of 
 --
 
 COMMENT ON COLUMN orchestrator.workflow_steps.waiting_for IS 'What a waiting step waits for, rendered when it began: {"until": …} or {"event": {"source", "type", "match"}}.';
+
+--
+-- Name: COLUMN workflow_steps.reused; Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON COLUMN orchestrator.workflow_steps.reused IS 'A re-run kept this step''s outcome from the run it re-runs (workflow_rerun): it did not run again.';
+
+--
+-- Name: workflow_start_child(bigint, orchestrator.workflow_steps, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_start_child(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_run orchestrator.workflow_runs;
+  v_input jsonb;
+  v_child orchestrator.workflow_runs;
+begin
+  select * into v_run from orchestrator.workflow_runs where id = p_run_id;
+  v_input := coalesce(orchestrator.workflow_render(p_step.input_template, p_ctx), '{}'::jsonb);
+  if jsonb_typeof(v_input) <> 'object' then
+    raise exception using errcode = '22023', message = format('its input must be a JSON object, got %s', jsonb_typeof(v_input));
+  end if;
+  update orchestrator.workflow_steps
+     set status = 'waiting', input = v_input, started_at = now(),
+         waiting_for = jsonb_build_object('workflow', p_step.wait ->> 'workflow')
+   where run_id = p_run_id and step_index = p_step.step_index;
+  select (r.run).* into v_child
+  from orchestrator.start_workflow_run(p_step.wait ->> 'workflow', v_input, jsonb_build_object(
+    'source', left('workflow:' || v_run.workflow_name, 100), 'parent_run_id', p_run_id, 'parent_step_index', p_step.step_index)) r;
+  update orchestrator.workflow_steps
+     set child_run_id = v_child.id,
+         waiting_for = jsonb_build_object('workflow', p_step.wait ->> 'workflow', 'run_id', v_child.id)
+   where run_id = p_run_id and step_index = p_step.step_index and status = 'waiting';
+  -- It ended as it started (before child_run_id was set): its end found no step to end, so end it now.
+  if v_child.status <> 'running' then
+    perform orchestrator.workflow_child_finished(v_child.id);
+  end if;
+end
+$$;
 
 --
 -- Name: workflow_start_element(bigint, orchestrator.workflow_steps, integer, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
@@ -3378,6 +3549,10 @@ declare
   i integer;
 begin
   select * into v_run from orchestrator.workflow_runs where id = p_run_id;
+  if p_step.kind = 'workflow' then
+    perform orchestrator.workflow_start_child(p_run_id, p_step, p_ctx);
+    return;
+  end if;
   if p_step.kind = 'task' and p_step.map_over is null then
     v_input := orchestrator.workflow_render(p_step.input_template, p_ctx);
     if v_input is null or jsonb_typeof(v_input) = 'null' then
@@ -3425,6 +3600,9 @@ begin
     if v_until is null then
       raise exception using errcode = '22023', message = format('sleep until %s: no time', p_step.wait -> 'until');
     end if;
+    if v_until > now() + interval '30 days' then
+      raise exception using errcode = '22023', message = format('sleep until %s: more than 30 days away', v_until);
+    end if;
     update orchestrator.workflow_steps
        set status = 'waiting', waiting_for = jsonb_build_object('until', v_until), started_at = now(),
            timeout_at = case when v_timeout is not null then now() + make_interval(secs => v_timeout) end
@@ -3433,7 +3611,7 @@ begin
   else -- wait_for_event
     v_spec := jsonb_build_object('source', p_step.wait #>> '{event,source}', 'type', p_step.wait #>> '{event,type}',
                                  'match', coalesce(orchestrator.workflow_render(p_step.wait #> '{event,match}', p_ctx), '{}'::jsonb));
-    -- Every event of this source and type whose transaction is still open commits first (see the head).
+    -- Every event of this source and type whose transaction is still open commits first (20261202001300).
     perform pg_advisory_xact_lock(hashtext('orchestrator.workflow_events'), orchestrator.workflow_event_lock_key(v_spec ->> 'source', v_spec ->> 'type'));
     update orchestrator.workflow_steps
        set status = 'waiting', waiting_for = jsonb_build_object('event', v_spec), started_at = now(),
@@ -3441,7 +3619,6 @@ begin
      where run_id = p_run_id and step_index = p_step.step_index;
     v_event := orchestrator.workflow_matching_event(p_run_id, v_spec);
     if v_event.id is not null then
-      -- It came before the step began to wait: it counts.
       perform orchestrator.workflow_step_succeeded(p_run_id, p_step.step_index, to_jsonb(v_event));
       return;
     end if;
@@ -4076,6 +4253,17 @@ ALTER TABLE orchestrator.workflow_runs ALTER COLUMN id ADD GENERATED ALWAYS AS I
 );
 
 --
+-- Name: workflow_versions; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.workflow_versions (
+    workflow_id bigint NOT NULL,
+    version integer NOT NULL,
+    steps jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
 -- Name: workflows; Type: TABLE; Schema: orchestrator; Owner: -
 --
 
@@ -4337,6 +4525,13 @@ ALTER TABLE ONLY orchestrator.workflow_steps
 
 ALTER TABLE ONLY orchestrator.workflow_steps
     ADD CONSTRAINT workflow_steps_run_id_name_key UNIQUE (run_id, name);
+
+--
+-- Name: workflow_versions workflow_versions_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflow_versions
+    ADD CONSTRAINT workflow_versions_pkey PRIMARY KEY (workflow_id, version);
 
 --
 -- Name: workflows workflows_name_key; Type: CONSTRAINT; Schema: orchestrator; Owner: -
@@ -4611,6 +4806,12 @@ CREATE INDEX workflow_runs_finished_idx ON orchestrator.workflow_runs USING btre
 CREATE INDEX workflow_runs_name_idx ON orchestrator.workflow_runs USING btree (workflow_name, id DESC);
 
 --
+-- Name: workflow_runs_parent_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX workflow_runs_parent_idx ON orchestrator.workflow_runs USING btree (parent_run_id) WHERE (parent_run_id IS NOT NULL);
+
+--
 -- Name: workflow_steps_task_idx; Type: INDEX; Schema: orchestrator; Owner: -
 --
 
@@ -4701,6 +4902,12 @@ CREATE TRIGGER tickets_changes_ins AFTER INSERT ON orchestrator.tickets REFERENC
 CREATE TRIGGER tickets_changes_upd AFTER UPDATE ON orchestrator.tickets REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('ticket', 'notion', 'webhooks', 'events');
 
 --
+-- Name: workflows workflows_keep_version; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER workflows_keep_version AFTER INSERT OR UPDATE OF steps, version ON orchestrator.workflows FOR EACH ROW EXECUTE FUNCTION orchestrator.workflow_keep_version();
+
+--
 -- Name: schedule_runs schedule_runs_schedule_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
 --
 
@@ -4757,6 +4964,20 @@ ALTER TABLE ONLY orchestrator.workflow_map_elements
     ADD CONSTRAINT workflow_map_elements_task_id_fkey FOREIGN KEY (task_id) REFERENCES orchestrator.tasks(id) ON DELETE SET NULL;
 
 --
+-- Name: workflow_runs workflow_runs_parent_run_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflow_runs
+    ADD CONSTRAINT workflow_runs_parent_run_id_fkey FOREIGN KEY (parent_run_id) REFERENCES orchestrator.workflow_runs(id) ON DELETE SET NULL;
+
+--
+-- Name: workflow_runs workflow_runs_rerun_of_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflow_runs
+    ADD CONSTRAINT workflow_runs_rerun_of_fkey FOREIGN KEY (rerun_of) REFERENCES orchestrator.workflow_runs(id) ON DELETE SET NULL;
+
+--
 -- Name: workflow_runs workflow_runs_workflow_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
 --
 
@@ -4776,6 +4997,13 @@ ALTER TABLE ONLY orchestrator.workflow_steps
 
 ALTER TABLE ONLY orchestrator.workflow_steps
     ADD CONSTRAINT workflow_steps_task_id_fkey FOREIGN KEY (task_id) REFERENCES orchestrator.tasks(id) ON DELETE SET NULL;
+
+--
+-- Name: workflow_versions workflow_versions_workflow_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.workflow_versions
+    ADD CONSTRAINT workflow_versions_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES orchestrator.workflows(id) ON DELETE CASCADE;
 
 --
 -- Name: digests; Type: ROW SECURITY; Schema: orchestrator; Owner: -
@@ -4938,6 +5166,12 @@ ALTER TABLE orchestrator.workflow_runs ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE orchestrator.workflow_steps ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: workflow_versions; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.workflow_versions ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: workflows; Type: ROW SECURITY; Schema: orchestrator; Owner: -
@@ -5620,6 +5854,12 @@ GRANT ALL ON FUNCTION orchestrator.worker_listening() TO service_role;
 REVOKE ALL ON FUNCTION orchestrator.workflow_advance(p_run_id bigint) FROM PUBLIC;
 
 --
+-- Name: FUNCTION workflow_child_finished(p_child bigint); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_child_finished(p_child bigint) FROM PUBLIC;
+
+--
 -- Name: FUNCTION workflow_condition(p_cond jsonb, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -5652,6 +5892,12 @@ REVOKE ALL ON FUNCTION orchestrator.workflow_event_lock_key(p_source text, p_typ
 REVOKE ALL ON FUNCTION orchestrator.workflow_finish_run(p_run_id bigint, p_status orchestrator.workflow_run_status, p_error text, p_failed_step text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION workflow_keep_version(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_keep_version() FROM PUBLIC;
+
+--
 -- Name: FUNCTION workflow_matching_event(p_run_id bigint, p_spec jsonb); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -5672,6 +5918,13 @@ REVOKE ALL ON FUNCTION orchestrator.workflow_render(p_template jsonb, p_ctx json
 GRANT ALL ON FUNCTION orchestrator.workflow_render(p_template jsonb, p_ctx jsonb) TO service_role;
 
 --
+-- Name: FUNCTION workflow_rerun(p_run_id bigint, p_from text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_rerun(p_run_id bigint, p_from text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.workflow_rerun(p_run_id bigint, p_from text) TO service_role;
+
+--
 -- Name: FUNCTION workflow_schedule_wake(p_run_id bigint, p_step_index integer, p_reason text, p_at timestamp with time zone); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -5682,6 +5935,12 @@ REVOKE ALL ON FUNCTION orchestrator.workflow_schedule_wake(p_run_id bigint, p_st
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.workflow_steps TO service_role;
+
+--
+-- Name: FUNCTION workflow_start_child(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_start_child(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION workflow_start_element(p_run_id bigint, p_step orchestrator.workflow_steps, p_idx integer, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -
@@ -5869,6 +6128,12 @@ GRANT SELECT ON TABLE orchestrator.worker_presence TO service_role;
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.workflow_map_elements TO service_role;
+
+--
+-- Name: TABLE workflow_versions; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.workflow_versions TO service_role;
 
 --
 -- Name: TABLE workflows; Type: ACL; Schema: orchestrator; Owner: -

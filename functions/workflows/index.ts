@@ -1,9 +1,10 @@
-// /workflows: definitions, runs (start, inspect, cancel).
+// /workflows: definitions, runs (start, inspect, cancel, re-run from a step).
 import { json, parseBody, parseQuery, parseWith } from "../_shared/http.ts";
 import { defineFunction } from "../_shared/router.ts";
 import {
   createWorkflowSchema,
   listRunsQuery,
+  rerunSchema,
   runIdParam,
   startRunSchema,
   updateWorkflowSchema,
@@ -17,6 +18,7 @@ import {
   getWorkflow,
   listRuns,
   listWorkflows,
+  rerunRun,
   startRun,
   updateWorkflow,
 } from "../_shared/workflows/service.ts";
@@ -50,6 +52,15 @@ export default defineFunction("workflows", [
   },
   { method: "GET", path: "/:name/runs", handler: ({ params, url }) => listRuns(name(params), parseQuery(url, listRunsQuery)) },
   { method: "GET", path: "/:name/runs/:id", handler: ({ params }) => getRun(name(params), runId(params)) },
+  {
+    method: "POST",
+    path: "/:name/runs/:id/rerun",
+    handler: async ({ req, params, log }) => {
+      const run = await rerunRun(name(params), runId(params), await parseBody(req, rerunSchema));
+      log.info(`workflow ${run.workflow_name} run ${run.rerun_of} re-run from ${run.rerun_from} as run ${run.id}`, { run_id: run.id });
+      return json(201, run);
+    },
+  },
   {
     method: "POST",
     path: "/:name/runs/:id/cancel",

@@ -9,7 +9,7 @@ import { defineTaskType } from "../../functions/_shared/task-types.ts";
 import { createLogger } from "../../functions/_shared/logger.ts";
 import { runWorker } from "../../functions/_shared/worker.ts";
 import { registerTaskType, taskList } from "../helpers/task-types.ts";
-import { request, sql, uniqueType } from "../helpers/stack.ts";
+import { request, sql, uniqueType, waitFor } from "../helpers/stack.ts";
 
 async function call(path: string, init: Parameters<typeof request>[1] = {}) {
   const res = await workflows.fetch(request(path, init));
@@ -143,5 +143,45 @@ describe("workflow graphs over REST", () => {
     });
     expect(new Date(step.timeout_at).getTime() - Date.now()).toBeGreaterThan(3500_000);
     expect((await send("POST", `/workflows/${name}/runs/${started.body.id}/cancel`)).body.status).toBe("cancelled");
+  });
+
+  it("refuses a child workflow that does not exist, or whose children lead back to it", async () => {
+    const child = uniqueName();
+    expect(await refused([{ name: "sub", kind: "workflow", workflow: "no-such-flow" }]))
+      .toEqual(['steps.0.workflow: workflow "no-such-flow" does not exist; create it first']);
+    expect((await send("POST", "/workflows", { name: child, steps: [{ name: "a", type: ECHO }] })).status).toBe(201);
+    const parent = uniqueName();
+    expect((await send("POST", "/workflows", { name: parent, steps: [{ name: "sub", kind: "workflow", workflow: child }] })).status).toBe(201);
+    // child -> parent -> child: the PATCH that would close the loop is refused, and the child keeps its version.
+    const res = await send("PATCH", `/workflows/${child}`, { steps: [{ name: "up", kind: "workflow", workflow: parent }] });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details.issues).toEqual([
+      { path: "steps.0.workflow", code: "custom", message: `its child workflows lead back to it: ${child} -> ${parent} -> ${child}` },
+    ]);
+    const got = await call(`/workflows/${child}`);
+    expect(got.body).toMatchObject({ version: 1, versions: [{ version: 1, steps: 1 }] });
+  });
+
+  it("re-runs a failed run from a step over REST: 201 with the new run, 409 while running, 400 for a step it lacks", async () => {
+    const name = uniqueName();
+    expect((await send("POST", "/workflows", {
+      name, steps: [{ name: "one", type: ECHO, input: { n: 1 } }, { name: "two", type: "noop", input: { echo: "{{steps.one.result.echoed.n}}", delay_ms: "{{input.delay}}" } }],
+    })).status).toBe(201);
+    // "two"'s payload does not fit noop (delay_ms is not a number): the stack's worker refuses it, and the
+    // run fails at it, after "one" succeeded.
+    const started = await send("POST", `/workflows/${name}/runs`, { input: { delay: "soon" } });
+    expect((await send("POST", `/workflows/${name}/runs/${started.body.id}/rerun`, { from: "one" })).status).toBe(409);
+    const log = createLogger({ component: "workflows-graph-test" });
+    await runWorker({ taskList, workerId: "test-wfg-rerun", log, types: [ECHO], budgetMs: 10_000 });
+    await waitFor(async () => (await call(`/workflows/${name}/runs/${started.body.id}`)).body.status !== "running", "the run to fail at two", 20_000);
+    const failed = await call(`/workflows/${name}/runs/${started.body.id}`);
+    expect(failed.body).toMatchObject({ status: "failed", failed_step: "two" });
+    expect((await send("POST", `/workflows/${name}/runs/${started.body.id}/rerun`, { from: "three" })).body.error.message)
+      .toMatch(/has no step "three"/);
+    expect((await send("POST", `/workflows/${name}/runs/${started.body.id}/rerun`, { from: "two", extra: 1 })).status).toBe(400);
+    const again = await send("POST", `/workflows/${name}/runs/${started.body.id}/rerun`, { from: "two" });
+    expect(again.status).toBe(201);
+    expect(again.body).toMatchObject({ rerun_of: started.body.id, rerun_from: "two" });
+    expect(again.body.steps.map((st: { name: string; reused: boolean }) => [st.name, st.reused])).toEqual([["one", true], ["two", false]]);
   });
 });

@@ -10,7 +10,7 @@ export const workflowSchema = z.object({
   description: z.string(),
   /** The definition's steps as written (schemas.ts), each with whether this deployment can run it. */
   steps: z.array(z.object({
-    name: z.string(), kind: z.enum(["task", "sleep", "wait_for_event"]).optional(), type: z.string().optional(),
+    name: z.string(), kind: z.enum(["task", "sleep", "wait_for_event", "workflow"]).optional(), type: z.string().optional(),
     optional: z.boolean().optional(), input: z.unknown().optional(), after: z.array(z.string()).optional(), registered: z.boolean(),
   }).passthrough()),
   enabled: z.boolean(),
@@ -20,6 +20,8 @@ export const workflowSchema = z.object({
   updated_at: timestamp,
   /** Every step that is not optional has a registered task type. */
   runnable: z.boolean(),
+  /** GET /workflows/:name: every version of its steps, newest first (a run keeps the version it started with). */
+  versions: z.array(z.object({ version: z.number(), created_at: timestamp, steps: z.number() })).optional(),
 });
 export type Workflow = z.infer<typeof workflowSchema>;
 
@@ -42,6 +44,13 @@ export const runSchema = z.object({
   failed_step: z.string().nullable(),
   source: z.string(),
   dedupe_key: z.string().nullable(),
+  /** A child run: the run and step that started it, and how deep it is nested (0 = a top-level run). */
+  parent_run_id: z.number().nullable(),
+  parent_step_index: z.number().nullable(),
+  depth: z.number(),
+  /** A re-run: the run it re-runs and the step it re-ran from. */
+  rerun_of: z.number().nullable(),
+  rerun_from: z.string().nullable(),
   created_at: timestamp,
   updated_at: timestamp,
   finished_at: timestamp.nullable(),
@@ -58,7 +67,7 @@ export const runDetailSchema = runSchema.extend({
     name: z.string(),
     /** A task step's task type; a wait's kind. */
     type: z.string(),
-    kind: z.enum(["task", "sleep", "wait_for_event"]),
+    kind: z.enum(["task", "sleep", "wait_for_event", "workflow"]),
     /** The names of the steps it waits for. */
     after: z.array(z.string()),
     optional: z.boolean(),
@@ -74,6 +83,10 @@ export const runDetailSchema = runSchema.extend({
     started_at: timestamp.nullable(),
     finished_at: timestamp.nullable(),
     task_id: z.number().nullable(),
+    /** A child workflow step: the run it started. */
+    child_run_id: z.number().nullable(),
+    /** A re-run kept this step's outcome from the run it re-runs. */
+    reused: z.boolean(),
     task: z.object({
       id: z.number(),
       status: z.string(),

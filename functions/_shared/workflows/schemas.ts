@@ -31,8 +31,10 @@ const waitSeconds = z.number().positive().max(MAX_WAIT_SECONDS, `at most ${MAX_W
 
 export const stepSchema = z.strictObject({
   name: stepName,
-  /** A task (the default), or a durable wait that holds no worker. */
-  kind: z.enum(["task", "sleep", "wait_for_event"]).optional(),
+  /** A task (the default), a durable wait that holds no worker, or a child workflow awaited. */
+  kind: z.enum(["task", "sleep", "wait_for_event", "workflow"]).optional(),
+  /** kind "workflow": the workflow to run (its input is `input`); its output is this step's result. */
+  workflow: z.string().regex(WORKFLOW_NAME, "not a workflow name").optional(),
   type: z.string().regex(TASK_TYPE, "a task type is a lowercase letter then up to 63 of a-z 0-9 _ . : -").optional(),
   /** An object template, or one "{{path}}" whose value (an object, or null to skip the step) is the input. */
   input: z.union([
@@ -168,11 +170,17 @@ function kindIssues(step: StepDefinition, here: (string | number)[]): Issue[] {
   if (kind === "task") {
     return [
       ...(step.type ? [] : [{ path: [...here, "type"], message: "a task step needs its task type" }]),
-      ...notFor(["seconds", "until", "event", "timeout_seconds", "on_timeout"]),
+      ...notFor(["seconds", "until", "event", "timeout_seconds", "on_timeout", "workflow"]),
       ...(step.continue_on_error !== undefined && !step.map ? [{ path: [...here, "continue_on_error"], message: "continue_on_error is for map steps" }] : []),
     ];
   }
-  const common = notFor(["type", "input", "map", "continue_on_error", "optional", "max_attempts", "priority", "backoff_base_seconds"]);
+  if (kind === "workflow") {
+    return [
+      ...(step.workflow ? [] : [{ path: [...here, "workflow"], message: "a workflow step names the workflow it runs" }]),
+      ...notFor(["type", "map", "continue_on_error", "optional", "max_attempts", "priority", "backoff_base_seconds", "seconds", "until", "event", "timeout_seconds", "on_timeout"]),
+    ];
+  }
+  const common = notFor(["type", "input", "map", "continue_on_error", "optional", "max_attempts", "priority", "backoff_base_seconds", "workflow"]);
   if (kind === "sleep") {
     const one = (step.seconds === undefined) === (step.until === undefined)
       ? [{ path: [...here, "seconds"], message: "a sleep has either seconds or until" }]
@@ -297,6 +305,12 @@ export const startRunSchema = z.strictObject({
 export type StartRunInput = z.infer<typeof startRunSchema>;
 
 const cursor = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, "not a cursor returned by this API").optional();
+
+export const rerunSchema = z.strictObject({
+  /** The step to run again, with every step downstream of it; the others keep what they did. */
+  from: z.string().regex(STEP_NAME, "not a step name"),
+});
+export type RerunInput = z.infer<typeof rerunSchema>;
 
 export const listRunsQuery = z.strictObject({
   status: z.enum(["running", "succeeded", "failed", "cancelled"]).optional(),

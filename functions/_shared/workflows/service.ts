@@ -8,13 +8,13 @@ import { AppError, badRequest, conflict, notFound } from "../errors.ts";
 import { knownTaskTypes } from "../task-catalog.ts";
 import type { z } from "zod";
 import type { Run, RunDetail, runPageSchema, Workflow, workflowListSchema } from "./responses.ts";
-import type { CreateWorkflowInput, ListRunsQuery, StartRunInput, UpdateWorkflowInput } from "./schemas.ts";
+import type { CreateWorkflowInput, ListRunsQuery, RerunInput, StartRunInput, UpdateWorkflowInput } from "./schemas.ts";
 
 export interface WorkflowRow {
   id: number;
   name: string;
   description: string;
-  steps: { name: string; kind?: "task" | "sleep" | "wait_for_event"; type?: string; optional?: boolean; input?: unknown; after?: string[] }[];
+  steps: { name: string; kind?: "task" | "sleep" | "wait_for_event" | "workflow"; type?: string; workflow?: string; optional?: boolean; input?: unknown; after?: string[] }[];
   enabled: boolean;
   builtin: boolean;
   version: number;
@@ -53,11 +53,53 @@ export async function listWorkflows(): Promise<z.infer<typeof workflowListSchema
 }
 
 export async function getWorkflow(name: string): Promise<Workflow> {
-  return withAvailability(await findWorkflow(name));
+  const row = await findWorkflow(name);
+  const versions = await db()<{ version: number; created_at: Date; steps: number }[]>`
+    select version, created_at, jsonb_array_length(steps) as steps from orchestrator.workflow_versions
+    where workflow_id = ${row.id} order by version desc`;
+  return { ...withAvailability(row), versions };
+}
+
+/**
+ * The child workflows a definition runs (kind "workflow") must exist, and must not lead back to it
+ * (a run would then start itself without end; the engine also stops at 5 runs deep). A 400 with the
+ * path of the step, as zod's are.
+ */
+async function checkChildren(name: string, steps: WorkflowRow["steps"]): Promise<void> {
+  const children = steps.map((s, i) => ({ i, child: s.kind === "workflow" ? s.workflow : undefined })).filter((c) => c.child);
+  if (children.length === 0) return;
+  const rows = await db()<{ name: string; steps: WorkflowRow["steps"] }[]>`select name, steps from orchestrator.workflows`;
+  const graph = new Map(rows.map((r) => [r.name, r.steps.filter((s) => s.kind === "workflow").map((s) => s.workflow!)]));
+  graph.set(name, children.map((c) => c.child!));
+  const issues: { path: string; code: string; message: string }[] = [];
+  for (const { i, child } of children) {
+    if (!graph.has(child!)) {
+      issues.push({ path: `steps.${i}.workflow`, code: "custom", message: `workflow "${child}" does not exist; create it first` });
+      continue;
+    }
+    // A path from the child back to this workflow is a cycle.
+    const seen = new Set<string>();
+    const back = (at: string, path: string[]): string[] | undefined => {
+      if (at === name) return path;
+      if (seen.has(at)) return undefined;
+      seen.add(at);
+      for (const next of graph.get(at) ?? []) {
+        const found = back(next, [...path, next]);
+        if (found) return found;
+      }
+      return undefined;
+    };
+    const cycle = back(child!, [name, child!]);
+    if (cycle) issues.push({ path: `steps.${i}.workflow`, code: "custom", message: `its child workflows lead back to it: ${cycle.join(" -> ")}` });
+  }
+  if (issues.length > 0) {
+    throw new AppError(400, "validation_failed", `Invalid workflow: ${issues.map((x) => `${x.path}: ${x.message}`).join("; ")}`, { issues });
+  }
 }
 
 export async function createWorkflow(input: CreateWorkflowInput) {
   const sql = db();
+  await checkChildren(input.name, input.steps);
   try {
     await sql`
       insert into orchestrator.workflows (name, description, enabled, steps)
@@ -75,6 +117,7 @@ export async function createWorkflow(input: CreateWorkflowInput) {
 export async function updateWorkflow(name: string, patch: UpdateWorkflowInput) {
   const sql = db();
   const current = await findWorkflow(name);
+  if (patch.steps) await checkChildren(name, patch.steps);
   await sql`
     update orchestrator.workflows set
       description = ${patch.description ?? current.description},
@@ -140,7 +183,7 @@ export async function getRun(name: string, id: number): Promise<RunDetail> {
            s.optional, s.status, s.waiting_for, s.timeout_at,
            case when s.map_total is null then null else jsonb_build_object(
              'total', s.map_total, 'started', s.map_started, 'finished', s.map_finished, 'failed', s.map_failed) end as map,
-           s.input, s.result, s.error, s.started_at, s.finished_at, s.task_id,
+           s.input, s.result, s.error, s.started_at, s.finished_at, s.task_id, s.child_run_id, s.reused,
            case when t.id is null then null else jsonb_build_object(
              'id', t.id, 'status', t.status, 'attempts', t.attempts, 'max_attempts', t.max_attempts,
              'last_error', t.last_error, 'run_at', t.run_at, 'started_at', t.started_at, 'finished_at', t.finished_at) end as task
@@ -149,6 +192,26 @@ export async function getRun(name: string, id: number): Promise<RunDetail> {
     where s.run_id = ${id}
     order by s.step_index`;
   return { ...run, steps };
+}
+
+/**
+ * Re-runs a finished run from a step: a new run (rerun_of names the original, which keeps its history),
+ * with that step and every step downstream of it run again and the rest reused (workflow_rerun()).
+ */
+export async function rerunRun(name: string, id: number, input: RerunInput): Promise<RunDetail> {
+  const sql = db();
+  const [current] = await sql<{ status: string }[]>`select status::text from orchestrator.workflow_runs where id = ${id} and workflow_name = ${name}`;
+  if (!current) throw notFound(`Workflow "${name}" has no run ${id}.`);
+  let row: { id: number };
+  try {
+    [row] = await sql<{ id: number }[]>`select (orchestrator.workflow_rerun(${id}, ${input.from})).id`;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === "55000") throw conflict(`Run ${id} is still running; cancel it or wait for it to end, then re-run it.`, { status: current.status });
+    if (code === "P0002") throw badRequest(`Run ${id} has no step "${input.from}"; GET /workflows/${name}/runs/${id} lists its steps.`);
+    throw err;
+  }
+  return await getRun(name, row.id);
 }
 
 export async function cancelRun(name: string, id: number) {
