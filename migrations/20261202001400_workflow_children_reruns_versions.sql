@@ -17,6 +17,11 @@
 -- workflow_versions keeps every version of a definition's steps (a trigger on workflows), so
 -- GET /workflows/:name lists them; a run names the version it started with and keeps its steps.
 
+-- Up to 200 steps (was 50): a 100-wide fan-out and its join is one definition.
+alter table orchestrator.workflows drop constraint workflows_steps_check;
+alter table orchestrator.workflows add constraint workflows_steps_check
+  check (jsonb_typeof(steps) = 'array' and jsonb_array_length(steps) between 1 and 200);
+
 alter table orchestrator.workflow_steps drop constraint workflow_steps_kind_check;
 alter table orchestrator.workflow_steps add constraint workflow_steps_kind_check
   check (kind in ('task', 'sleep', 'wait_for_event', 'workflow'));

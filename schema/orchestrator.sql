@@ -4279,7 +4279,7 @@ CREATE TABLE orchestrator.workflows (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT workflows_description_check CHECK ((length(description) <= 2000)),
     CONSTRAINT workflows_name_check CHECK ((name ~ '^[a-z][a-z0-9_-]{0,62}$'::text)),
-    CONSTRAINT workflows_steps_check CHECK (((jsonb_typeof(steps) = 'array'::text) AND ((jsonb_array_length(steps) >= 1) AND (jsonb_array_length(steps) <= 50))))
+    CONSTRAINT workflows_steps_check CHECK (((jsonb_typeof(steps) = 'array'::text) AND ((jsonb_array_length(steps) >= 1) AND (jsonb_array_length(steps) <= 200))))
 );
 
 --

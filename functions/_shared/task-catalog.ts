@@ -149,7 +149,7 @@ const catalog = {
     description: "Wakes a waiting workflow step: a sleep's end, a wait's timeout, or an event that may match it (20261202001300_workflow_graphs.sql).",
     payload: z.strictObject({
       run_id: positiveId,
-      step_index: z.number().int().min(0).max(49),
+      step_index: z.number().int().min(0).max(199),
       reason: z.enum(["sleep", "timeout", "event"]),
     }),
     timeoutMs: 30_000,

@@ -42,7 +42,7 @@ export const stepSchema = z.strictObject({
     z.string().regex(WHOLE_PLACEHOLDER, "a string input must be exactly one {{path}} placeholder"),
   ]).optional(),
   /** The steps this one waits for; without it, the previous step; [] starts with the run. */
-  after: z.array(stepName).max(50).optional(),
+  after: z.array(stepName).max(200).optional(),
   /** A condition (equals / in / exists / not / all / any); false skips the step. */
   when: z.unknown().optional(),
   /** Runs the task once per element of the array `over`, at most `parallelism` at a time. */
@@ -274,7 +274,7 @@ function checkSteps(steps: StepDefinition[], ctx: z.RefinementCtx, pathPrefix: (
   });
 }
 
-const steps = z.array(stepSchema).min(1, "a workflow has at least one step").max(50);
+const steps = z.array(stepSchema).min(1, "a workflow has at least one step").max(200);
 
 export const createWorkflowSchema = z.strictObject({
   name: z.string().regex(WORKFLOW_NAME, "a workflow name is 1-63 of a-z, 0-9, _ and -, starting with a letter"),
