@@ -11,7 +11,8 @@
 //   sleep              waits `ms` of wall clock (default 50), then ok (steady load that is mid-flight when
 //                      a fault hits; past the plan's wall clock for a WallClockTime termination)
 //   burn_cpu           keeps the CPU busy for `ms` of CPU time (default 50), synchronously, as CPU-bound code
-//                      does (no timer, no abort meanwhile): 6,000 reaches the runtime's hard CPU limit
+//                      does (no timer, no abort meanwhile): 6,000 reaches the runtime's hard CPU limit; with
+//                      `succeed_on_attempt`, from that attempt on it succeeds without burning
 //   alloc              allocates `mb` MB (default 16, pages touched so they are resident), holds them for
 //                      `ms` (default 50) of wall clock, then lets them go: 400 passes the 256 MB memory limit
 //   throw              throws an Error (retryable: retried with backoff, dead after max_attempts)
@@ -40,6 +41,8 @@ export const testChaos = defineTaskType({
         await sleepFor(payload.ms ?? 50, signal);
         return { ok: true, slept_ms: payload.ms ?? 50 };
       case "burn_cpu":
+        // From attempt `succeed_on_attempt` on (when given), it succeeds without burning: a step killed once, then retried.
+        if (payload.succeed_on_attempt !== undefined && task.attempts >= payload.succeed_on_attempt) return { ok: true, cpu_ms: 0, attempt: task.attempts };
         return { ok: true, cpu_ms: burnCpu(payload.ms ?? 50) };
       case "alloc": {
         // 1 MB chunks: one huge buffer may be refused outright instead of counting against the limit.
