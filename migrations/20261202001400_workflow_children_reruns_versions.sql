@@ -188,7 +188,8 @@ begin
          coalesce((s ->> 'continue_on_error')::boolean, false),
          nullif(jsonb_strip_nulls(jsonb_build_object('seconds', s -> 'seconds', 'until', s -> 'until', 'event', s -> 'event',
                                                      'timeout_seconds', s -> 'timeout_seconds', 'on_timeout', s -> 'on_timeout',
-                                                     'workflow', s -> 'workflow')), '{}'::jsonb)
+                                                     'workflow', s -> 'workflow', 'title', s -> 'title', 'body', s -> 'body',
+                                                     'on_reject', s -> 'on_reject')), '{}'::jsonb)
   from jsonb_array_elements(v_wf.steps) with ordinality a(s, n);
 
   perform orchestrator.workflow_advance(run.id);

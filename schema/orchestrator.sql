@@ -2376,7 +2376,8 @@ begin
          coalesce((s ->> 'continue_on_error')::boolean, false),
          nullif(jsonb_strip_nulls(jsonb_build_object('seconds', s -> 'seconds', 'until', s -> 'until', 'event', s -> 'event',
                                                      'timeout_seconds', s -> 'timeout_seconds', 'on_timeout', s -> 'on_timeout',
-                                                     'workflow', s -> 'workflow')), '{}'::jsonb)
+                                                     'workflow', s -> 'workflow', 'title', s -> 'title', 'body', s -> 'body',
+                                                     'on_reject', s -> 'on_reject')), '{}'::jsonb)
   from jsonb_array_elements(v_wf.steps) with ordinality a(s, n);
 
   perform orchestrator.workflow_advance(run.id);
@@ -3109,6 +3110,49 @@ CREATE FUNCTION orchestrator.workflow_context(p_run_id bigint) RETURNS jsonb
 $$;
 
 --
+-- Name: workflow_decide(bigint, text, text, text, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_decide(p_run_id bigint, p_step_name text, p_decision text, p_by text, p_comment text DEFAULT NULL::text) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_run orchestrator.workflow_runs;
+  v_step orchestrator.workflow_steps;
+  v_result jsonb;
+begin
+  if p_decision not in ('approved', 'rejected') then
+    raise exception using errcode = '22023', message = format('a decision is approved or rejected, not %s', p_decision);
+  end if;
+  select * into v_run from orchestrator.workflow_runs where id = p_run_id for update;
+  if not found then
+    raise exception using errcode = 'P0002', message = format('run %s does not exist', p_run_id);
+  end if;
+  select * into v_step from orchestrator.workflow_steps where run_id = p_run_id and name = p_step_name;
+  if not found then
+    raise exception using errcode = 'P0002', message = format('run %s has no step %L', p_run_id, p_step_name);
+  end if;
+  if v_step.kind <> 'approval' or v_step.status <> 'waiting' or v_run.status <> 'running' then
+    raise exception using errcode = '55000',
+      message = format('step %s of run %s is not waiting for a decision (%s %s, run %s)', p_step_name, p_run_id, v_step.kind, v_step.status, v_run.status);
+  end if;
+  v_result := jsonb_strip_nulls(jsonb_build_object('decision', p_decision, 'by', left(coalesce(p_by, 'unknown'), 200), 'at', now(),
+                                                   'comment', left(p_comment, 2000), 'ticket_id', v_step.approval_ticket_id));
+  -- The step first: the ticket's change below reaches the workflows consumer, which must find it decided.
+  if p_decision = 'approved' or v_step.wait ->> 'on_reject' = 'continue' then
+    perform orchestrator.workflow_step_succeeded(p_run_id, v_step.step_index, v_result);
+  else
+    update orchestrator.workflow_steps set result = v_result where run_id = p_run_id and step_index = v_step.step_index;
+    perform orchestrator.workflow_step_failed(p_run_id, v_step.step_index, format('was rejected by %s', v_result ->> 'by'));
+  end if;
+  update orchestrator.tickets set status = case when p_decision = 'approved' then 'resolved'::orchestrator.ticket_status else 'closed'::orchestrator.ticket_status end,
+         updated_at = now()
+   where id = (select id from orchestrator.tickets where id = v_step.approval_ticket_id and status in ('open', 'in_progress') for update skip locked);
+  return p_decision;
+end
+$$;
+
+--
 -- Name: workflow_deps_done(bigint, integer[]); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -3247,6 +3291,23 @@ begin
        where s.status = 'waiting' and s.kind = 'wait_for_event'
     loop
       perform orchestrator.workflow_schedule_wake(v_event.run_id, v_event.step_index, 'event', now());
+    end loop;
+    return;
+  end if;
+  if p_entity = 'ticket' and p_op = 'UPDATE' then
+    -- An approval's ticket resolved (approved) or closed (rejected): in Notion, by hand, or by the API.
+    for v_key in
+      select s.run_id, s.name, n.status::text as status
+        from unnest(p_new) n join unnest(p_old) o on o.id = n.id
+        join orchestrator.workflow_steps s on s.approval_ticket_id = n.id and s.status = 'waiting'
+       where n.status is distinct from o.status and n.status in ('resolved', 'closed')
+    loop
+      begin
+        perform orchestrator.workflow_decide(v_key.run_id, v_key.name, case when v_key.status = 'resolved' then 'approved' else 'rejected' end,
+          case when current_setting('orchestrator.sync_origin', true) = 'notion' then 'notion' else 'ticket' end);
+      exception when sqlstate '55000' then
+        null; -- decided or ended meanwhile
+      end;
     end loop;
     return;
   end if;
@@ -3437,7 +3498,8 @@ CREATE TABLE orchestrator.workflow_steps (
     timeout_at timestamp with time zone,
     child_run_id bigint,
     reused boolean DEFAULT false NOT NULL,
-    CONSTRAINT workflow_steps_kind_check CHECK ((kind = ANY (ARRAY['task'::text, 'sleep'::text, 'wait_for_event'::text, 'workflow'::text]))),
+    approval_ticket_id bigint,
+    CONSTRAINT workflow_steps_kind_check CHECK ((kind = ANY (ARRAY['task'::text, 'sleep'::text, 'wait_for_event'::text, 'workflow'::text, 'approval'::text]))),
     CONSTRAINT workflow_steps_map_parallelism_check CHECK (((map_parallelism >= 1) AND (map_parallelism <= 1000))),
     CONSTRAINT workflow_steps_map_total_check CHECK (((map_total >= 0) AND (map_total <= 10000))),
     CONSTRAINT workflow_steps_step_index_check CHECK ((step_index >= 0))
@@ -3460,6 +3522,43 @@ COMMENT ON COLUMN orchestrator.workflow_steps.waiting_for IS 'What a waiting ste
 --
 
 COMMENT ON COLUMN orchestrator.workflow_steps.reused IS 'A re-run kept this step''s outcome from the run it re-runs (workflow_rerun): it did not run again.';
+
+--
+-- Name: workflow_start_approval(bigint, orchestrator.workflow_steps, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_start_approval(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_run orchestrator.workflow_runs;
+  v_title text;
+  v_body text;
+  v_ticket bigint;
+  v_timeout numeric := (p_step.wait ->> 'timeout_seconds')::numeric;
+begin
+  select * into v_run from orchestrator.workflow_runs where id = p_run_id;
+  v_title := orchestrator.workflow_render(p_step.wait -> 'title', p_ctx) #>> '{}';
+  v_body := orchestrator.workflow_render(p_step.wait -> 'body', p_ctx) #>> '{}';
+  if coalesce(btrim(v_title), '') = '' then
+    raise exception using errcode = '22023', message = 'its approval title resolved to nothing';
+  end if;
+  insert into orchestrator.tickets (title, description, priority, source, fingerprint)
+  values (left('Approve: ' || v_title, 500),
+          left(concat_ws(E'\n\n', v_body,
+            format('Workflow %s, run %s, step %s. Resolve this ticket (Done in Notion) to approve it, close it to reject it, or '
+                   'POST /workflows/%s/runs/%s/steps/%s/approve (or /reject).', v_run.workflow_name, p_run_id, p_step.name,
+                   v_run.workflow_name, p_run_id, p_step.name)), 20000),
+          'high', 'workflow', format('workflow-approval:%s:%s', p_run_id, p_step.step_index))
+  returning id into v_ticket;
+  update orchestrator.workflow_steps
+     set status = 'waiting', approval_ticket_id = v_ticket, started_at = now(),
+         waiting_for = jsonb_build_object('approval', jsonb_build_object('ticket_id', v_ticket, 'title', v_title)),
+         timeout_at = now() + make_interval(secs => v_timeout)
+   where run_id = p_run_id and step_index = p_step.step_index;
+  perform orchestrator.workflow_schedule_wake(p_run_id, p_step.step_index, 'timeout', now() + make_interval(secs => v_timeout));
+end
+$$;
 
 --
 -- Name: workflow_start_child(bigint, orchestrator.workflow_steps, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
@@ -3531,101 +3630,151 @@ end
 $$;
 
 --
+-- Name: workflow_start_event_wait(bigint, orchestrator.workflow_steps, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_start_event_wait(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_spec jsonb;
+  v_event orchestrator.events;
+  v_timeout numeric := (p_step.wait ->> 'timeout_seconds')::numeric;
+begin
+  v_spec := jsonb_build_object('source', p_step.wait #>> '{event,source}', 'type', p_step.wait #>> '{event,type}',
+                               'match', coalesce(orchestrator.workflow_render(p_step.wait #> '{event,match}', p_ctx), '{}'::jsonb));
+  -- Every event of this source and type whose transaction is still open commits first (20261202001300).
+  perform pg_advisory_xact_lock(hashtext('orchestrator.workflow_events'), orchestrator.workflow_event_lock_key(v_spec ->> 'source', v_spec ->> 'type'));
+  update orchestrator.workflow_steps
+     set status = 'waiting', waiting_for = jsonb_build_object('event', v_spec), started_at = now(),
+         timeout_at = case when v_timeout is not null then now() + make_interval(secs => v_timeout) end
+   where run_id = p_run_id and step_index = p_step.step_index;
+  v_event := orchestrator.workflow_matching_event(p_run_id, v_spec);
+  if v_event.id is not null then
+    perform orchestrator.workflow_step_succeeded(p_run_id, p_step.step_index, to_jsonb(v_event));
+    return;
+  end if;
+  if v_timeout is not null then
+    perform orchestrator.workflow_schedule_wake(p_run_id, p_step.step_index, 'timeout', now() + make_interval(secs => v_timeout));
+  end if;
+end
+$$;
+
+--
+-- Name: workflow_start_map(bigint, orchestrator.workflow_steps, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_start_map(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_over jsonb;
+  i integer;
+begin
+  v_over := orchestrator.workflow_render(p_step.map_over, p_ctx);
+  if v_over is null or jsonb_typeof(v_over) <> 'array' then
+    raise exception using errcode = '22023',
+      message = format('map over %s: not an array (%s)', p_step.map_over #>> '{}', coalesce(jsonb_typeof(v_over), 'no value'));
+  end if;
+  if jsonb_array_length(v_over) > 10000 then
+    raise exception using errcode = '22023', message = format('map over %s: %s elements, at most 10,000', p_step.map_over #>> '{}', jsonb_array_length(v_over));
+  end if;
+  insert into orchestrator.workflow_map_elements (run_id, step_index, idx, item)
+  select p_run_id, p_step.step_index, (n - 1)::integer, x from jsonb_array_elements(v_over) with ordinality a(x, n);
+  update orchestrator.workflow_steps
+     set status = 'running', input = jsonb_build_object('over', v_over), map_total = jsonb_array_length(v_over), started_at = now()
+   where run_id = p_run_id and step_index = p_step.step_index
+  returning * into p_step;
+  if p_step.map_total = 0 then
+    perform orchestrator.workflow_step_succeeded(p_run_id, p_step.step_index, '[]'::jsonb);
+    return;
+  end if;
+  for i in 0 .. least(coalesce(p_step.map_parallelism, 10), p_step.map_total) - 1 loop
+    perform orchestrator.workflow_start_element(p_run_id, p_step, i, p_ctx);
+  end loop;
+end
+$$;
+
+--
+-- Name: workflow_start_sleep(bigint, orchestrator.workflow_steps, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_start_sleep(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_until timestamptz;
+  v_timeout numeric := (p_step.wait ->> 'timeout_seconds')::numeric;
+begin
+  v_until := case when p_step.wait ? 'seconds' then now() + make_interval(secs => (p_step.wait ->> 'seconds')::numeric)
+                  else (orchestrator.workflow_render(p_step.wait -> 'until', p_ctx) #>> '{}')::timestamptz end;
+  if v_until is null then
+    raise exception using errcode = '22023', message = format('sleep until %s: no time', p_step.wait -> 'until');
+  end if;
+  if v_until > now() + interval '30 days' then
+    raise exception using errcode = '22023', message = format('sleep until %s: more than 30 days away', v_until);
+  end if;
+  update orchestrator.workflow_steps
+     set status = 'waiting', waiting_for = jsonb_build_object('until', v_until), started_at = now(),
+         timeout_at = case when v_timeout is not null then now() + make_interval(secs => v_timeout) end
+   where run_id = p_run_id and step_index = p_step.step_index;
+  perform orchestrator.workflow_schedule_wake(p_run_id, p_step.step_index, 'sleep', v_until);
+  if v_timeout is not null then
+    perform orchestrator.workflow_schedule_wake(p_run_id, p_step.step_index, 'timeout', now() + make_interval(secs => v_timeout));
+  end if;
+end
+$$;
+
+--
 -- Name: workflow_start_step(bigint, orchestrator.workflow_steps, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
 CREATE FUNCTION orchestrator.workflow_start_step(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) RETURNS void
     LANGUAGE plpgsql
     AS $$
+begin
+  case
+    when p_step.kind = 'task' and p_step.map_over is null then perform orchestrator.workflow_start_task(p_run_id, p_step, p_ctx);
+    when p_step.kind = 'task' then perform orchestrator.workflow_start_map(p_run_id, p_step, p_ctx);
+    when p_step.kind = 'sleep' then perform orchestrator.workflow_start_sleep(p_run_id, p_step, p_ctx);
+    when p_step.kind = 'wait_for_event' then perform orchestrator.workflow_start_event_wait(p_run_id, p_step, p_ctx);
+    when p_step.kind = 'workflow' then perform orchestrator.workflow_start_child(p_run_id, p_step, p_ctx);
+    when p_step.kind = 'approval' then perform orchestrator.workflow_start_approval(p_run_id, p_step, p_ctx);
+  end case;
+end
+$$;
+
+--
+-- Name: workflow_start_task(bigint, orchestrator.workflow_steps, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.workflow_start_task(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
 declare
   v_run orchestrator.workflow_runs;
   v_input jsonb;
-  v_over jsonb;
   v_task_id bigint;
-  v_until timestamptz;
-  v_spec jsonb;
-  v_event orchestrator.events;
-  v_timeout numeric := (p_step.wait ->> 'timeout_seconds')::numeric;
-  i integer;
 begin
   select * into v_run from orchestrator.workflow_runs where id = p_run_id;
-  if p_step.kind = 'workflow' then
-    perform orchestrator.workflow_start_child(p_run_id, p_step, p_ctx);
+  v_input := orchestrator.workflow_render(p_step.input_template, p_ctx);
+  if v_input is null or jsonb_typeof(v_input) = 'null' then
+    update orchestrator.workflow_steps set status = 'skipped', error = 'input resolved to null', finished_at = now()
+     where run_id = p_run_id and step_index = p_step.step_index;
     return;
   end if;
-  if p_step.kind = 'task' and p_step.map_over is null then
-    v_input := orchestrator.workflow_render(p_step.input_template, p_ctx);
-    if v_input is null or jsonb_typeof(v_input) = 'null' then
-      update orchestrator.workflow_steps set status = 'skipped', error = 'input resolved to null', finished_at = now()
-       where run_id = p_run_id and step_index = p_step.step_index;
-      return;
-    end if;
-    if jsonb_typeof(v_input) <> 'object' then
-      raise exception using errcode = '22023', message = format('its input must be a JSON object, got %s', jsonb_typeof(v_input));
-    end if;
-    select (e.task).id into v_task_id
-    from orchestrator.enqueue(p_step.type, v_input, jsonb_build_object(
-      'source', left('workflow:' || v_run.workflow_name, 100),
-      'dedupe_key', format('workflow:%s:%s', p_run_id, p_step.step_index),
-      'max_attempts', p_step.options -> 'max_attempts',
-      'priority', p_step.options -> 'priority',
-      'backoff_base_seconds', p_step.options -> 'backoff_base_seconds')) e;
-    update orchestrator.workflow_steps set status = 'running', input = v_input, task_id = v_task_id, started_at = now()
-     where run_id = p_run_id and step_index = p_step.step_index;
-  elsif p_step.kind = 'task' then
-    v_over := orchestrator.workflow_render(p_step.map_over, p_ctx);
-    if v_over is null or jsonb_typeof(v_over) <> 'array' then
-      raise exception using errcode = '22023',
-        message = format('map over %s: not an array (%s)', p_step.map_over #>> '{}', coalesce(jsonb_typeof(v_over), 'no value'));
-    end if;
-    if jsonb_array_length(v_over) > 10000 then
-      raise exception using errcode = '22023', message = format('map over %s: %s elements, at most 10,000', p_step.map_over #>> '{}', jsonb_array_length(v_over));
-    end if;
-    insert into orchestrator.workflow_map_elements (run_id, step_index, idx, item)
-    select p_run_id, p_step.step_index, (n - 1)::integer, x from jsonb_array_elements(v_over) with ordinality a(x, n);
-    update orchestrator.workflow_steps
-       set status = 'running', input = jsonb_build_object('over', v_over), map_total = jsonb_array_length(v_over), started_at = now()
-     where run_id = p_run_id and step_index = p_step.step_index
-    returning * into p_step;
-    if p_step.map_total = 0 then
-      perform orchestrator.workflow_step_succeeded(p_run_id, p_step.step_index, '[]'::jsonb);
-      return;
-    end if;
-    for i in 0 .. least(coalesce(p_step.map_parallelism, 10), p_step.map_total) - 1 loop
-      perform orchestrator.workflow_start_element(p_run_id, p_step, i, p_ctx);
-    end loop;
-  elsif p_step.kind = 'sleep' then
-    v_until := case when p_step.wait ? 'seconds' then now() + make_interval(secs => (p_step.wait ->> 'seconds')::numeric)
-                    else (orchestrator.workflow_render(p_step.wait -> 'until', p_ctx) #>> '{}')::timestamptz end;
-    if v_until is null then
-      raise exception using errcode = '22023', message = format('sleep until %s: no time', p_step.wait -> 'until');
-    end if;
-    if v_until > now() + interval '30 days' then
-      raise exception using errcode = '22023', message = format('sleep until %s: more than 30 days away', v_until);
-    end if;
-    update orchestrator.workflow_steps
-       set status = 'waiting', waiting_for = jsonb_build_object('until', v_until), started_at = now(),
-           timeout_at = case when v_timeout is not null then now() + make_interval(secs => v_timeout) end
-     where run_id = p_run_id and step_index = p_step.step_index;
-    perform orchestrator.workflow_schedule_wake(p_run_id, p_step.step_index, 'sleep', v_until);
-  else -- wait_for_event
-    v_spec := jsonb_build_object('source', p_step.wait #>> '{event,source}', 'type', p_step.wait #>> '{event,type}',
-                                 'match', coalesce(orchestrator.workflow_render(p_step.wait #> '{event,match}', p_ctx), '{}'::jsonb));
-    -- Every event of this source and type whose transaction is still open commits first (20261202001300).
-    perform pg_advisory_xact_lock(hashtext('orchestrator.workflow_events'), orchestrator.workflow_event_lock_key(v_spec ->> 'source', v_spec ->> 'type'));
-    update orchestrator.workflow_steps
-       set status = 'waiting', waiting_for = jsonb_build_object('event', v_spec), started_at = now(),
-           timeout_at = case when v_timeout is not null then now() + make_interval(secs => v_timeout) end
-     where run_id = p_run_id and step_index = p_step.step_index;
-    v_event := orchestrator.workflow_matching_event(p_run_id, v_spec);
-    if v_event.id is not null then
-      perform orchestrator.workflow_step_succeeded(p_run_id, p_step.step_index, to_jsonb(v_event));
-      return;
-    end if;
+  if jsonb_typeof(v_input) <> 'object' then
+    raise exception using errcode = '22023', message = format('its input must be a JSON object, got %s', jsonb_typeof(v_input));
   end if;
-  if p_step.kind <> 'task' and v_timeout is not null then
-    perform orchestrator.workflow_schedule_wake(p_run_id, p_step.step_index, 'timeout', now() + make_interval(secs => v_timeout));
-  end if;
+  select (e.task).id into v_task_id
+  from orchestrator.enqueue(p_step.type, v_input, jsonb_build_object(
+    'source', left('workflow:' || v_run.workflow_name, 100),
+    'dedupe_key', format('workflow:%s:%s', p_run_id, p_step.step_index),
+    'max_attempts', p_step.options -> 'max_attempts',
+    'priority', p_step.options -> 'priority',
+    'backoff_base_seconds', p_step.options -> 'backoff_base_seconds')) e;
+  update orchestrator.workflow_steps set status = 'running', input = v_input, task_id = v_task_id, started_at = now()
+   where run_id = p_run_id and step_index = p_step.step_index;
 end
 $$;
 
@@ -4812,6 +4961,12 @@ CREATE INDEX workflow_runs_name_idx ON orchestrator.workflow_runs USING btree (w
 CREATE INDEX workflow_runs_parent_idx ON orchestrator.workflow_runs USING btree (parent_run_id) WHERE (parent_run_id IS NOT NULL);
 
 --
+-- Name: workflow_steps_approval_ticket_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE UNIQUE INDEX workflow_steps_approval_ticket_idx ON orchestrator.workflow_steps USING btree (approval_ticket_id) WHERE (approval_ticket_id IS NOT NULL);
+
+--
 -- Name: workflow_steps_task_idx; Type: INDEX; Schema: orchestrator; Owner: -
 --
 
@@ -4899,7 +5054,7 @@ CREATE TRIGGER tickets_changes_ins AFTER INSERT ON orchestrator.tickets REFERENC
 -- Name: tickets tickets_changes_upd; Type: TRIGGER; Schema: orchestrator; Owner: -
 --
 
-CREATE TRIGGER tickets_changes_upd AFTER UPDATE ON orchestrator.tickets REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('ticket', 'notion', 'webhooks', 'events');
+CREATE TRIGGER tickets_changes_upd AFTER UPDATE ON orchestrator.tickets REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('ticket', 'notion', 'webhooks', 'events', 'workflows');
 
 --
 -- Name: workflows workflows_keep_version; Type: TRIGGER; Schema: orchestrator; Owner: -
@@ -5874,6 +6029,13 @@ REVOKE ALL ON FUNCTION orchestrator.workflow_context(p_run_id bigint) FROM PUBLI
 GRANT ALL ON FUNCTION orchestrator.workflow_context(p_run_id bigint) TO service_role;
 
 --
+-- Name: FUNCTION workflow_decide(p_run_id bigint, p_step_name text, p_decision text, p_by text, p_comment text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_decide(p_run_id bigint, p_step_name text, p_decision text, p_by text, p_comment text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.workflow_decide(p_run_id bigint, p_step_name text, p_decision text, p_by text, p_comment text) TO service_role;
+
+--
 -- Name: FUNCTION workflow_deps_done(p_run_id bigint, p_after integer[]); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -5937,6 +6099,12 @@ REVOKE ALL ON FUNCTION orchestrator.workflow_schedule_wake(p_run_id bigint, p_st
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.workflow_steps TO service_role;
 
 --
+-- Name: FUNCTION workflow_start_approval(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_start_approval(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) FROM PUBLIC;
+
+--
 -- Name: FUNCTION workflow_start_child(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -5949,10 +6117,34 @@ REVOKE ALL ON FUNCTION orchestrator.workflow_start_child(p_run_id bigint, p_step
 REVOKE ALL ON FUNCTION orchestrator.workflow_start_element(p_run_id bigint, p_step orchestrator.workflow_steps, p_idx integer, p_ctx jsonb) FROM PUBLIC;
 
 --
+-- Name: FUNCTION workflow_start_event_wait(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_start_event_wait(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION workflow_start_map(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_start_map(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION workflow_start_sleep(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_start_sleep(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) FROM PUBLIC;
+
+--
 -- Name: FUNCTION workflow_start_step(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -
 --
 
 REVOKE ALL ON FUNCTION orchestrator.workflow_start_step(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION workflow_start_task(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.workflow_start_task(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION workflow_step_failed(p_run_id bigint, p_step_index integer, p_error text); Type: ACL; Schema: orchestrator; Owner: -

@@ -1,10 +1,12 @@
-// /workflows: definitions, runs (start, inspect, cancel, re-run from a step).
+// /workflows: definitions, runs (start, inspect, cancel, re-run from a step, approve or reject a step).
 import { json, parseBody, parseQuery, parseWith } from "../_shared/http.ts";
-import { defineFunction } from "../_shared/router.ts";
+import { defineFunction, type RouteContext } from "../_shared/router.ts";
 import {
   createWorkflowSchema,
+  decisionSchema,
   listRunsQuery,
   rerunSchema,
+  stepNameParam,
   runIdParam,
   startRunSchema,
   updateWorkflowSchema,
@@ -13,6 +15,7 @@ import {
 import {
   cancelRun,
   createWorkflow,
+  decideStep,
   deleteWorkflow,
   getRun,
   getWorkflow,
@@ -25,6 +28,16 @@ import {
 
 const name = (params: Record<string, string>) => parseWith(workflowNameParam, params.name, "workflow name");
 const runId = (params: Record<string, string>) => parseWith(runIdParam, params.id, "run id");
+
+/** POST …/steps/:step/approve | reject {"by"?, "comment"?}: decides a waiting approval step. */
+const decide = (verb: "approve" | "reject") => async ({ req, params, log }: RouteContext) => {
+  const step = parseWith(stepNameParam, params.step, "step name");
+  const input = (await parseBody(req, decisionSchema.optional())) ?? {};
+  const decision = verb === "approve" ? "approved" : "rejected";
+  const run = await decideStep(name(params), runId(params), step, decision, input);
+  log.info(`workflow ${run.workflow_name} run ${run.id} step ${step} ${decision}`, { run_id: run.id, by: input.by ?? "api" });
+  return run;
+};
 
 export default defineFunction("workflows", [
   { method: "GET", path: "/", handler: () => listWorkflows() },
@@ -61,6 +74,8 @@ export default defineFunction("workflows", [
       return json(201, run);
     },
   },
+  { method: "POST", path: "/:name/runs/:id/steps/:step/approve", handler: decide("approve") },
+  { method: "POST", path: "/:name/runs/:id/steps/:step/reject", handler: decide("reject") },
   {
     method: "POST",
     path: "/:name/runs/:id/cancel",

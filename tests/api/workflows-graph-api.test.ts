@@ -184,4 +184,24 @@ describe("workflow graphs over REST", () => {
     expect(again.body).toMatchObject({ rerun_of: started.body.id, rerun_from: "two" });
     expect(again.body.steps.map((st: { name: string; reused: boolean }) => [st.name, st.reused])).toEqual([["one", true], ["two", false]]);
   });
+
+  it("approves a waiting approval over REST (200 with the run), 409 when it is not waiting, 404 for a step the run lacks, 400 for a bad body", async () => {
+    const name = uniqueName();
+    expect((await send("POST", "/workflows", {
+      name, steps: [{ name: "ask", kind: "approval", title: "Ship it?", timeout_seconds: 600 }, { name: "ship", type: ECHO, input: { by: "{{steps.ask.result.by}}" } }],
+    })).status).toBe(201);
+    expect(await refused([{ name: "ask", kind: "approval", timeout_seconds: 60 }])).toEqual(["steps.0.title: an approval needs its title: what the person is asked"]);
+    const started = await send("POST", `/workflows/${name}/runs`, {});
+    const base = `/workflows/${name}/runs/${started.body.id}/steps`;
+    expect((await send("POST", `${base}/nope/approve`, {})).status).toBe(404);
+    expect((await send("POST", `${base}/ask/approve`, { by: 42 })).status).toBe(400);
+    expect((await send("POST", `${base}/ship/approve`, {})).status).toBe(409); // not an approval that waits
+    const approved = await send("POST", `${base}/ask/approve`, { by: "lena@knisoci", comment: "looks good" });
+    expect(approved.status).toBe(200);
+    expect(approved.body.steps[0]).toMatchObject({ kind: "approval", status: "succeeded", result: { decision: "approved", by: "lena@knisoci", comment: "looks good" } });
+    expect((await send("POST", `${base}/ask/reject`, {})).status).toBe(409); // decided already
+    await runWorker({ taskList, workerId: "test-wfg-approval", log: createLogger({ component: "workflows-graph-test" }), types: [ECHO], budgetMs: 10_000 });
+    const done = await call(`/workflows/${name}/runs/${started.body.id}`);
+    expect(done.body).toMatchObject({ status: "succeeded", output: { ship: { echoed: { by: "lena@knisoci" } } } });
+  });
 });

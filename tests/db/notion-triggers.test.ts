@@ -103,7 +103,7 @@ describe("tickets and SOPs", () => {
       "events.events_changes_ins(event,workflows)",
       "sops.sops_changes_ins(sop,notion,webhooks)",
       "tasks.tasks_changes_ins(task,notion)", "tasks.tasks_changes_upd(task,notion,webhooks)", "tasks.tasks_workflow_hooks(task,workflows)",
-      "tickets.tickets_changes_ins(ticket,notion,webhooks)", "tickets.tickets_changes_upd(ticket,notion,webhooks,events)",
+      "tickets.tickets_changes_ins(ticket,notion,webhooks)", "tickets.tickets_changes_upd(ticket,notion,webhooks,events,workflows)",
     ]);
     // No other trigger on tasks, tickets or SOPs but the queue's wake-up.
     const others = await sql()<{ name: string }[]>`

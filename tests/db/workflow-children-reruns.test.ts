@@ -149,3 +149,54 @@ describe("definition versions", () => {
     expect({ v1, v2 }).toEqual({ v1: 1, v2: 2 });
   });
 });
+
+describe("approvals", () => {
+  const approvalFlow = async (extra: Record<string, unknown> = {}) => {
+    const [a] = [uniqueType("approved")];
+    const wf = await defineWorkflow([
+      { name: "ask", kind: "approval", title: "Publish the SOP for {{input.topic}}?", body: "Draft: {{input.draft}}", timeout_seconds: 3600, ...extra },
+      { name: "publish", type: a, input: { decision: "{{steps.ask.result.decision}}", by: "{{steps.ask.result.by}}" } },
+    ]);
+    const id = await start(wf, { topic: "refunds", draft: "step 1…" });
+    const [step] = await sql()<{ status: string; approval_ticket_id: number; waiting_for: { approval: { ticket_id: number; title: string } } }[]>`
+      select status::text, approval_ticket_id, waiting_for from orchestrator.workflow_steps where run_id = ${id} and name = 'ask'`;
+    return { a, id, step };
+  };
+
+  it("opens a ticket and waits; resolving the ticket approves it (as a Notion pull would), with who and when as the result", async () => {
+    const { a, id, step } = await approvalFlow();
+    expect(step.status).toBe("waiting");
+    const [ticket] = await sql()<{ title: string; description: string; status: string; priority: string; source: string }[]>`
+      select title, description, status::text, priority::text, source from orchestrator.tickets where id = ${step.approval_ticket_id}`;
+    expect(ticket).toMatchObject({ title: "Approve: Publish the SOP for refunds?", status: "open", priority: "high", source: "workflow" });
+    expect(ticket.description).toMatch(/^Draft: step 1…\n\nWorkflow .*, run \d+, step ask\. Resolve this ticket/);
+    expect(step.waiting_for.approval).toEqual({ ticket_id: step.approval_ticket_id, title: "Publish the SOP for refunds?" });
+    // The Notion pull writes the status with orchestrator.sync_origin = 'notion'.
+    await sql().begin(async (tx) => {
+      await tx`select set_config('orchestrator.sync_origin', 'notion', true)`;
+      await tx`update orchestrator.tickets set status = 'resolved' where id = ${step.approval_ticket_id}`;
+    });
+    const [t] = await claimAll(a);
+    expect(t.payload).toEqual({ decision: "approved", by: "notion" });
+    const result = (await run(id)).step("ask").result as { decision: string; by: string; at: string; ticket_id: number };
+    expect(result).toMatchObject({ decision: "approved", by: "notion", ticket_id: step.approval_ticket_id });
+    expect(Date.now() - new Date(result.at).getTime()).toBeLessThan(60_000);
+  });
+
+  it("a decision from the API closes or resolves the ticket; a rejection fails the run unless on_reject is continue", async () => {
+    const { id, step } = await approvalFlow();
+    await sql()`select orchestrator.workflow_decide(${id}, 'ask', 'rejected', 'maria@candyland', 'not yet')`;
+    const rejected = await run(id);
+    expect(rejected).toMatchObject({ status: "failed" });
+    expect(rejected.error).toMatch(/step ask \(approval\) was rejected by maria@candyland/);
+    expect(rejected.step("ask").result).toMatchObject({ decision: "rejected", by: "maria@candyland", comment: "not yet" });
+    const [{ status }] = await sql()<{ status: string }[]>`select status::text from orchestrator.tickets where id = ${step.approval_ticket_id}`;
+    expect(status).toBe("closed");
+    await expect(sql()`select orchestrator.workflow_decide(${id}, 'ask', 'approved', 'late', null)`).rejects.toThrow(/is not waiting for a decision/);
+
+    const go = await approvalFlow({ on_reject: "continue" });
+    await sql()`select orchestrator.workflow_decide(${go.id}, 'ask', 'rejected', 'api', null)`;
+    const [t] = await claimAll(go.a);
+    expect(t.payload).toEqual({ decision: "rejected", by: "api" });
+  });
+});

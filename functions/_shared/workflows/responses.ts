@@ -10,7 +10,7 @@ export const workflowSchema = z.object({
   description: z.string(),
   /** The definition's steps as written (schemas.ts), each with whether this deployment can run it. */
   steps: z.array(z.object({
-    name: z.string(), kind: z.enum(["task", "sleep", "wait_for_event", "workflow"]).optional(), type: z.string().optional(),
+    name: z.string(), kind: z.enum(["task", "sleep", "wait_for_event", "workflow", "approval"]).optional(), type: z.string().optional(),
     optional: z.boolean().optional(), input: z.unknown().optional(), after: z.array(z.string()).optional(), registered: z.boolean(),
   }).passthrough()),
   enabled: z.boolean(),
@@ -67,12 +67,12 @@ export const runDetailSchema = runSchema.extend({
     name: z.string(),
     /** A task step's task type; a wait's kind. */
     type: z.string(),
-    kind: z.enum(["task", "sleep", "wait_for_event", "workflow"]),
+    kind: z.enum(["task", "sleep", "wait_for_event", "workflow", "approval"]),
     /** The names of the steps it waits for. */
     after: z.array(z.string()),
     optional: z.boolean(),
     status: z.string(),
-    /** A waiting step: what it waits for ({until} or {event: {source, type, match}}), and when it times out. */
+    /** A waiting step: what it waits for ({until}, {event: {source, type, match}}, {workflow, run_id} or {approval: {ticket_id, title}}), and when it times out. */
     waiting_for: z.unknown(),
     timeout_at: timestamp.nullable(),
     /** A map step's progress: elements in all, started, finished, failed. */

@@ -32,7 +32,7 @@ const waitSeconds = z.number().positive().max(MAX_WAIT_SECONDS, `at most ${MAX_W
 export const stepSchema = z.strictObject({
   name: stepName,
   /** A task (the default), a durable wait that holds no worker, or a child workflow awaited. */
-  kind: z.enum(["task", "sleep", "wait_for_event", "workflow"]).optional(),
+  kind: z.enum(["task", "sleep", "wait_for_event", "workflow", "approval"]).optional(),
   /** kind "workflow": the workflow to run (its input is `input`); its output is this step's result. */
   workflow: z.string().regex(WORKFLOW_NAME, "not a workflow name").optional(),
   type: z.string().regex(TASK_TYPE, "a task type is a lowercase letter then up to 63 of a-z 0-9 _ . : -").optional(),
@@ -69,6 +69,10 @@ export const stepSchema = z.strictObject({
   }).optional(),
   timeout_seconds: waitSeconds.optional(),
   on_timeout: z.enum(["fail", "continue"]).optional(),
+  /** approval: what the person is asked (templates), and what a rejection does (default: fail the step). */
+  title: z.string().min(1).max(500).optional(),
+  body: z.string().max(20_000).optional(),
+  on_reject: z.enum(["fail", "continue"]).optional(),
 });
 export type StepDefinition = z.infer<typeof stepSchema>;
 
@@ -170,17 +174,26 @@ function kindIssues(step: StepDefinition, here: (string | number)[]): Issue[] {
   if (kind === "task") {
     return [
       ...(step.type ? [] : [{ path: [...here, "type"], message: "a task step needs its task type" }]),
-      ...notFor(["seconds", "until", "event", "timeout_seconds", "on_timeout", "workflow"]),
+      ...notFor(["seconds", "until", "event", "timeout_seconds", "on_timeout", "workflow", "title", "body", "on_reject"]),
       ...(step.continue_on_error !== undefined && !step.map ? [{ path: [...here, "continue_on_error"], message: "continue_on_error is for map steps" }] : []),
     ];
   }
   if (kind === "workflow") {
     return [
       ...(step.workflow ? [] : [{ path: [...here, "workflow"], message: "a workflow step names the workflow it runs" }]),
-      ...notFor(["type", "map", "continue_on_error", "optional", "max_attempts", "priority", "backoff_base_seconds", "seconds", "until", "event", "timeout_seconds", "on_timeout"]),
+      ...notFor(["type", "map", "continue_on_error", "optional", "max_attempts", "priority", "backoff_base_seconds", "seconds", "until", "event", "timeout_seconds", "on_timeout", "title", "body", "on_reject"]),
     ];
   }
   const common = notFor(["type", "input", "map", "continue_on_error", "optional", "max_attempts", "priority", "backoff_base_seconds", "workflow"]);
+  if (kind === "approval") {
+    return [
+      ...common,
+      ...notFor(["seconds", "until", "event"]),
+      ...(step.title ? [] : [{ path: [...here, "title"], message: "an approval needs its title: what the person is asked" }]),
+      ...(step.timeout_seconds !== undefined ? [] : [{ path: [...here, "timeout_seconds"], message: `an approval needs timeout_seconds (at most ${MAX_WAIT_SECONDS})` }]),
+    ];
+  }
+  const waits = notFor(["title", "body", "on_reject"]);
   if (kind === "sleep") {
     const one = (step.seconds === undefined) === (step.until === undefined)
       ? [{ path: [...here, "seconds"], message: "a sleep has either seconds or until" }]
@@ -188,10 +201,11 @@ function kindIssues(step: StepDefinition, here: (string | number)[]): Issue[] {
     const until = step.until !== undefined && !WHOLE_PLACEHOLDER.test(step.until) && Number.isNaN(Date.parse(step.until))
       ? [{ path: [...here, "until"], message: "until is an ISO 8601 time or one {{path}}" }]
       : [];
-    return [...common, ...one, ...until, ...notFor(["event"])];
+    return [...common, ...waits, ...one, ...until, ...notFor(["event"])];
   }
   return [
     ...common,
+    ...waits,
     ...notFor(["seconds", "until"]),
     ...(step.event ? [] : [{ path: [...here, "event"], message: "a wait_for_event step needs its event: {source, type, match?}" }]),
     ...(step.timeout_seconds !== undefined ? [] : [{ path: [...here, "timeout_seconds"], message: `a wait for an event needs timeout_seconds (at most ${MAX_WAIT_SECONDS})` }]),
@@ -237,6 +251,8 @@ function checkSteps(steps: StepDefinition[], ctx: z.RefinementCtx, pathPrefix: (
       [step.when, [...here, "when"], false],
       [step.until, [...here, "until"], false],
       [step.event?.match, [...here, "event", "match"], false],
+      [step.title, [...here, "title"], false],
+      [step.body, [...here, "body"], false],
     ];
     for (const [template, at, inMap] of templates) {
       for (const ph of placeholders(template)) {
@@ -305,6 +321,14 @@ export const startRunSchema = z.strictObject({
 export type StartRunInput = z.infer<typeof startRunSchema>;
 
 const cursor = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, "not a cursor returned by this API").optional();
+
+export const decisionSchema = z.strictObject({
+  /** Who decided, as the caller names them (default: "api"). */
+  by: z.string().trim().min(1).max(200).optional(),
+  comment: z.string().max(2000).optional(),
+});
+export type DecisionInput = z.infer<typeof decisionSchema>;
+export const stepNameParam = z.string().regex(STEP_NAME, "not a step name");
 
 export const rerunSchema = z.strictObject({
   /** The step to run again, with every step downstream of it; the others keep what they did. */

@@ -8,13 +8,13 @@ import { AppError, badRequest, conflict, notFound } from "../errors.ts";
 import { knownTaskTypes } from "../task-catalog.ts";
 import type { z } from "zod";
 import type { Run, RunDetail, runPageSchema, Workflow, workflowListSchema } from "./responses.ts";
-import type { CreateWorkflowInput, ListRunsQuery, RerunInput, StartRunInput, UpdateWorkflowInput } from "./schemas.ts";
+import type { CreateWorkflowInput, DecisionInput, ListRunsQuery, RerunInput, StartRunInput, UpdateWorkflowInput } from "./schemas.ts";
 
 export interface WorkflowRow {
   id: number;
   name: string;
   description: string;
-  steps: { name: string; kind?: "task" | "sleep" | "wait_for_event" | "workflow"; type?: string; workflow?: string; optional?: boolean; input?: unknown; after?: string[] }[];
+  steps: { name: string; kind?: "task" | "sleep" | "wait_for_event" | "workflow" | "approval"; type?: string; workflow?: string; optional?: boolean; input?: unknown; after?: string[] }[];
   enabled: boolean;
   builtin: boolean;
   version: number;
@@ -212,6 +212,22 @@ export async function rerunRun(name: string, id: number, input: RerunInput): Pro
     throw err;
   }
   return await getRun(name, row.id);
+}
+
+/** Approves or rejects a waiting approval step (workflow_decide()); its ticket follows. */
+export async function decideStep(name: string, id: number, step: string, decision: "approved" | "rejected", input: DecisionInput): Promise<RunDetail> {
+  const sql = db();
+  const [current] = await sql<{ status: string }[]>`select status::text from orchestrator.workflow_runs where id = ${id} and workflow_name = ${name}`;
+  if (!current) throw notFound(`Workflow "${name}" has no run ${id}.`);
+  try {
+    await sql`select orchestrator.workflow_decide(${id}, ${step}, ${decision}, ${input.by ?? "api"}, ${input.comment ?? null})`;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === "P0002") throw notFound(`Run ${id} has no step "${step}"; GET /workflows/${name}/runs/${id} lists its steps.`);
+    if (code === "55000") throw conflict(`${(err as Error).message}.`);
+    throw err;
+  }
+  return await getRun(name, id);
 }
 
 export async function cancelRun(name: string, id: number) {
