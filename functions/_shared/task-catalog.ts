@@ -163,6 +163,14 @@ const catalog = {
     }),
     timeoutMs: 30_000,
   }),
+  "incident.evidence": spec({
+    description: "incident-sop: one app's warnings and errors around a ticket's time (KniSoci or Candyland), as event ids and text for sop.generate's context.",
+    payload: z.strictObject({
+      ticket_id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+      app: z.enum(["knisoci", "candyland"]),
+    }),
+    timeoutMs: 30_000,
+  }),
   notify: spec({
     description: "Writes a notification to the logs and sends it to webhook subscribers of its event (where outbound webhooks exist).",
     payload: z.strictObject({

@@ -23,6 +23,7 @@ const handlers: Record<string, Load> = {
   "workflow.start": () => import("../_shared/workflows/tasks.ts").then((m) => m.workflowStart as TaskType),
   "workflow.wake": () => import("../_shared/workflows/tasks.ts").then((m) => m.workflowWake as TaskType),
   "incident.gather": () => import("../_shared/workflows/tasks.ts").then((m) => m.incidentGather as TaskType),
+  "incident.evidence": () => import("../_shared/workflows/tasks.ts").then((m) => m.incidentEvidence as TaskType),
   notify: () => import("../_shared/workflows/tasks.ts").then((m) => m.notify as TaskType),
   "test.chaos": () => import("../_shared/tasks/test-chaos.ts").then((m) => m.testChaos as TaskType),
 };

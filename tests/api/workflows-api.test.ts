@@ -60,7 +60,8 @@ describe("workflow definitions", () => {
     const incident = res.body.workflows.find((w: { name: string }) => w.name === "incident-sop");
     expect(incident).toMatchObject({ builtin: true, enabled: true, runnable: true });
     expect(incident.steps.map((s: { name: string; type: string }) => `${s.name}:${s.type}`)).toEqual([
-      "gather:incident.gather", "sop:sop.generate", "notion:notion.push", "notify:notify",
+      "gather:incident.gather", "knisoci:incident.evidence", "candyland:incident.evidence", "sop:sop.generate",
+      "approve:undefined", "notion:notion.push", "notify:notify",
     ]);
     expect(incident.steps[0].registered).toBe(true);
   });

@@ -1,6 +1,7 @@
 // The shipped incident -> SOP workflow on the local stack, over real HTTP: the
-// Deno functions serve the API and the Deno worker runs every step (gather,
-// sop.generate with the template generator, notion.push where configured, notify).
+// Deno functions serve the API and the Deno worker runs every step (gather and the
+// two apps' evidence in parallel, sop.generate with the template generator, the
+// approval, approved here over REST, then notion.push where configured and notify).
 import { describe, expect, it } from "vitest";
 import { http, sql, waitFor } from "../helpers/stack.ts";
 
@@ -11,7 +12,7 @@ interface RunBody {
   failed_step: string | null;
   created_at: string;
   finished_at: string | null;
-  steps: { name: string; type: string; status: string; error: string | null; result: Record<string, unknown> | null; task: { status: string; attempts: number } | null }[];
+  steps: { name: string; type: string; kind: string; after: string[]; status: string; error: string | null; result: Record<string, unknown> | null; task: { status: string; attempts: number } | null }[];
 }
 
 async function getRun(name: string, id: number): Promise<RunBody> {
@@ -33,6 +34,13 @@ async function openTicket(title: string, status = "open"): Promise<number> {
   return t.id;
 }
 
+/** Waits for the run's approval step to wait, then approves it over REST. */
+async function approve(id: number, by = "test-approver"): Promise<void> {
+  await waitFor(async () => (await getRun("incident-sop", id)).steps.find((s) => s.name === "approve")!.status === "waiting", `run ${id} to ask for approval`, 30_000, 100);
+  const res = await http(`/workflows/incident-sop/runs/${id}/steps/approve/approve`, { method: "POST", body: JSON.stringify({ by }) });
+  expect(res.status, await res.clone().text()).toBe(200);
+}
+
 describe("incident -> SOP on the local stack", () => {
   it("runs end to end from POST /workflows/incident-sop/runs: ticket -> gather -> SOP -> notify", async () => {
     const ticket = await openTicket(`Checkout fails with card_declined ${Math.random().toString(36).slice(2, 8)}`, "resolved");
@@ -40,6 +48,7 @@ describe("incident -> SOP on the local stack", () => {
     const res = await http("/workflows/incident-sop/runs", { method: "POST", body: JSON.stringify({ input: { ticket_id: ticket, audience: "support team" } }) });
     expect(res.status).toBe(201);
     const started = await res.json();
+    await approve(started.id);
     const run = await finished("incident-sop", started.id);
     const ms = performance.now() - t0;
 
@@ -48,6 +57,10 @@ describe("incident -> SOP on the local stack", () => {
     const byName = Object.fromEntries(run.steps.map((s) => [s.name, s]));
     expect(byName.gather.status).toBe("succeeded");
     expect(byName.gather.result!.ticket).toMatchObject({ id: ticket, status: "resolved" });
+    expect(byName.knisoci).toMatchObject({ status: "succeeded", after: [], result: { app: "knisoci" } });
+    expect(byName.candyland).toMatchObject({ status: "succeeded", after: [], result: { app: "candyland" } });
+    expect(byName.sop.after).toEqual(["gather", "knisoci", "candyland"]);
+    expect(byName.approve).toMatchObject({ kind: "approval", status: "succeeded", result: { decision: "approved", by: "test-approver" } });
     expect(byName.sop.status).toBe("succeeded");
     expect(byName.sop.result!.sop).toMatchObject({ slug: `incident-${ticket}`, version: 1 });
     expect(byName.sop.result!.generator).toBe("template");
@@ -82,6 +95,7 @@ describe("incident -> SOP on the local stack", () => {
         select id from orchestrator.workflow_runs where workflow_name = 'incident-sop' and input = ${sql().json({ ticket_id: ticket })}`;
       return r?.id;
     }, "the ticket-resolved run to start", 20_000, 100);
+    await approve(runId);
     const run = await finished("incident-sop", runId);
     expect(run.status).toBe("succeeded");
     expect(run.steps.find((s) => s.name === "sop")!.result!.sop).toMatchObject({ slug: `incident-${ticket}` });
@@ -93,7 +107,12 @@ describe("incident -> SOP on the local stack", () => {
     expect(run.status).toBe("failed");
     expect(run.failed_step).toBe("gather");
     expect(run.error).toBe("step gather (incident.gather) failed after 1 attempt: PermanentTaskError: ticket 2000000000 does not exist");
-    expect(run.steps.map((s) => s.status)).toEqual(["failed", "skipped", "skipped", "skipped"]);
+    const statuses = Object.fromEntries(run.steps.map((s) => [s.name, s.status]));
+    expect(statuses.gather).toBe("failed");
+    // The evidence steps ran beside it: done, or cancelled with the run; the rest never started.
+    expect(["succeeded", "cancelled", "failed"]).toContain(statuses.knisoci);
+    expect(["succeeded", "cancelled", "failed"]).toContain(statuses.candyland);
+    expect([statuses.sop, statuses.approve, statuses.notion, statuses.notify]).toEqual(["skipped", "skipped", "skipped", "skipped"]);
   });
 
   it("cancel on the live stack stops the remaining steps while a step is running", async () => {

@@ -1,7 +1,7 @@
 // Task types that workflows use: workflow.start (start a run from a task, e.g.
 // an event rule or the ticket-resolved trigger), workflow.wake (a waiting step's
-// wake-up), incident.gather (first step of incident-sop) and notify (log +
-// webhook subscribers).
+// wake-up), incident.gather and incident.evidence (incident-sop's first steps)
+// and notify (log + webhook subscribers).
 import { db } from "../db.ts";
 import { env } from "../env.ts";
 import { AppError, PermanentTaskError } from "../errors.ts";
@@ -33,6 +33,32 @@ export const workflowWake = defineTaskType({
       select orchestrator.workflow_wake(${payload.run_id}, ${payload.step_index}, ${payload.reason}) as outcome`;
     log.info(`workflow run ${payload.run_id} step ${payload.step_index} woken (${payload.reason}): ${outcome}`, { run_id: payload.run_id });
     return { outcome };
+  },
+});
+
+/**
+ * One app's side of an incident (incident-sop runs one per app, in parallel): its warnings and errors
+ * from an hour before the ticket was first seen until it was resolved, newest 20, as event ids and as
+ * text for sop.generate's context (untrusted there, as all app data in prompts).
+ */
+export const incidentEvidence = defineTaskType({
+  ...catalogSpec("incident.evidence"),
+  async handle(payload, { log }) {
+    const sql = db();
+    const [t] = await sql<{ since: Date; until: Date }[]>`
+      select first_seen - interval '1 hour' as since, coalesce(resolved_at, last_seen, now()) + interval '10 minutes' as until
+      from orchestrator.tickets where id = ${payload.ticket_id}`;
+    if (!t) throw new PermanentTaskError(`ticket ${payload.ticket_id} does not exist`);
+    const rows = await sql<{ id: number; level: string; type: string; message: string | null; received_at: Date }[]>`
+      select id, level::text, type, left(message, 300) as message, received_at from orchestrator.events
+      where source = ${payload.app} and level in ('warn', 'error', 'fatal') and received_at between ${t.since} and ${t.until}
+      order by received_at desc, id desc limit 20`;
+    const events = rows.reverse();
+    const text = events.length
+      ? events.map((e) => `${e.received_at.toISOString()} [${e.level}] ${e.type}: ${e.message ?? ""}`).join("\n")
+      : `no warnings or errors from ${payload.app} around the incident`;
+    log.info(`incident ${payload.ticket_id}: ${events.length} ${payload.app} events`, { app: payload.app, events: events.length });
+    return { app: payload.app, event_ids: events.map((e) => e.id), count: events.length, text };
   },
 });
 
