@@ -9,7 +9,9 @@ import { generateSopSchema } from "./sops/schema.ts";
 import type { TaskSpec } from "./task-types.ts";
 import { WORKFLOW_NAME } from "./workflows/names.ts";
 
-const spec = <S extends z.ZodType>(s: TaskSpec<S>): TaskSpec<S> => s;
+/** A spec, its payload and result schemas kept in its type (workflows/builder.ts reads them). */
+const spec = <S extends z.ZodType, R extends z.ZodType | undefined = undefined>(s: TaskSpec<S> & { result?: R }): TaskSpec<S> & { result: R } =>
+  s as TaskSpec<S> & { result: R };
 
 const positiveId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
@@ -79,6 +81,7 @@ const catalog = {
       echo: z.unknown().optional(),
     }),
     timeoutMs: 10_000,
+    result: z.object({ ok: z.literal(true), echo: z.unknown().optional() }),
   }),
   "notion.push": spec({
     description: "Creates or updates the Notion page of a task, ticket, SOP or daily digest (never a duplicate page).",
@@ -162,6 +165,12 @@ const catalog = {
       audience: z.string().trim().min(1).max(200).optional(),
     }),
     timeoutMs: 30_000,
+    result: z.object({
+      ticket: z.object({ id: z.number(), title: z.string(), status: z.string().nullable(), priority: z.string().nullable(), source: z.string().nullable() }),
+      event_ids: z.array(z.number()),
+      sop_request: z.record(z.string(), z.unknown()).nullable(),
+      notion_request: z.record(z.string(), z.unknown()).nullable(),
+    }),
   }),
   "incident.evidence": spec({
     description: "incident-sop: one app's warnings and errors around a ticket's time (KniSoci or Candyland), as event ids and text for sop.generate's context.",
@@ -170,6 +179,7 @@ const catalog = {
       app: z.enum(["knisoci", "candyland"]),
     }),
     timeoutMs: 30_000,
+    result: z.object({ app: z.enum(["knisoci", "candyland"]), event_ids: z.array(z.number()), count: z.number(), text: z.string() }),
   }),
   notify: spec({
     description: "Writes a notification to the logs and sends it to webhook subscribers of its event (where outbound webhooks exist).",

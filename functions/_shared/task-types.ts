@@ -61,6 +61,12 @@ export interface TaskSpec<S extends z.ZodType = z.ZodType> {
    * and one that would not fit is left for a fresh isolate (worker.ts).
    */
   timeoutMs: number;
+  /**
+   * The shape of what the handler returns, where a task type declares it: workflows written in
+   * TypeScript (workflows/builder.ts) read a step's result typed from it. Documentation and types only:
+   * the worker stores what the handler returns.
+   */
+  result?: z.ZodType;
 }
 
 /** A task type the worker can run: its spec and its handler. */
