@@ -82,4 +82,53 @@ describe("workflow graphs on the local stack", () => {
       expect(done.output.after).toEqual({ ok: true, echo: row });
     }
   });
+
+  it("three parallel steps joined: the join receives all three results", async () => {
+    const name = uniqueName();
+    expect((await post("/workflows", { name, steps: [
+      { name: "a", type: "noop", after: [], input: { echo: "from a", delay_ms: 200 } },
+      { name: "b", type: "noop", after: [], input: { echo: "from b", delay_ms: 200 } },
+      { name: "c", type: "noop", after: [], input: { echo: "from c", delay_ms: 200 } },
+      { name: "join", type: "noop", after: ["a", "b", "c"], input: { echo: ["{{steps.a.result.echo}}", "{{steps.b.result.echo}}", "{{steps.c.result.echo}}"] } },
+    ] })).status).toBe(201);
+    const started = await post(`/workflows/${name}/runs`, {});
+    await waitFor(async () => (await getRun(name, started.body.id)).status !== "running", "the joined run", 30_000, 50);
+    const run = await getRun(name, started.body.id);
+    expect(run.status).toBe("succeeded");
+    expect(run.output.join).toEqual({ ok: true, echo: ["from a", "from b", "from c"] });
+    // They ran side by side: each started before the others finished.
+    const [a, b, c] = run.steps;
+    const latestStart = Math.max(...[a, b, c].map((s: { started_at: string }) => new Date(s.started_at).getTime()));
+    const firstFinish = Math.min(...[a, b, c].map((s: { finished_at: string }) => new Date(s.finished_at).getTime()));
+    expect(latestStart).toBeLessThan(firstFinish);
+  });
+
+  it("an awaited child workflow, and a re-run from a failed step that does not run the steps before it again", async () => {
+    const child = uniqueName();
+    const parent = uniqueName();
+    expect((await post("/workflows", { name: child, steps: [{ name: "inner", type: "noop", input: { echo: "{{input.x}}" } }] })).status).toBe(201);
+    expect((await post("/workflows", { name: parent, steps: [
+      { name: "first", type: "noop", input: { echo: 1 } },
+      { name: "sub", kind: "workflow", workflow: child, input: { x: "{{input.x}}" } },
+      // Fails for good the first time: delay_ms is not a number until the input says so.
+      { name: "last", type: "noop", input: { echo: "{{steps.sub.result.inner.echo}}", delay_ms: "{{input.delay}}" } },
+    ] })).status).toBe(201);
+    const started = await post(`/workflows/${parent}/runs`, { input: { x: "child says hi", delay: "soon" } });
+    await waitFor(async () => (await getRun(parent, started.body.id)).status !== "running", "the parent run", 30_000, 50);
+    const failed = await getRun(parent, started.body.id);
+    expect(failed).toMatchObject({ status: "failed", failed_step: "last" });
+    const sub = failed.steps.find((s: { name: string }) => s.name === "sub");
+    expect(sub).toMatchObject({ status: "succeeded", result: { inner: { ok: true, echo: "child says hi" } } });
+    const childRun = await getRun(child, sub.child_run_id);
+    expect(childRun).toMatchObject({ status: "succeeded", parent_run_id: started.body.id, depth: 1 });
+
+    const again = await post(`/workflows/${parent}/runs/${started.body.id}/rerun`, { from: "last" });
+    expect(again.status).toBe(201);
+    await waitFor(async () => (await getRun(parent, again.body.id)).status !== "running", "the re-run", 30_000, 50);
+    const rerun = await getRun(parent, again.body.id);
+    // The re-run has the same input, so "last" fails again the same way; "first" and "sub" were not run again.
+    expect(rerun.steps.map((s: { name: string; reused: boolean; task_id: number | null; child_run_id: number | null }) => [s.name, s.reused, s.task_id === null && s.child_run_id === null]))
+      .toEqual([["first", true, true], ["sub", true, true], ["last", false, false]]);
+    expect(rerun).toMatchObject({ status: "failed", rerun_of: started.body.id, failed_step: "last" });
+  });
 });
