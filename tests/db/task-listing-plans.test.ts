@@ -44,7 +44,7 @@ describe("task listing plans", () => {
       expect(p.scans, `${status}: ${p.scans.join(", ")}`).not.toContain("Seq Scan");
     }
     expect(plans.dead.returned).toBeGreaterThanOrEqual(3); // ours, and any other test's (the listing is over every type)
-    expect(plans.dead.rows, plans.dead.scans.join(", ")).toBeLessThan(200);
+    expect(plans.dead.rows, plans.dead.scans.join(", ")).toBeLessThan(1000); // other tests' dead tasks count too
     expect(plans.queued.returned).toBe(51);
     expect(plans.queued.rows, plans.queued.scans.join(", ")).toBeLessThan(1000);
     expect(plans.running.rows, plans.running.scans.join(", ")).toBeLessThan(1000);

@@ -39,7 +39,8 @@ describe("worker presence", () => {
       const before = await lastRequest(tx);
       await tx`select orchestrator.enqueue(${type}, '{}')`;
       const [{ woken }] = await tx`select orchestrator.presence_end('iso-q', 'linger_end') as woken`;
-      const [{ rows }] = await tx`select count(*)::int as rows from orchestrator.worker_presence`;
+      // Only its own row: the stack's worker may announce itself meanwhile (another transaction, committed).
+      const [{ rows }] = await tx`select count(*)::int as rows from orchestrator.worker_presence where isolate = 'iso-q'`;
       return { woken, wakeups: await wakeupsAfter(tx, url, before), rows };
     });
     expect(r).toEqual({ woken: true, wakeups: ["linger_end"], rows: 0 });
