@@ -168,6 +168,42 @@ describe("Notion sync, end to end", () => {
     expect(max10).toBeLessThanOrEqual(30);
   }, 120_000);
 
+  it("the shipped incident -> SOP workflow with Notion configured: approved in Notion, every step runs and the SOP lands as a page", async () => {
+    const [{ id: ticket }] = await sql`
+      insert into orchestrator.tickets (title, status, priority, source)
+      values ('Refunds stuck after payout', 'resolved', 'high', 'candyland') returning id`;
+    const t0 = Date.now();
+    const started = await fn("/workflows/incident-sop/runs", { method: "POST", body: JSON.stringify({ input: { ticket_id: ticket } }) });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    // The approval: its ticket becomes a page; a person sets it Resolved in Notion, and one pull approves the step.
+    const approvalTicket = await waitFor(async () => {
+      const r = await fn(`/workflows/incident-sop/runs/${started.body.id}`);
+      const step = r.body.steps.find((st: { name: string }) => st.name === "approve");
+      return step.status === "waiting" && (step.waiting_for.approval.ticket_id as number);
+    }, "the approval to wait", 60_000, 100);
+    const approvalPage = await waitFor(async () => fake.findByOrchestratorId(`ticket:${approvalTicket}`)[0], "the approval's page", 30_000, 20);
+    expect(approvalPage.properties.Name.title[0].plain_text).toMatch(/^Approve: Publish the SOP for ticket #\d+: Refunds stuck after payout/);
+    fake.humanEdit(approvalPage.id, { Status: { status: { name: "Resolved" } } });
+    // Before the function-server kill below: a pull running at that kill holds the pull lock for its lease.
+    await pullTick();
+    const run = await waitFor(async () => {
+      const r = await fn(`/workflows/incident-sop/runs/${started.body.id}`);
+      return r.body.status !== "running" && r.body;
+    }, "the incident-sop run", 60_000, 100);
+    figures.incident_sop_with_notion_ms = Date.now() - t0;
+    expect(run.error).toBeNull();
+    expect(run.status).toBe("succeeded");
+    const steps = Object.fromEntries(run.steps.map((st: { name: string; status: string; result: any }) => [st.name, st]));
+    expect(Object.fromEntries(Object.entries(steps).map(([k, v]: [string, any]) => [k, v.status])))
+      .toEqual({ gather: "succeeded", knisoci: "succeeded", candyland: "succeeded", sop: "succeeded", approve: "succeeded", notion: "succeeded", notify: "succeeded" });
+    expect(steps.approve.result).toMatchObject({ decision: "approved", by: "notion", ticket_id: approvalTicket });
+    expect(steps.notion.result).toMatchObject({ entity: "sop", key: `incident-${ticket}` });
+    const [page] = fake.findByOrchestratorId(`sop:incident-${ticket}`);
+    expect(page).toBeDefined();
+    expect(page.properties.Type.select.name).toBe("SOP");
+    expect(JSON.stringify(fake.pageBlocks(page.id))).toContain("Refunds stuck after payout");
+  }, 120_000);
+
   it("the function server killed after Notion created the page, before the id was stored: no duplicate after the retry", async () => {
     let killed = false;
     fake.onCreate = async () => {
@@ -244,38 +280,4 @@ describe("Notion sync, end to end", () => {
     expect(fake.findByOrchestratorId(`digest:${day}`)).toHaveLength(1);
   }, 120_000);
 
-  it("the shipped incident -> SOP workflow with Notion configured: approved in Notion, every step runs and the SOP lands as a page", async () => {
-    const [{ id: ticket }] = await sql`
-      insert into orchestrator.tickets (title, status, priority, source)
-      values ('Refunds stuck after payout', 'resolved', 'high', 'candyland') returning id`;
-    const t0 = Date.now();
-    const started = await fn("/workflows/incident-sop/runs", { method: "POST", body: JSON.stringify({ input: { ticket_id: ticket } }) });
-    expect(started.status, JSON.stringify(started.body)).toBe(201);
-    // The approval: its ticket becomes a page; a person sets it Resolved in Notion, and one pull approves the step.
-    const approvalTicket = await waitFor(async () => {
-      const r = await fn(`/workflows/incident-sop/runs/${started.body.id}`);
-      const step = r.body.steps.find((st: { name: string }) => st.name === "approve");
-      return step.status === "waiting" && (step.waiting_for.approval.ticket_id as number);
-    }, "the approval to wait", 60_000, 100);
-    const approvalPage = await waitFor(async () => fake.findByOrchestratorId(`ticket:${approvalTicket}`)[0], "the approval's page", 30_000, 20);
-    expect(approvalPage.properties.Name.title[0].plain_text).toMatch(/^Approve: Publish the SOP for ticket #\d+: Refunds stuck after payout/);
-    fake.humanEdit(approvalPage.id, { Status: { status: { name: "Resolved" } } });
-    await pullTick();
-    const run = await waitFor(async () => {
-      const r = await fn(`/workflows/incident-sop/runs/${started.body.id}`);
-      return r.body.status !== "running" && r.body;
-    }, "the incident-sop run", 60_000, 100);
-    figures.incident_sop_with_notion_ms = Date.now() - t0;
-    expect(run.error).toBeNull();
-    expect(run.status).toBe("succeeded");
-    const steps = Object.fromEntries(run.steps.map((st: { name: string; status: string; result: any }) => [st.name, st]));
-    expect(Object.fromEntries(Object.entries(steps).map(([k, v]: [string, any]) => [k, v.status])))
-      .toEqual({ gather: "succeeded", knisoci: "succeeded", candyland: "succeeded", sop: "succeeded", approve: "succeeded", notion: "succeeded", notify: "succeeded" });
-    expect(steps.approve.result).toMatchObject({ decision: "approved", by: "notion", ticket_id: approvalTicket });
-    expect(steps.notion.result).toMatchObject({ entity: "sop", key: `incident-${ticket}` });
-    const [page] = fake.findByOrchestratorId(`sop:incident-${ticket}`);
-    expect(page).toBeDefined();
-    expect(page.properties.Type.select.name).toBe("SOP");
-    expect(JSON.stringify(fake.pageBlocks(page.id))).toContain("Refunds stuck after payout");
-  }, 120_000);
 });

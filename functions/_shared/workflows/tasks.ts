@@ -48,7 +48,8 @@ export const incidentEvidence = defineTaskType({
     const [t] = await sql<{ since: Date; until: Date }[]>`
       select first_seen - interval '1 hour' as since, coalesce(resolved_at, last_seen, now()) + interval '10 minutes' as until
       from orchestrator.tickets where id = ${payload.ticket_id}`;
-    if (!t) throw new PermanentTaskError(`ticket ${payload.ticket_id} does not exist`);
+    // No ticket, no window to look in: the gather step beside it owns that check (and fails the run).
+    if (!t) return { app: payload.app, event_ids: [], count: 0, text: `ticket ${payload.ticket_id} does not exist` };
     const rows = await sql<{ id: number; level: string; type: string; message: string | null; received_at: Date }[]>`
       select id, level::text, type, left(message, 300) as message, received_at from orchestrator.events
       where source = ${payload.app} and level in ('warn', 'error', 'fatal') and received_at between ${t.since} and ${t.until}
