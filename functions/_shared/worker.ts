@@ -50,7 +50,7 @@
 // suspect at a time (one claim at a time may take one), beside ordinary tasks. If the
 // isolate is terminated again, the runtime's report blames that one suspect, and the
 // tasks beside it are spared. The queue keeps moving meanwhile.
-import { canListen, db } from "./db.ts";
+import { canListen } from "./db.ts";
 import { PermanentTaskError } from "./errors.ts";
 import { settings } from "./env.ts";
 import { isolateId, isolateLife, type IsolateLife, onBeforeUnload, wallLeftMs } from "./isolate-life.ts";

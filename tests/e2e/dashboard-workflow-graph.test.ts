@@ -135,4 +135,34 @@ describe("the run graph", () => {
       await close();
     }
   });
+
+  it("approves a waiting approval from its node: the run goes on and the step's result says the dashboard decided", async () => {
+    const name = uniqueName();
+    expect((await post("/workflows", { name, steps: [
+      { name: "ask", kind: "approval", title: "Ship it?", timeout_seconds: 600 },
+      { name: "ship", type: "noop", input: { echo: "{{steps.ask.result.by}}" } },
+    ] })).status).toBe(201);
+    const started = await post(`/workflows/${name}/runs`, {});
+    const { page, errors, close } = await openPage(browser);
+    try {
+      await signIn(page, `#/workflows/${name}/runs/${started.body.id}`);
+      await nodeOf(page, "ask").waitFor();
+      expect(await nodeOf(page, "ask").getAttribute("data-status")).toBe("waiting");
+      await nodeOf(page, "ask").getByRole("button").click();
+      const detail = page.getByRole("region", { name: "Step ask" });
+      await detail.getByRole("button", { name: "Approve" }).click();
+      const run = await waitFor(async () => {
+        const r = await (await http(`/workflows/${name}/runs/${started.body.id}`)).json();
+        return r.status !== "running" && r;
+      }, "the approved run to end", 30_000, 100);
+      expect(run.status).toBe("succeeded");
+      expect(run.steps[0].result).toMatchObject({ decision: "approved", by: "dashboard" });
+      expect(run.output.ship).toEqual({ ok: true, echo: "dashboard" });
+      // The page shows it without a reload of its own.
+      await expect.poll(async () => await nodeOf(page, "ask").getAttribute("data-status"), { timeout: 20_000 }).toBe("succeeded");
+      expect(errors).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
 });

@@ -67,19 +67,19 @@ export function Loaded<T>({ state, what = "Loading", errorTitle, children }: {
   );
 }
 
-/** The detail of one row, read from its endpoint (again every 15 s) into a DetailPane. */
+/** The detail of one row, read from its endpoint (again every 15 s, or at once by `reload`) into a DetailPane. */
 export function DetailResource<T>({ path, label, title, onClose, children }: {
   path: string;
   label: string;
   title?: ComponentChildren;
   onClose: () => void;
-  children: (row: T) => ComponentChildren;
+  children: (row: T, reload: () => void) => ComponentChildren;
 }) {
   const { session } = useApp();
   const item = useLoad((signal) => call<T>(session, path, { signal }), path, 15_000);
   return (
     <DetailPane title={title ?? label} label={label} onClose={onClose}>
-      <Loaded state={item}>{children}</Loaded>
+      <Loaded state={item}>{(row: T) => children(row, item.reload)}</Loaded>
     </DetailPane>
   );
 }

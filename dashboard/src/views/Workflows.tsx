@@ -1,5 +1,6 @@
 // Workflows: definitions with their runs counted by status, a workflow's runs, and one run: its graph
-// (components/run-graph.tsx), the selected step's details with "Re-run from this step", and its steps.
+// (components/run-graph.tsx), the selected step's details with Approve / Reject (a waiting approval) and
+// "Re-run from this step", and its steps.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { call } from "../api.ts";
 import type { RunDetail as RunDetailRow, RunPage, Workflow, WorkflowList } from "../api-types.ts";
@@ -18,7 +19,7 @@ export function Workflows({ route }: { route: Route }) {
       detail={sub === "runs" && runId ? (
         <DetailResource<RunDetailRow> key={`${name}/${runId}`} path={`/workflows/${encodeURIComponent(name)}/runs/${encodeURIComponent(runId)}`}
           label={`Run #${runId} of ${name}`} onClose={() => navigate(`/workflows/${name}`)}>
-          {(r) => <RunDetail run={r} />}
+          {(r, reload) => <RunDetail run={r} reload={reload} />}
         </DetailResource>
       ) : (
         <WorkflowRuns key={name} name={name} />
@@ -48,7 +49,7 @@ function RunCounts({ runs }: { runs: Workflow["runs"] }) {
 
 const runPath = (workflow: string, id: number) => `/workflows/${encodeURIComponent(workflow)}/runs/${id}`;
 
-function RunDetail({ run }: { run: RunDetailRow }) {
+function RunDetail({ run, reload }: { run: RunDetailRow; reload: () => void }) {
   const [selected, setSelected] = useState<string | null>(null);
   const step = run.steps.find((s) => s.name === selected);
   return (
@@ -77,7 +78,7 @@ function RunDetail({ run }: { run: RunDetailRow }) {
           </>
         )}
       </section>
-      {step && <StepDetail key={step.name} run={run} step={step} onClose={() => setSelected(null)} />}
+      {step && <StepDetail key={step.name} run={run} step={step} onClose={() => setSelected(null)} onChanged={reload} />}
       <section class="sub">
         <h3>Steps</h3>
         {run.steps.length === 0 ? <Empty>No steps started yet.</Empty> : (
@@ -102,8 +103,8 @@ function RunDetail({ run }: { run: RunDetailRow }) {
   );
 }
 
-/** The selected node's details, and "Re-run from this step" once the run has ended. */
-function StepDetail({ run, step, onClose }: { run: RunDetailRow; step: RunStep; onClose: () => void }) {
+/** The selected node's details: Approve / Reject while an approval waits, "Re-run from this step" once the run has ended. */
+function StepDetail({ run, step, onClose, onChanged }: { run: RunDetailRow; step: RunStep; onClose: () => void; onChanged: () => void }) {
   const { session } = useApp();
   const [busy, setBusy] = useState(false);
   const [failure, setFailure] = useState<string | undefined>();
@@ -120,6 +121,21 @@ function StepDetail({ run, step, onClose }: { run: RunDetailRow; step: RunStep; 
       navigate(runPath(next.workflow_name, next.id));
     } catch (err) {
       setFailure(`Re-run failed: ${errorText(err)}`);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  // An approval that waits: decided here as the API's approve / reject would be, "by" the dashboard.
+  const deciding = step.kind === "approval" && step.status === "waiting" && !ended;
+  async function decide(verb: "approve" | "reject") {
+    setBusy(true);
+    setFailure(undefined);
+    try {
+      await call<RunDetailRow>(session, `${runPath(run.workflow_name, run.id)}/steps/${encodeURIComponent(step.name)}/${verb}`, { method: "POST", body: { by: "dashboard" } });
+      onChanged();
+    } catch (err) {
+      setFailure(`${verb === "approve" ? "Approving" : "Rejecting"} failed: ${errorText(err)}`);
     } finally {
       setBusy(false);
     }
@@ -145,6 +161,12 @@ function StepDetail({ run, step, onClose }: { run: RunDetailRow; step: RunStep; 
       </dl>
       {(step.error ?? step.task?.last_error) && <pre class="error-pre" data-testid="step-error">{step.error ?? step.task?.last_error}</pre>}
       <div class="actions">
+        {deciding && (
+          <>
+            <button type="button" class="btn primary" disabled={busy} onClick={() => decide("approve")}>Approve</button>
+            <button type="button" class="btn" disabled={busy} onClick={() => decide("reject")}>Reject</button>
+          </>
+        )}
         {ended ? (
           <button type="button" class="btn primary" disabled={busy} onClick={rerun}>
             {busy ? "Re-running…" : "Re-run from this step"}
