@@ -1,5 +1,5 @@
 // Child workflows awaited, re-runs from a step, and definition versions, in SQL
-// (20261202001400_workflow_children_reruns_versions.sql). Task steps use unique task types, which the
+// (20261202001300_workflow_graphs.sql). Task steps use unique task types, which the
 // stack's worker never claims: the test plays their worker.
 import { describe, expect, it } from "vitest";
 import { sql, uniqueType } from "../helpers/stack.ts";
