@@ -217,7 +217,8 @@ describe("POST /notion/webhook", () => {
 
   it("rejects events without NOTION_WEBHOOK_SECRET, unsigned, or badly signed; 400 for bad JSON", async () => {
     workspace();
-    const event = JSON.stringify({ id: crypto.randomUUID(), type: "page.properties_updated", entity: { id: crypto.randomUUID(), type: "page" }, authors: [] });
+    const pageId = crypto.randomUUID();
+    const event = JSON.stringify({ id: crypto.randomUUID(), type: "page.properties_updated", entity: { id: pageId, type: "page" }, authors: [] });
     expect((await post(event)).status).toBe(503);
     process.env.NOTION_WEBHOOK_SECRET = `secret_hook_${rand()}${rand()}`;
     const unsigned = await post(event);
@@ -231,11 +232,14 @@ describe("POST /notion/webhook", () => {
     expect(tampered.status).toBe(401);
     expect((await post("{not json")).status).toBe(400);
     // Signed correctly while the sync is off: accepted, nothing enqueued.
-    const before = await sql()`select count(*)::int as n from orchestrator.tasks where type = 'notion.pull'`;
+    // Only pulls of this event's page: the stack's minute tick and other test files enqueue pulls of their own meanwhile.
+    const pulls = () => sql()`select count(*)::int as n from orchestrator.tasks
+      where type = 'notion.pull' and replace(payload ->> 'page_id', '-', '') = ${pageId.replaceAll("-", "")}`;
+    const before = await pulls();
     const ok = await post(event, { "x-notion-signature": await signWebhookPayload({ body: event, verificationToken: process.env.NOTION_WEBHOOK_SECRET }) });
     expect(ok.status).toBe(200);
     expect((await ok.json()).action).toMatch(/ignored \(sync disabled\)/);
-    const after = await sql()`select count(*)::int as n from orchestrator.tasks where type = 'notion.pull'`;
+    const after = await pulls();
     expect(after[0].n).toBe(before[0].n);
   });
 });
