@@ -73,8 +73,10 @@ describe("incident -> SOP on the local stack", () => {
       select slug, ticket_ids, body_md, source_task_id from orchestrator.sops where slug = ${`incident-${ticket}`}`;
     expect(sop.ticket_ids).toEqual([ticket]);
     expect(sop.body_md.length).toBeGreaterThan(200);
-    const [notifyLog] = await sql()`
-      select message from orchestrator.logs where component = 'task-worker' and message like ${`notify: SOP ready for ticket #${ticket}%`}`;
+    // The worker writes its log rows after the completion, off the task's path: wait for the row, not the run.
+    const notifyLog = await waitFor(async () => (await sql()`
+      select message from orchestrator.logs where component = 'task-worker' and message like ${`notify: SOP ready for ticket #${ticket}%`}`)[0],
+    "notify's log row", 10_000, 50);
     expect(notifyLog).toBeDefined();
     console.log(`[incident-sop] ticket ${ticket}: run ${run.id} succeeded in ${ms.toFixed(0)} ms ` +
       `(${run.steps.map((s) => `${s.name}=${s.status}`).join(", ")})`);
