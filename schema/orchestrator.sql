@@ -165,16 +165,30 @@ CREATE TABLE orchestrator.tasks (
     started_at timestamp with time zone,
     finished_at timestamp with time zone,
     suspect boolean DEFAULT false NOT NULL,
+    concurrency_key text,
+    concurrency_limit integer,
+    type_concurrency_limit integer,
+    rate_key text,
+    group_key text DEFAULT ''::text NOT NULL,
+    debounce_key text,
+    cancel_on jsonb,
+    parked_on text,
     CONSTRAINT tasks_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT tasks_backoff_base_seconds_check CHECK (((backoff_base_seconds >= (0)::numeric) AND (backoff_base_seconds <= (3600)::numeric))),
+    CONSTRAINT tasks_cancel_on_check CHECK ((jsonb_typeof(cancel_on) = 'object'::text)),
     CONSTRAINT tasks_check CHECK ((attempts <= max_attempts)),
     CONSTRAINT tasks_check1 CHECK (((status = 'running'::orchestrator.task_status) = (lease_token IS NOT NULL))),
+    CONSTRAINT tasks_concurrency_check CHECK ((((concurrency_key IS NULL) = (concurrency_limit IS NULL)) AND ((concurrency_limit >= 1) AND (concurrency_limit <= 10000)) AND ((length(concurrency_key) >= 1) AND (length(concurrency_key) <= 200)))),
+    CONSTRAINT tasks_debounce_key_check CHECK (((length(debounce_key) >= 1) AND (length(debounce_key) <= 220))),
     CONSTRAINT tasks_dedupe_key_check CHECK (((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 200))),
+    CONSTRAINT tasks_group_key_check CHECK ((length(group_key) <= 100)),
     CONSTRAINT tasks_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 100))),
     CONSTRAINT tasks_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
     CONSTRAINT tasks_priority_check CHECK (((priority >= '-1000'::integer) AND (priority <= 1000))),
+    CONSTRAINT tasks_rate_key_check CHECK (((length(rate_key) >= 1) AND (length(rate_key) <= 200))),
     CONSTRAINT tasks_source_check CHECK (((length(source) >= 1) AND (length(source) <= 100))),
-    CONSTRAINT tasks_type_check CHECK ((type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text))
+    CONSTRAINT tasks_type_check CHECK ((type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text)),
+    CONSTRAINT tasks_type_concurrency_limit_check CHECK (((type_concurrency_limit >= 1) AND (type_concurrency_limit <= 10000)))
 );
 
 --
@@ -182,6 +196,12 @@ CREATE TABLE orchestrator.tasks (
 --
 
 COMMENT ON COLUMN orchestrator.tasks.suspect IS 'Set when the task was running in an isolate that was terminated or whose lease expired: an isolate runs at most one suspect at a time, so the next termination names its cause.';
+
+--
+-- Name: COLUMN tasks.parked_on; Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON COLUMN orchestrator.tasks.parked_on IS 'Set while a queued task waits for room under a concurrency limit: "key:<concurrency_key>" or "type:<type>". Parked tasks are outside the claim index; the end of a run of that key unparks the next.';
 
 --
 -- Name: cancel(bigint); Type: FUNCTION; Schema: orchestrator; Owner: -
@@ -314,15 +334,14 @@ declare
 begin
   v_ids := orchestrator.claim_pick_ids(v_max, p_types);
   if p_take_suspect and v_max > 0 then
-    -- The first runnable suspect (tasks_suspect_claim_idx), locked (SKIP LOCKED).
     select t.id into v_suspect from orchestrator.tasks t
-     where t.status = 'queued' and t.suspect and t.run_at <= now()
+     where t.status = 'queued' and t.suspect and t.parked_on is null and t.run_at <= now()
        and (p_types is null or t.type = any (p_types))
+       and t.concurrency_key is null and t.type_concurrency_limit is null and t.rate_key is null
      order by t.priority desc, t.run_at, t.id
      limit 1
      for update skip locked;
     if v_suspect is not null then
-      -- Its slot is the batch's last: the ordinary row it displaces stays queued (unlocked at commit).
       v_ids := v_ids[1:v_max - 1] || v_suspect;
     end if;
   end if;
@@ -345,6 +364,114 @@ end
 $$;
 
 --
+-- Name: claim_flow_filter(bigint[]); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.claim_flow_filter(p_ids bigint[]) RETURNS bigint[]
+    LANGUAGE plpgsql
+    AS $$
+declare
+  r record;
+  v_out bigint[] := '{}';
+  v_locked text[] := '{}';
+  v_busy text[] := '{}';
+  v_taken text[] := '{}';
+  v_park_ids bigint[] := '{}';
+  v_park_on text[] := '{}';
+  v_defer_ids bigint[] := '{}';
+  v_defer_at timestamptz[] := '{}';
+  v_key text;
+  v_limit integer;
+  v_running integer;
+  v_ok boolean;
+  v_due timestamptz;
+  v_bucket orchestrator.rate_limits;
+  v_at timestamptz;
+  v_slot integer;
+begin
+  for r in
+    select t.id, t.type, t.concurrency_key, t.concurrency_limit, t.type_concurrency_limit, t.rate_key
+    from unnest(p_ids) with ordinality as c(id, ord) join orchestrator.tasks t on t.id = c.id
+    order by c.ord
+  loop
+    v_ok := true;
+    -- Concurrency: the task's own key, then its type's limit.
+    for v_slot in 1..2 loop
+      exit when not v_ok;
+      if v_slot = 1 then
+        continue when r.concurrency_key is null;
+        v_key := 'key:' || r.concurrency_key;
+        v_limit := r.concurrency_limit;
+      else
+        continue when r.type_concurrency_limit is null;
+        v_key := 'type:' || r.type;
+        v_limit := r.type_concurrency_limit;
+      end if;
+      if v_key = any (v_busy) then
+        v_ok := false;
+        continue;
+      end if;
+      if not v_key = any (v_locked) then
+        if not pg_try_advisory_xact_lock(1718382881, hashtext(v_key)) then
+          v_busy := v_busy || v_key;
+          v_ok := false;
+          continue;
+        end if;
+        v_locked := v_locked || v_key;
+      end if;
+      if v_slot = 1 then
+        select count(*) into v_running from orchestrator.tasks
+         where status = 'running' and concurrency_key = r.concurrency_key;
+      else
+        select count(*) into v_running from orchestrator.tasks
+         where status = 'running' and type = r.type and type_concurrency_limit is not null;
+      end if;
+      v_running := v_running + (select count(*) from unnest(v_taken) k where k = v_key);
+      if v_running >= v_limit then
+        v_park_ids := v_park_ids || r.id;
+        v_park_on := v_park_on || v_key;
+        v_ok := false;
+      end if;
+    end loop;
+    -- Rate: decided last, so a token is spent only on a task that starts.
+    if v_ok and r.rate_key is not null then
+      select * into v_bucket from orchestrator.rate_limits where bucket = r.rate_key for update skip locked;
+      if not found then
+        -- Another claimer holds the bucket (next time), or there is none (a row inserted without
+        -- enqueue(): no bucket, no limit).
+        v_ok := not exists (select 1 from orchestrator.rate_limits where bucket = r.rate_key);
+      else
+        v_due := orchestrator.rate_take(r.rate_key, coalesce(v_bucket.interval_seconds, 1), coalesce(v_bucket.tolerance_seconds, 0), now());
+        if v_due is not null then
+          v_at := greatest(v_due, coalesce(v_bucket.deferred_until, v_due));
+          update orchestrator.rate_limits
+             set deferred_until = v_at + make_interval(secs => coalesce(v_bucket.interval_seconds, 1))
+           where bucket = r.rate_key;
+          v_defer_ids := v_defer_ids || r.id;
+          v_defer_at := v_defer_at || v_at;
+          v_ok := false;
+        end if;
+      end if;
+    end if;
+    if v_ok then
+      v_out := v_out || r.id;
+      if r.concurrency_key is not null then v_taken := v_taken || ('key:' || r.concurrency_key); end if;
+      if r.type_concurrency_limit is not null then v_taken := v_taken || ('type:' || r.type); end if;
+    end if;
+  end loop;
+  if cardinality(v_park_ids) > 0 then
+    update orchestrator.tasks t set parked_on = p.on_key, updated_at = now()
+      from unnest(v_park_ids, v_park_on) as p(id, on_key) where t.id = p.id;
+  end if;
+  if cardinality(v_defer_ids) > 0 then
+    update orchestrator.tasks t set run_at = d.at, updated_at = now()
+      from unnest(v_defer_ids, v_defer_at) as d(id, at) where t.id = d.id;
+  end if;
+  return v_out;
+end
+$$;
+
+--
 -- Name: claim_pick_ids(integer, text[]); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -353,15 +480,73 @@ CREATE FUNCTION orchestrator.claim_pick_ids(p_max_count integer, p_types text[])
     SET enable_seqscan TO 'off'
     SET enable_bitmapscan TO 'off'
     SET enable_sort TO 'off'
+    SET jit TO 'off'
     AS $$
+declare
+  v_max integer := greatest(least(coalesce(p_max_count, 1), 1000), 0);
+  v_lo text;
+  v_hi text;
+  v_ids bigint[];
+  v_flow boolean;
+  v_rot bigint;
 begin
-  return array(
-    select id from orchestrator.tasks
-    where status = 'queued' and run_at <= now() and not suspect
-      and (p_types is null or type = any (p_types))
-    order by priority desc, run_at, id
-    limit greatest(least(coalesce(p_max_count, 1), 1000), 0)
-    for update skip locked);
+  if v_max = 0 then
+    return '{}';
+  end if;
+  select min(group_key), max(group_key) into v_lo, v_hi
+    from orchestrator.tasks where status = 'queued' and parked_on is null;
+  if v_lo is null then
+    return '{}';
+  end if;
+  if v_lo = v_hi then
+    select array_agg(s.id), bool_or(s.flow) into v_ids, v_flow from (
+      select id, (concurrency_key is not null or type_concurrency_limit is not null or rate_key is not null) as flow
+      from orchestrator.tasks
+      where status = 'queued' and parked_on is null and group_key = v_lo and run_at <= now()
+        and (p_types is null or type = any (p_types))
+      order by priority desc, run_at, id
+      limit v_max
+      for update skip locked) s;
+  else
+    -- Round-robin across the groups: each group's head, then each group's second, …, starting at a
+    -- rotating group. Rows locked here and not taken are unlocked at commit.
+    v_rot := nextval('orchestrator.claim_rotation');
+    with recursive groups(g) as (
+      select v_lo
+      union all
+      select (select min(t.group_key) from orchestrator.tasks t
+               where t.status = 'queued' and t.parked_on is null and t.group_key > groups.g)
+      from groups where groups.g < v_hi
+    ), numbered as (
+      select g, row_number() over (order by g) - 1 as gi from groups where g is not null
+    ), heads as (
+      select n.gi, c.* from numbered n cross join lateral (
+        select t.id, t.priority, t.run_at,
+               (t.concurrency_key is not null or t.type_concurrency_limit is not null or t.rate_key is not null) as flow
+        from orchestrator.tasks t
+        where t.status = 'queued' and t.parked_on is null and t.group_key = n.g and t.run_at <= now()
+          and (p_types is null or t.type = any (p_types))
+        order by t.priority desc, t.run_at, t.id
+        limit v_max
+        for update skip locked) c
+    ), ranked as (
+      -- hgi: the group's place among the groups that have a candidate now (not among all groups).
+      select id, flow, row_number() over (partition by gi order by priority desc, run_at, id) as rn,
+             dense_rank() over (order by gi) - 1 as hgi
+      from heads
+    ), turned as (
+      select id, flow, rn, (hgi + v_rot) % (max(hgi) over () + 1) as turn from ranked
+    )
+    select array_agg(x.id), bool_or(x.flow) into v_ids, v_flow
+      from (select id, flow from turned order by rn, turn limit v_max) x;
+  end if;
+  if v_ids is null then
+    return '{}';
+  end if;
+  if not v_flow then
+    return v_ids;
+  end if;
+  return orchestrator.claim_flow_filter(v_ids);
 end
 $$;
 
@@ -606,6 +791,10 @@ CREATE FUNCTION orchestrator.enqueue(p_type text, p_payload jsonb DEFAULT '{}'::
 declare
   v_opts jsonb := coalesce(p_opts, '{}'::jsonb);
   v_key text;
+  f jsonb;
+  v_run_at timestamptz;
+  v_id bigint;
+  w orchestrator.throttle_windows;
 begin
   if p_type is null or p_type !~ '^[a-z][a-z0-9_.:-]{0,63}$' then
     raise exception using errcode = '22023',
@@ -619,34 +808,103 @@ begin
     raise exception using errcode = '22023', message = 'task payload must be a JSON object';
   end if;
   v_key := v_opts ->> 'dedupe_key';
+  f := orchestrator.flow_resolve(p_type, p_payload, v_opts);
+  v_run_at := coalesce((v_opts ->> 'run_at')::timestamptz, now());
+
+  if f ? 'rate_key' then
+    insert into orchestrator.rate_limits (bucket, tat, interval_seconds, tolerance_seconds)
+    values (f ->> 'rate_key', now(), (f ->> 'rate_interval')::float8, (f ->> 'rate_tolerance')::float8)
+    on conflict (bucket) do update
+      set interval_seconds = excluded.interval_seconds, tolerance_seconds = excluded.tolerance_seconds
+      where orchestrator.rate_limits.interval_seconds is distinct from excluded.interval_seconds
+         or orchestrator.rate_limits.tolerance_seconds is distinct from excluded.tolerance_seconds;
+  end if;
+
+  if f ? 'debounce_key' then
+    -- The last enqueue within the window wins: one queued task per key, its payload the latest, its
+    -- run_at the end of a quiet window.
+    v_run_at := greatest(v_run_at, now() + make_interval(secs => (f ->> 'debounce_seconds')::float8));
+    f := f || jsonb_build_object('debounce_key', 'debounce:' || (f ->> 'debounce_key'));
+  elsif f ? 'throttle_key' then
+    insert into orchestrator.throttle_windows (key, window_ends_at) values (f ->> 'throttle_key', '-infinity')
+    on conflict (key) do nothing;
+    select * into w from orchestrator.throttle_windows where key = f ->> 'throttle_key' for update;
+    if now() >= w.window_ends_at or (w.task_id is not null and not exists (select 1 from orchestrator.tasks where id = w.task_id)) then
+      -- The window is open: this one runs, and a new window begins.
+      f := f - 'throttle_key';
+    elsif f ->> 'throttle_mode' = 'drop' then
+      select * into task from orchestrator.tasks where id = w.task_id;
+      created := false;
+      return;
+    else
+      -- Coalesce: one queued task at the window's end, with the latest payload.
+      update orchestrator.tasks set payload = coalesce(p_payload, '{}'::jsonb), updated_at = now()
+       where debounce_key = 'throttle:' || w.key and status = 'queued'
+      returning * into task;
+      if found then
+        created := false;
+        return;
+      end if;
+      v_run_at := w.window_ends_at;
+      f := f || jsonb_build_object('debounce_key', 'throttle:' || w.key);
+    end if;
+  end if;
 
   loop
-    insert into orchestrator.tasks (type, payload, priority, run_at, max_attempts, backoff_base_seconds, dedupe_key, source, parent_id)
+    insert into orchestrator.tasks as t (type, payload, priority, run_at, max_attempts, backoff_base_seconds, dedupe_key, source, parent_id,
+                                         concurrency_key, concurrency_limit, type_concurrency_limit, rate_key, group_key, debounce_key, cancel_on)
     values (
       p_type,
       coalesce(p_payload, '{}'::jsonb),
       coalesce((v_opts ->> 'priority')::integer, 0),
-      coalesce((v_opts ->> 'run_at')::timestamptz, now()),
+      v_run_at,
       coalesce((v_opts ->> 'max_attempts')::integer, 5),
       coalesce((v_opts ->> 'backoff_base_seconds')::numeric, 2),
       v_key,
       coalesce(v_opts ->> 'source', 'sql'),
-      (v_opts ->> 'parent_id')::bigint
+      (v_opts ->> 'parent_id')::bigint,
+      f ->> 'concurrency_key',
+      (f ->> 'concurrency_limit')::integer,
+      (f ->> 'type_concurrency_limit')::integer,
+      f ->> 'rate_key',
+      coalesce(f ->> 'group_key', ''),
+      f ->> 'debounce_key',
+      f -> 'cancel_on'
     )
-    on conflict (dedupe_key) where dedupe_key is not null and status in ('queued', 'running') do nothing
-    returning * into task;
-    if found then
+    on conflict do nothing
+    returning t.id into v_id;
+    if v_id is not null then
+      select * into task from orchestrator.tasks where id = v_id;
       created := true;
+      if w.key is not null then
+        update orchestrator.throttle_windows
+           set window_ends_at = greatest(now(), w.window_ends_at) + make_interval(secs => (f ->> 'throttle_seconds')::float8),
+               task_id = v_id
+         where key = w.key;
+      end if;
       return;
     end if;
 
-    select * into task from orchestrator.tasks
-    where dedupe_key = v_key and status in ('queued', 'running');
-    if found then
-      created := false;
-      return;
+    if f ? 'debounce_key' then
+      update orchestrator.tasks
+         set payload = coalesce(p_payload, '{}'::jsonb),
+             run_at = case when (f ->> 'debounce_key') like 'debounce:%' then v_run_at else run_at end,
+             updated_at = now()
+       where debounce_key = f ->> 'debounce_key' and status = 'queued'
+      returning * into task;
+      if found then
+        created := false;
+        return;
+      end if;
+    elsif v_key is not null then
+      select * into task from orchestrator.tasks
+      where dedupe_key = v_key and status in ('queued', 'running');
+      if found then
+        created := false;
+        return;
+      end if;
     end if;
-    -- The live holder of the key finished between our insert and our select: insert again.
+    -- The holder of the key started or finished between our insert and our look: insert again.
   end loop;
 end
 $_$;
@@ -656,17 +914,50 @@ $_$;
 --
 
 CREATE FUNCTION orchestrator.enqueue_many(p_type text, p_payloads jsonb[], p_opts jsonb DEFAULT '{}'::jsonb) RETURNS SETOF orchestrator.tasks
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
-  insert into orchestrator.tasks (type, payload, priority, run_at, max_attempts, backoff_base_seconds, source)
-  select p_type, coalesce(p, '{}'::jsonb),
+declare
+  p jsonb;
+  v orchestrator.tasks;
+begin
+  if not exists (select 1 from orchestrator.task_type_flow where type = p_type)
+     and not (coalesce(p_opts, '{}'::jsonb) ?| array['concurrency', 'rate', 'debounce', 'throttle', 'group', 'cancel_on']) then
+    return query
+    insert into orchestrator.tasks (type, payload, priority, run_at, max_attempts, backoff_base_seconds, source)
+    select p_type, coalesce(x, '{}'::jsonb),
+           coalesce((p_opts ->> 'priority')::integer, 0),
+           coalesce((p_opts ->> 'run_at')::timestamptz, now()),
+           coalesce((p_opts ->> 'max_attempts')::integer, 5),
+           coalesce((p_opts ->> 'backoff_base_seconds')::numeric, 2),
+           coalesce(p_opts ->> 'source', 'sql')
+    from unnest(p_payloads) as x
+    returning *;
+    return;
+  end if;
+  if exists (select 1 from orchestrator.task_type_flow where type = p_type and defaults ?| array['debounce', 'throttle', 'rate'])
+     or coalesce(p_opts, '{}'::jsonb) ?| array['debounce', 'throttle', 'rate'] then
+    -- Each of these decides against the one before (a window, a bucket row): one by one.
+    foreach p in array p_payloads loop
+      select (e.task).* into v from orchestrator.enqueue(p_type, p, p_opts) e;
+      return next v;
+    end loop;
+    return;
+  end if;
+  -- Concurrency, type limits, groups and cancel_on: each row's options resolved, still one INSERT.
+  return query
+  insert into orchestrator.tasks (type, payload, priority, run_at, max_attempts, backoff_base_seconds, source,
+                                  concurrency_key, concurrency_limit, type_concurrency_limit, rate_key, group_key, cancel_on)
+  select p_type, coalesce(x, '{}'::jsonb),
          coalesce((p_opts ->> 'priority')::integer, 0),
          coalesce((p_opts ->> 'run_at')::timestamptz, now()),
          coalesce((p_opts ->> 'max_attempts')::integer, 5),
          coalesce((p_opts ->> 'backoff_base_seconds')::numeric, 2),
-         coalesce(p_opts ->> 'source', 'sql')
-  from unnest(p_payloads) as p
-  returning *
+         coalesce(p_opts ->> 'source', 'sql'),
+         f ->> 'concurrency_key', (f ->> 'concurrency_limit')::integer, (f ->> 'type_concurrency_limit')::integer,
+         f ->> 'rate_key', coalesce(f ->> 'group_key', ''), f -> 'cancel_on'
+  from unnest(p_payloads) as x, orchestrator.flow_resolve(p_type, x, p_opts) as f
+  returning *;
+end
 $$;
 
 --
@@ -904,6 +1195,232 @@ CREATE FUNCTION orchestrator.fail_many(p_ids bigint[], p_lease_tokens uuid[], p_
   select d.id, orchestrator.fail(d.id, d.token, d.error, d.retryable)
   from unnest(p_ids, p_lease_tokens, p_errors, p_retryables) with ordinality as d(id, token, error, retryable, n)
   order by d.n
+$$;
+
+--
+-- Name: flow_key(text, jsonb, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.flow_key(p_path text, p_template jsonb, p_payload jsonb) RETURNS text
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  r record;
+  v text;
+begin
+  if p_template is null or jsonb_typeof(p_template) <> 'string' then
+    raise exception using errcode = '22023', message = format('%s: a key must be a string (text, or {{payload.path}} placeholders)', p_path);
+  end if;
+  select * into r from orchestrator.render_template(p_template, jsonb_build_object('payload', coalesce(p_payload, '{}'::jsonb)));
+  if cardinality(r.missing) > 0 then
+    raise exception using errcode = '22023',
+      message = format('%s: %s has no value in this task''s payload', p_path, array_to_string(r.missing, ', ')),
+      hint = 'A key placeholder reads the payload: {{payload.ticket_id}}.';
+  end if;
+  v := case when jsonb_typeof(r.value) = 'string' then r.value #>> '{}' else r.value::text end;
+  if length(v) not between 1 and 200 then
+    raise exception using errcode = '22023', message = format('%s: the key must be 1-200 characters, got %s', p_path, length(v));
+  end if;
+  return v;
+end
+$$;
+
+--
+-- Name: flow_number(text, jsonb, numeric, numeric, boolean); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.flow_number(p_path text, p_value jsonb, p_min numeric, p_max numeric, p_whole boolean DEFAULT true) RETURNS numeric
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+declare
+  v numeric;
+begin
+  if p_value is null or jsonb_typeof(p_value) <> 'number' then
+    raise exception using errcode = '22023', message = format('%s must be a number from %s to %s', p_path, p_min, p_max);
+  end if;
+  v := (p_value #>> '{}')::numeric;
+  if v < p_min or v > p_max or (p_whole and v <> trunc(v)) then
+    raise exception using errcode = '22023',
+      message = format('%s must be a %s from %s to %s, got %s', p_path, case when p_whole then 'whole number' else 'number' end, p_min, p_max, v);
+  end if;
+  return v;
+end
+$$;
+
+--
+-- Name: flow_object(text, jsonb, text[], text[]); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.flow_object(p_path text, p_value jsonb, p_allowed text[], p_required text[]) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+declare
+  k text;
+begin
+  if p_value is null or jsonb_typeof(p_value) = 'null' then
+    return null;
+  end if;
+  if jsonb_typeof(p_value) <> 'object' then
+    raise exception using errcode = '22023', message = format('%s must be an object with %s', p_path, array_to_string(p_allowed, ', '));
+  end if;
+  for k in select jsonb_object_keys(p_value) loop
+    if not k = any (p_allowed) then
+      raise exception using errcode = '22023', message = format('%s.%s is not a field; use %s', p_path, k, array_to_string(p_allowed, ', '));
+    end if;
+  end loop;
+  foreach k in array p_required loop
+    if not p_value ? k then
+      raise exception using errcode = '22023', message = format('%s.%s is required', p_path, k);
+    end if;
+  end loop;
+  return p_value;
+end
+$$;
+
+--
+-- Name: flow_resolve(text, jsonb, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.flow_resolve(p_type text, p_payload jsonb, p_opts jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  d jsonb := coalesce((select defaults from orchestrator.task_type_flow where type = p_type), '{}'::jsonb);
+  o jsonb;
+  c jsonb;
+  r jsonb;
+  out jsonb := '{}'::jsonb;
+  v_limit numeric;
+  v_period numeric;
+  v_burst numeric;
+  v_mode text;
+begin
+  o := d || (coalesce(p_opts, '{}'::jsonb) - 'type_concurrency_limit');
+  c := orchestrator.flow_object('concurrency', o -> 'concurrency', array['key', 'limit'], array['key', 'limit']);
+  if c is not null then
+    out := out || jsonb_build_object(
+      'concurrency_key', orchestrator.flow_key('concurrency.key', c -> 'key', p_payload),
+      'concurrency_limit', orchestrator.flow_number('concurrency.limit', c -> 'limit', 1, 10000));
+  end if;
+  if d ? 'type_concurrency_limit' then
+    out := out || jsonb_build_object('type_concurrency_limit', orchestrator.flow_number('type_concurrency_limit', d -> 'type_concurrency_limit', 1, 10000));
+  end if;
+  r := orchestrator.flow_object('rate', o -> 'rate', array['key', 'limit', 'period_seconds', 'burst'], array['key', 'limit', 'period_seconds']);
+  if r is not null then
+    v_limit := orchestrator.flow_number('rate.limit', r -> 'limit', 1, 100000);
+    v_period := orchestrator.flow_number('rate.period_seconds', r -> 'period_seconds', 0.001, 86400, false);
+    v_burst := case when r ? 'burst' then orchestrator.flow_number('rate.burst', r -> 'burst', 1, 100000) else 1 end;
+    out := out || jsonb_build_object(
+      'rate_key', orchestrator.flow_key('rate.key', r -> 'key', p_payload),
+      'rate_interval', v_period / v_limit,
+      'rate_tolerance', (v_period / v_limit) * (v_burst - 1));
+  end if;
+  r := orchestrator.flow_object('debounce', o -> 'debounce', array['key', 'seconds'], array['key', 'seconds']);
+  if r is not null then
+    out := out || jsonb_build_object(
+      'debounce_key', orchestrator.flow_key('debounce.key', r -> 'key', p_payload),
+      'debounce_seconds', orchestrator.flow_number('debounce.seconds', r -> 'seconds', 0.001, 86400, false));
+  end if;
+  r := orchestrator.flow_object('throttle', o -> 'throttle', array['key', 'seconds', 'mode'], array['key', 'seconds']);
+  if r is not null then
+    v_mode := coalesce(r ->> 'mode', 'drop');
+    if v_mode not in ('drop', 'coalesce') then
+      raise exception using errcode = '22023', message = format('throttle.mode must be "drop" or "coalesce", got %s', r -> 'mode');
+    end if;
+    out := out || jsonb_build_object(
+      'throttle_key', orchestrator.flow_key('throttle.key', r -> 'key', p_payload),
+      'throttle_seconds', orchestrator.flow_number('throttle.seconds', r -> 'seconds', 0.001, 86400, false),
+      'throttle_mode', v_mode);
+  end if;
+  if out ? 'debounce_key' and out ? 'throttle_key' then
+    raise exception using errcode = '22023', message = 'debounce and throttle: choose one (debounce runs the last enqueue after a quiet window, throttle the first of each window)';
+  end if;
+  if (out ? 'debounce_key' or out ? 'throttle_key') and coalesce(p_opts ->> 'dedupe_key', '') <> '' then
+    raise exception using errcode = '22023', message = 'dedupe_key cannot be combined with debounce or throttle (each already keeps one task per key)';
+  end if;
+  if o ? 'group' and jsonb_typeof(o -> 'group') <> 'null' then
+    out := out || jsonb_build_object('group_key', orchestrator.flow_key('group', o -> 'group', p_payload));
+  end if;
+  r := orchestrator.flow_object('cancel_on', o -> 'cancel_on', array['source', 'type', 'match'], array['source', 'type']);
+  if r is not null then
+    if jsonb_typeof(r -> 'source') <> 'string' or jsonb_typeof(r -> 'type') <> 'string' then
+      raise exception using errcode = '22023', message = 'cancel_on.source and cancel_on.type must be strings (an event''s source and type)';
+    end if;
+    if r ? 'match' and jsonb_typeof(r -> 'match') <> 'object' then
+      raise exception using errcode = '22023', message = 'cancel_on.match must be an object the event''s payload contains';
+    end if;
+    declare
+      m record;
+    begin
+      select * into m from orchestrator.render_template(coalesce(r -> 'match', '{}'::jsonb), jsonb_build_object('payload', coalesce(p_payload, '{}'::jsonb)));
+      if cardinality(m.missing) > 0 then
+        raise exception using errcode = '22023', message = format('cancel_on.match: %s has no value in this task''s payload', array_to_string(m.missing, ', '));
+      end if;
+      out := out || jsonb_build_object('cancel_on', jsonb_build_object('source', r ->> 'source', 'type', r ->> 'type', 'match', m.value));
+    end;
+  end if;
+  return out;
+end
+$$;
+
+--
+-- Name: flow_unpark(text, integer); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.flow_unpark(p_key text, p_count integer DEFAULT 1) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  n integer;
+begin
+  -- Shared: ends never wait for each other; a claimer deciding this key (exclusive) is waited for, so
+  -- a task it parks is seen here.
+  perform pg_advisory_xact_lock_shared(1718382881, hashtext(p_key));
+  update orchestrator.tasks t set parked_on = null, updated_at = now()
+   where t.id in (select id from orchestrator.tasks
+                   where status = 'queued' and parked_on = p_key
+                   order by priority desc, run_at, id
+                   limit p_count
+                   for update skip locked);
+  get diagnostics n = row_count;
+  if n > 0 then
+    perform pg_notify('orchestrator_task_ready', '');
+  end if;
+  return n;
+end
+$$;
+
+--
+-- Name: flow_unpark_all(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.flow_unpark_all() RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+declare
+  r record;
+  n integer := 0;
+  v_running integer;
+  v_limit integer;
+begin
+  for r in select distinct parked_on from orchestrator.tasks where status = 'queued' and parked_on is not null loop
+    if r.parked_on like 'key:%' then
+      select count(*) into v_running from orchestrator.tasks
+       where status = 'running' and concurrency_key = substr(r.parked_on, 5);
+      select max(concurrency_limit) into v_limit from orchestrator.tasks
+       where status = 'queued' and parked_on = r.parked_on;
+    else
+      select count(*) into v_running from orchestrator.tasks
+       where status = 'running' and type = substr(r.parked_on, 6) and type_concurrency_limit is not null;
+      select max(type_concurrency_limit) into v_limit from orchestrator.tasks
+       where status = 'queued' and parked_on = r.parked_on;
+    end if;
+    if v_running < coalesce(v_limit, 1) then
+      n := n + orchestrator.flow_unpark(r.parked_on, v_limit - v_running);
+    end if;
+  end loop;
+  return n;
+end
 $$;
 
 --
@@ -1529,6 +2046,7 @@ begin
       when 'webhooks' then perform orchestrator.webhook_on_changes(p_entity, p_op, p_new, p_old);
       when 'events' then perform orchestrator.events_on_changes(p_entity, p_op, p_new, p_old);
       when 'workflows' then perform orchestrator.workflow_on_changes(p_entity, p_op, p_new, p_old);
+      when 'cancel_on' then perform orchestrator.tasks_cancel_on_events(p_entity, p_op, p_new, p_old);
       else raise exception 'propagate_changes(): unknown consumer "%" (entity %)', v_consumer, p_entity;
     end case;
   end loop;
@@ -1661,31 +2179,55 @@ CREATE FUNCTION orchestrator.rate_limit_take(p_bucket text, p_rate double precis
     LANGUAGE plpgsql
     AS $$
 declare
-  v_interval interval;
-  v_tolerance interval;
-  v_tat timestamptz;
+  v_interval double precision;
+  v_tolerance double precision;
   v_now timestamptz;
-  v_slot timestamptz;
+  v_due timestamptz;
   v_wait double precision;
 begin
   if p_rate is null or p_rate <= 0 then
     raise exception using errcode = '22023', message = format('rate must be > 0, got %s', p_rate);
   end if;
-  v_interval := make_interval(secs => 1.0 / p_rate);
+  v_interval := 1.0 / p_rate;
   v_tolerance := v_interval * (greatest(coalesce(p_burst, 1), 1) - 1);
   insert into orchestrator.rate_limits (bucket, tat) values (p_bucket, clock_timestamp())
   on conflict (bucket) do nothing;
-  select tat into v_tat from orchestrator.rate_limits where bucket = p_bucket for update;
+  perform 1 from orchestrator.rate_limits where bucket = p_bucket for update;
   v_now := clock_timestamp();
-  v_slot := greatest(v_now, v_tat - v_tolerance);
-  v_wait := extract(epoch from v_slot - v_now);
+  v_due := orchestrator.rate_take(p_bucket, v_interval, v_tolerance, v_now);
+  if v_due is null then
+    return 0;
+  end if;
+  v_wait := extract(epoch from v_due - v_now);
   if v_wait > coalesce(p_max_wait_seconds, 60) then
     return -v_wait;
   end if;
-  update orchestrator.rate_limits
-     set tat = greatest(v_tat, v_slot) + v_interval, granted = granted + 1, updated_at = v_now
-   where bucket = p_bucket;
-  return greatest(v_wait, 0);
+  -- A caller that waits holds the slot it waits for.
+  perform orchestrator.rate_take(p_bucket, v_interval, v_tolerance, v_due);
+  return v_wait;
+end
+$$;
+
+--
+-- Name: rate_take(text, double precision, double precision, timestamp with time zone); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.rate_take(p_bucket text, p_interval double precision, p_tolerance double precision, p_at timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_tat timestamptz;
+  v_due timestamptz;
+begin
+  select tat into v_tat from orchestrator.rate_limits where bucket = p_bucket;
+  v_due := v_tat - make_interval(secs => p_tolerance);
+  if v_due <= p_at then
+    update orchestrator.rate_limits
+       set tat = greatest(v_tat, p_at) + make_interval(secs => p_interval), granted = granted + 1, updated_at = p_at
+     where bucket = p_bucket;
+    return null;
+  end if;
+  return v_due;
 end
 $$;
 
@@ -2169,6 +2711,42 @@ end
 $$;
 
 --
+-- Name: set_task_type_flow(text, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.set_task_type_flow(p_type text, p_defaults jsonb) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+declare
+  k text;
+begin
+  if p_defaults is null or p_defaults = '{}'::jsonb then
+    delete from orchestrator.task_type_flow where type = p_type;
+    update orchestrator.tasks set type_concurrency_limit = null where type = p_type and status = 'queued' and type_concurrency_limit is not null;
+    return null;
+  end if;
+  if jsonb_typeof(p_defaults) <> 'object' then
+    raise exception using errcode = '22023', message = 'a task type''s flow defaults must be a JSON object';
+  end if;
+  for k in select jsonb_object_keys(p_defaults) loop
+    if k not in ('concurrency', 'type_concurrency_limit', 'rate', 'debounce', 'throttle', 'group', 'cancel_on') then
+      raise exception using errcode = '22023', message = format('%s is not a flow-control field; use concurrency, type_concurrency_limit, rate, debounce, throttle, group, cancel_on', k);
+    end if;
+  end loop;
+  insert into orchestrator.task_type_flow (type, defaults) values (p_type, p_defaults)
+  on conflict (type) do update set defaults = excluded.defaults, updated_at = now();
+  -- Validate now (keys with placeholders are checked against each task's payload at its enqueue).
+  perform orchestrator.flow_number('type_concurrency_limit', p_defaults -> 'type_concurrency_limit', 1, 10000)
+   where p_defaults ? 'type_concurrency_limit';
+  update orchestrator.tasks set type_concurrency_limit = (p_defaults ->> 'type_concurrency_limit')::integer
+   where type = p_type and status = 'queued'
+     and type_concurrency_limit is distinct from (p_defaults ->> 'type_concurrency_limit')::integer;
+  perform orchestrator.flow_unpark_all();
+  return p_defaults;
+end
+$$;
+
+--
 -- Name: set_worker_endpoint(text, text); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -2419,10 +2997,87 @@ CREATE FUNCTION orchestrator.sweep() RETURNS bigint
 begin
   perform orchestrator.check_wakeups();
   perform orchestrator.reap();
-  if exists (select 1 from orchestrator.tasks where status = 'queued' and run_at <= now()) then
+  perform orchestrator.flow_unpark_all();
+  if exists (select 1 from orchestrator.tasks where status = 'queued' and parked_on is null and run_at <= now()) then
     return orchestrator.wake_worker('cron');
   end if;
   return null;
+end
+$$;
+
+--
+-- Name: task_wait_reason(orchestrator.tasks); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.task_wait_reason(t orchestrator.tasks) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_running integer;
+begin
+  if t.status <> 'queued' then
+    return null;
+  end if;
+  if t.parked_on like 'key:%' then
+    select count(*) into v_running from orchestrator.tasks where status = 'running' and concurrency_key = t.concurrency_key;
+    return jsonb_build_object('kind', 'concurrency', 'key', t.concurrency_key, 'limit', t.concurrency_limit, 'running', v_running,
+      'message', format('concurrency key %s is at its limit (%s running of %s)', t.concurrency_key, v_running, t.concurrency_limit));
+  elsif t.parked_on like 'type:%' then
+    select count(*) into v_running from orchestrator.tasks where status = 'running' and type = t.type and type_concurrency_limit is not null;
+    return jsonb_build_object('kind', 'type_concurrency', 'type', t.type, 'limit', t.type_concurrency_limit, 'running', v_running,
+      'message', format('task type %s is at its limit (%s running of %s)', t.type, v_running, t.type_concurrency_limit));
+  end if;
+  if t.run_at > now() then
+    if t.debounce_key like 'debounce:%' then
+      return jsonb_build_object('kind', 'debounce', 'key', substr(t.debounce_key, 10), 'until', t.run_at,
+        'message', format('debounce window for %s ends at %s', substr(t.debounce_key, 10), t.run_at));
+    elsif t.debounce_key like 'throttle:%' then
+      return jsonb_build_object('kind', 'throttle', 'key', substr(t.debounce_key, 10), 'until', t.run_at,
+        'message', format('throttle window for %s ends at %s', substr(t.debounce_key, 10), t.run_at));
+    elsif t.rate_key is not null and exists (select 1 from orchestrator.rate_limits b where b.bucket = t.rate_key and b.deferred_until >= t.run_at) then
+      return jsonb_build_object('kind', 'rate', 'key', t.rate_key, 'until', t.run_at,
+        'message', format('rate token for %s is due at %s', t.rate_key, t.run_at));
+    end if;
+    return jsonb_build_object('kind', 'run_at', 'until', t.run_at, 'message', format('run_at is %s', t.run_at));
+  end if;
+  return null;
+end
+$$;
+
+--
+-- Name: tasks_cancel_on_events(text, text, anyarray, anyarray); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.tasks_cancel_on_events(p_entity text, p_op text, p_new anyarray, p_old anyarray) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_running bigint[];
+begin
+  if p_entity <> 'event' or p_op <> 'INSERT' then
+    return;
+  end if;
+  with hit as (
+    select distinct on (t.id) t.id, e.id as event_id, e.source, e.type, t.status as was
+    from unnest(p_new::orchestrator.events[]) e
+    join orchestrator.tasks t
+      on t.cancel_on is not null and t.status in ('queued', 'running')
+     and (t.cancel_on ->> 'source') = e.source and (t.cancel_on ->> 'type') = e.type
+     and e.payload @> coalesce(t.cancel_on -> 'match', '{}'::jsonb)
+    order by t.id, e.id
+  ), cancelled as (
+    update orchestrator.tasks t
+       set status = 'cancelled', finished_at = now(), updated_at = now(),
+           locked_by = null, locked_until = null, lease_token = null,
+           last_error = format('cancelled by event %s (%s %s), as its cancel_on asked', hit.event_id, hit.source, hit.type)
+      from hit
+     where t.id = hit.id and t.status in ('queued', 'running')
+    returning t.id, hit.was
+  )
+  select array_agg(id) filter (where was = 'running') into v_running from cancelled;
+  if v_running is not null then
+    perform pg_notify('orchestrator_task_cancelled', array_to_string(v_running, ','));
+  end if;
 end
 $$;
 
@@ -2453,6 +3108,24 @@ declare
 begin
   perform orchestrator.tasks_trigger_set('tasks_changes_ins', v_notion);
   perform orchestrator.tasks_trigger_set('tasks_changes_upd', v_notion or v_webhooks);
+end
+$$;
+
+--
+-- Name: tasks_flow_run_ended(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.tasks_flow_run_ended() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+begin
+  if old.concurrency_key is not null then
+    perform orchestrator.flow_unpark('key:' || old.concurrency_key);
+  end if;
+  if old.type_concurrency_limit is not null then
+    perform orchestrator.flow_unpark('type:' || old.type);
+  end if;
+  return null;
 end
 $$;
 
@@ -3860,6 +4533,18 @@ end
 $$;
 
 --
+-- Name: claim_rotation; Type: SEQUENCE; Schema: orchestrator; Owner: -
+--
+
+CREATE SEQUENCE orchestrator.claim_rotation
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+    CYCLE;
+
+--
 -- Name: digests; Type: TABLE; Schema: orchestrator; Owner: -
 --
 
@@ -4028,6 +4713,9 @@ CREATE TABLE orchestrator.rate_limits (
     tat timestamp with time zone NOT NULL,
     granted bigint DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    interval_seconds double precision,
+    tolerance_seconds double precision,
+    deferred_until timestamp with time zone,
     CONSTRAINT rate_limits_bucket_check CHECK (((length(bucket) >= 1) AND (length(bucket) <= 200)))
 );
 
@@ -4170,6 +4858,18 @@ CREATE TABLE orchestrator.sync_state (
 );
 
 --
+-- Name: task_type_flow; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.task_type_flow (
+    type text NOT NULL,
+    defaults jsonb NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT task_type_flow_defaults_check CHECK ((jsonb_typeof(defaults) = 'object'::text)),
+    CONSTRAINT task_type_flow_type_check CHECK ((type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text))
+);
+
+--
 -- Name: tasks_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
 --
 
@@ -4180,6 +4880,17 @@ ALTER TABLE orchestrator.tasks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY 
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+--
+-- Name: throttle_windows; Type: TABLE; Schema: orchestrator; Owner: -
+--
+
+CREATE TABLE orchestrator.throttle_windows (
+    key text NOT NULL,
+    window_ends_at timestamp with time zone NOT NULL,
+    task_id bigint,
+    CONSTRAINT throttle_windows_key_check CHECK (((length(key) >= 1) AND (length(key) <= 200)))
 );
 
 --
@@ -4592,11 +5303,25 @@ ALTER TABLE ONLY orchestrator.sync_state
     ADD CONSTRAINT sync_state_pkey PRIMARY KEY (database_id);
 
 --
+-- Name: task_type_flow task_type_flow_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.task_type_flow
+    ADD CONSTRAINT task_type_flow_pkey PRIMARY KEY (type);
+
+--
 -- Name: tasks tasks_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
 --
 
 ALTER TABLE ONLY orchestrator.tasks
     ADD CONSTRAINT tasks_pkey PRIMARY KEY (id);
+
+--
+-- Name: throttle_windows throttle_windows_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE ONLY orchestrator.throttle_windows
+    ADD CONSTRAINT throttle_windows_pkey PRIMARY KEY (key);
 
 --
 -- Name: tickets tickets_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
@@ -4829,16 +5554,28 @@ CREATE INDEX sops_task_ids_idx ON orchestrator.sops USING gin (task_ids);
 CREATE INDEX sops_ticket_ids_idx ON orchestrator.sops USING gin (ticket_ids);
 
 --
+-- Name: tasks_cancel_on_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tasks_cancel_on_idx ON orchestrator.tasks USING btree (((cancel_on ->> 'source'::text)), ((cancel_on ->> 'type'::text))) WHERE ((cancel_on IS NOT NULL) AND (status = ANY (ARRAY['queued'::orchestrator.task_status, 'running'::orchestrator.task_status])));
+
+--
 -- Name: tasks_claim_idx; Type: INDEX; Schema: orchestrator; Owner: -
 --
 
-CREATE INDEX tasks_claim_idx ON orchestrator.tasks USING btree (priority DESC, run_at, id) WHERE (status = 'queued'::orchestrator.task_status);
+CREATE INDEX tasks_claim_idx ON orchestrator.tasks USING btree (group_key, priority DESC, run_at, id) WHERE ((status = 'queued'::orchestrator.task_status) AND (parked_on IS NULL));
 
 --
 -- Name: tasks_created_at_brin; Type: INDEX; Schema: orchestrator; Owner: -
 --
 
 CREATE INDEX tasks_created_at_brin ON orchestrator.tasks USING brin (created_at);
+
+--
+-- Name: tasks_debounce_key_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE UNIQUE INDEX tasks_debounce_key_idx ON orchestrator.tasks USING btree (debounce_key) WHERE ((status = 'queued'::orchestrator.task_status) AND (debounce_key IS NOT NULL));
 
 --
 -- Name: tasks_dedupe_key_live_idx; Type: INDEX; Schema: orchestrator; Owner: -
@@ -4859,16 +5596,34 @@ CREATE INDEX tasks_finished_status_id_idx ON orchestrator.tasks USING btree (sta
 CREATE INDEX tasks_parent_idx ON orchestrator.tasks USING btree (parent_id) WHERE (parent_id IS NOT NULL);
 
 --
+-- Name: tasks_parked_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tasks_parked_idx ON orchestrator.tasks USING btree (parked_on, priority DESC, run_at, id) WHERE ((status = 'queued'::orchestrator.task_status) AND (parked_on IS NOT NULL));
+
+--
 -- Name: tasks_queued_id_idx; Type: INDEX; Schema: orchestrator; Owner: -
 --
 
 CREATE INDEX tasks_queued_id_idx ON orchestrator.tasks USING btree (id) WHERE (status = 'queued'::orchestrator.task_status);
 
 --
+-- Name: tasks_running_concurrency_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tasks_running_concurrency_idx ON orchestrator.tasks USING btree (concurrency_key) WHERE ((status = 'running'::orchestrator.task_status) AND (concurrency_key IS NOT NULL));
+
+--
 -- Name: tasks_running_id_idx; Type: INDEX; Schema: orchestrator; Owner: -
 --
 
 CREATE INDEX tasks_running_id_idx ON orchestrator.tasks USING btree (id) WHERE (status = 'running'::orchestrator.task_status);
+
+--
+-- Name: tasks_running_type_limited_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX tasks_running_type_limited_idx ON orchestrator.tasks USING btree (type) WHERE ((status = 'running'::orchestrator.task_status) AND (type_concurrency_limit IS NOT NULL));
 
 --
 -- Name: tasks_suspect_claim_idx; Type: INDEX; Schema: orchestrator; Owner: -
@@ -4982,7 +5737,7 @@ CREATE INDEX workflow_steps_waiting_idx ON orchestrator.workflow_steps USING btr
 -- Name: events events_changes_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
 --
 
-CREATE TRIGGER events_changes_ins AFTER INSERT ON orchestrator.events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('event', 'workflows');
+CREATE TRIGGER events_changes_ins AFTER INSERT ON orchestrator.events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('event', 'workflows', 'cancel_on');
 
 --
 -- Name: events events_route; Type: TRIGGER; Schema: orchestrator; Owner: -
@@ -5031,6 +5786,12 @@ CREATE TRIGGER tasks_changes_ins AFTER INSERT ON orchestrator.tasks REFERENCING 
 --
 
 CREATE TRIGGER tasks_changes_upd AFTER UPDATE ON orchestrator.tasks REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('task', 'notion', 'webhooks');
+
+--
+-- Name: tasks tasks_flow_run_ended; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER tasks_flow_run_ended AFTER UPDATE OF status ON orchestrator.tasks FOR EACH ROW WHEN (((old.status = 'running'::orchestrator.task_status) AND (new.status <> 'running'::orchestrator.task_status) AND ((old.concurrency_key IS NOT NULL) OR (old.type_concurrency_limit IS NOT NULL)))) EXECUTE FUNCTION orchestrator.tasks_flow_run_ended();
 
 --
 -- Name: tasks tasks_wake_worker; Type: TRIGGER; Schema: orchestrator; Owner: -
@@ -5257,10 +6018,22 @@ ALTER TABLE orchestrator.sops ENABLE ROW LEVEL SECURITY;
 ALTER TABLE orchestrator.sync_state ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: task_type_flow; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.task_type_flow ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: tasks; Type: ROW SECURITY; Schema: orchestrator; Owner: -
 --
 
 ALTER TABLE orchestrator.tasks ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: throttle_windows; Type: ROW SECURITY; Schema: orchestrator; Owner: -
+--
+
+ALTER TABLE orchestrator.throttle_windows ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: tickets; Type: ROW SECURITY; Schema: orchestrator; Owner: -
@@ -5386,6 +6159,13 @@ GRANT ALL ON FUNCTION orchestrator.check_wakeups() TO service_role;
 
 REVOKE ALL ON FUNCTION orchestrator.claim(p_worker text, p_max_count integer, p_lease_seconds numeric, p_types text[], p_type_leases jsonb, p_take_suspect boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.claim(p_worker text, p_max_count integer, p_lease_seconds numeric, p_types text[], p_type_leases jsonb, p_take_suspect boolean) TO service_role;
+
+--
+-- Name: FUNCTION claim_flow_filter(p_ids bigint[]); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.claim_flow_filter(p_ids bigint[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.claim_flow_filter(p_ids bigint[]) TO service_role;
 
 --
 -- Name: FUNCTION claim_pick_ids(p_max_count integer, p_types text[]); Type: ACL; Schema: orchestrator; Owner: -
@@ -5528,6 +6308,48 @@ GRANT ALL ON FUNCTION orchestrator.fail(p_id bigint, p_lease_token uuid, p_error
 
 REVOKE ALL ON FUNCTION orchestrator.fail_many(p_ids bigint[], p_lease_tokens uuid[], p_errors text[], p_retryables boolean[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.fail_many(p_ids bigint[], p_lease_tokens uuid[], p_errors text[], p_retryables boolean[]) TO service_role;
+
+--
+-- Name: FUNCTION flow_key(p_path text, p_template jsonb, p_payload jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.flow_key(p_path text, p_template jsonb, p_payload jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.flow_key(p_path text, p_template jsonb, p_payload jsonb) TO service_role;
+
+--
+-- Name: FUNCTION flow_number(p_path text, p_value jsonb, p_min numeric, p_max numeric, p_whole boolean); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.flow_number(p_path text, p_value jsonb, p_min numeric, p_max numeric, p_whole boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.flow_number(p_path text, p_value jsonb, p_min numeric, p_max numeric, p_whole boolean) TO service_role;
+
+--
+-- Name: FUNCTION flow_object(p_path text, p_value jsonb, p_allowed text[], p_required text[]); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.flow_object(p_path text, p_value jsonb, p_allowed text[], p_required text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.flow_object(p_path text, p_value jsonb, p_allowed text[], p_required text[]) TO service_role;
+
+--
+-- Name: FUNCTION flow_resolve(p_type text, p_payload jsonb, p_opts jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.flow_resolve(p_type text, p_payload jsonb, p_opts jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.flow_resolve(p_type text, p_payload jsonb, p_opts jsonb) TO service_role;
+
+--
+-- Name: FUNCTION flow_unpark(p_key text, p_count integer); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.flow_unpark(p_key text, p_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.flow_unpark(p_key text, p_count integer) TO service_role;
+
+--
+-- Name: FUNCTION flow_unpark_all(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.flow_unpark_all() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.flow_unpark_all() TO service_role;
 
 --
 -- Name: FUNCTION glob_to_like(p_glob text); Type: ACL; Schema: orchestrator; Owner: -
@@ -5746,6 +6568,13 @@ REVOKE ALL ON FUNCTION orchestrator.rate_limit_take(p_bucket text, p_rate double
 GRANT ALL ON FUNCTION orchestrator.rate_limit_take(p_bucket text, p_rate double precision, p_burst integer, p_max_wait_seconds double precision) TO service_role;
 
 --
+-- Name: FUNCTION rate_take(p_bucket text, p_interval double precision, p_tolerance double precision, p_at timestamp with time zone); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.rate_take(p_bucket text, p_interval double precision, p_tolerance double precision, p_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.rate_take(p_bucket text, p_interval double precision, p_tolerance double precision, p_at timestamp with time zone) TO service_role;
+
+--
 -- Name: FUNCTION reap(); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -5855,6 +6684,13 @@ REVOKE ALL ON FUNCTION orchestrator.set_semaphore_capacity(p_name text, p_capaci
 GRANT ALL ON FUNCTION orchestrator.set_semaphore_capacity(p_name text, p_capacity integer) TO service_role;
 
 --
+-- Name: FUNCTION set_task_type_flow(p_type text, p_defaults jsonb); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.set_task_type_flow(p_type text, p_defaults jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.set_task_type_flow(p_type text, p_defaults jsonb) TO service_role;
+
+--
 -- Name: FUNCTION set_worker_endpoint(p_project_url text, p_service_role_key text); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -5903,6 +6739,20 @@ REVOKE ALL ON FUNCTION orchestrator.sweep() FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.sweep() TO service_role;
 
 --
+-- Name: FUNCTION task_wait_reason(t orchestrator.tasks); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.task_wait_reason(t orchestrator.tasks) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.task_wait_reason(t orchestrator.tasks) TO service_role;
+
+--
+-- Name: FUNCTION tasks_cancel_on_events(p_entity text, p_op text, p_new anyarray, p_old anyarray); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.tasks_cancel_on_events(p_entity text, p_op text, p_new anyarray, p_old anyarray) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.tasks_cancel_on_events(p_entity text, p_op text, p_new anyarray, p_old anyarray) TO service_role;
+
+--
 -- Name: FUNCTION tasks_change_triggers_follow(); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -5914,6 +6764,13 @@ REVOKE ALL ON FUNCTION orchestrator.tasks_change_triggers_follow() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION orchestrator.tasks_change_triggers_sync() FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.tasks_change_triggers_sync() TO service_role;
+
+--
+-- Name: FUNCTION tasks_flow_run_ended(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.tasks_flow_run_ended() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.tasks_flow_run_ended() TO service_role;
 
 --
 -- Name: FUNCTION tasks_trigger_set(p_trigger name, p_enabled boolean); Type: ACL; Schema: orchestrator; Owner: -
@@ -6166,6 +7023,12 @@ REVOKE ALL ON FUNCTION orchestrator.workflow_wake(p_run_id bigint, p_step_index 
 GRANT ALL ON FUNCTION orchestrator.workflow_wake(p_run_id bigint, p_step_index integer, p_reason text) TO service_role;
 
 --
+-- Name: SEQUENCE claim_rotation; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT USAGE ON SEQUENCE orchestrator.claim_rotation TO service_role;
+
+--
 -- Name: TABLE digests; Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -6262,10 +7125,22 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.settings TO service_role
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.sync_state TO service_role;
 
 --
+-- Name: TABLE task_type_flow; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.task_type_flow TO service_role;
+
+--
 -- Name: SEQUENCE tasks_id_seq; Type: ACL; Schema: orchestrator; Owner: -
 --
 
 GRANT SELECT,USAGE ON SEQUENCE orchestrator.tasks_id_seq TO service_role;
+
+--
+-- Name: TABLE throttle_windows; Type: ACL; Schema: orchestrator; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.throttle_windows TO service_role;
 
 --
 -- Name: TABLE tickets; Type: ACL; Schema: orchestrator; Owner: -

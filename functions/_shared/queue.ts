@@ -37,16 +37,34 @@ export async function enqueueTask(input: CreateTaskInput, source = "api"): Promi
     dedupe_key: input.dedupe_key,
     max_attempts: input.max_attempts,
     backoff_base_seconds: input.backoff_base_seconds,
+    concurrency: input.concurrency,
+    rate: input.rate,
+    debounce: input.debounce,
+    throttle: input.throttle,
+    group: input.group,
+    cancel_on: input.cancel_on,
   };
   const [row] = await sql<(TaskRow & { created: boolean })[]>`
-    select (r.task).*, r.created
-    from orchestrator.enqueue(${input.type}, ${sql.json(payload as never)}, ${sql.json(JSON.parse(JSON.stringify(opts)))}) r`;
+    select (r.task).*, orchestrator.task_wait_reason(r.task) as wait_reason, r.created
+    from orchestrator.enqueue(${input.type}, ${sql.json(payload as never)}, ${sql.json(JSON.parse(JSON.stringify(opts)))}) r`
+    .catch(flowOptionError);
   const { created, ...task } = row;
   return { task: publicTask(task as TaskRow), created };
 }
 
+/**
+ * The queue's SQL checks what zod cannot (a key placeholder the payload has no value for) and names
+ * the field first: "concurrency.key: {{payload.x}} has no value…". That becomes a 400 with the path.
+ */
+function flowOptionError(err: unknown): never {
+  const message = (err as { message?: string })?.message ?? "";
+  const path = (err as { code?: string })?.code === "22023" && message.match(/^((?:concurrency|rate|debounce|throttle|group|cancel_on)(?:\.[a-z_]+)?)\b/)?.[1];
+  if (path) throw badRequest(`Invalid flow control: ${message}`, { issues: [{ path, code: "invalid_flow_control", message }] });
+  throw err;
+}
+
 export async function getTask(id: number): Promise<PublicTask> {
-  const [row] = await db()<TaskRow[]>`select * from orchestrator.tasks where id = ${id}`;
+  const [row] = await db()<TaskRow[]>`select t.*, orchestrator.task_wait_reason(t) as wait_reason from orchestrator.tasks t where id = ${id}`;
   if (!row) throw notFound(`Task ${id} does not exist (it may have been pruned).`);
   return publicTask(row);
 }
@@ -55,7 +73,7 @@ export async function listTasks(q: ListTasksQuery): Promise<{ tasks: PublicTask[
   const sql = db();
   const after = decodeCursor(q.cursor);
   const rows = await sql<TaskRow[]>`
-    select * from orchestrator.tasks
+    select t.*, orchestrator.task_wait_reason(t) as wait_reason from orchestrator.tasks t
     where true
       ${q.status ? sql`and status = any(${q.status}::orchestrator.task_status[])` : sql``}
       ${q.type ? sql`and type = ${q.type}` : sql``}
@@ -177,7 +195,7 @@ export async function reapExpiredLeases(): Promise<number> {
 export async function secondsUntilNextTask(types: string[]): Promise<number | undefined> {
   const [row] = await db()<{ wait: number | null }[]>`
     select extract(epoch from min(run_at) - now())::float8 as wait
-    from orchestrator.tasks where status = 'queued' and type = any(${types}::text[])`;
+    from orchestrator.tasks where status = 'queued' and parked_on is null and type = any(${types}::text[])`;
   return row?.wait ?? undefined;
 }
 

@@ -23,6 +23,18 @@ const jsonObject = z.record(z.string(), z.unknown());
 export const TASK_STATUSES = ["queued", "running", "succeeded", "dead", "cancelled"] as const;
 
 /** A task as the API shows it (publicTask(): the lease token never leaves the database layer). */
+export const waitReasonSchema = z.object({
+  kind: z.enum(["concurrency", "type_concurrency", "rate", "debounce", "throttle", "run_at"]),
+  message: z.string(),
+  key: z.string().optional(),
+  type: z.string().optional(),
+  limit: z.number().optional(),
+  running: z.number().optional(),
+  /** When the wait ends (ISO 8601), for rate, debounce, throttle and run_at. */
+  until: z.string().optional(),
+});
+export type WaitReason = z.infer<typeof waitReasonSchema>;
+
 export const taskSchema = z.object({
   id: z.number(),
   type: z.string(),
@@ -46,6 +58,17 @@ export const taskSchema = z.object({
   updated_at: timestamp,
   started_at: timestamp.nullable(),
   finished_at: timestamp.nullable(),
+  // Flow control, as resolved at enqueue (keys rendered from the payload, the type's defaults applied).
+  concurrency_key: z.string().nullable(),
+  concurrency_limit: z.number().nullable(),
+  type_concurrency_limit: z.number().nullable(),
+  rate_key: z.string().nullable(),
+  group_key: z.string(),
+  debounce_key: z.string().nullable(),
+  cancel_on: z.object({ source: z.string(), type: z.string(), match: jsonObject }).nullable(),
+  parked_on: z.string().nullable(),
+  /** Why a queued task is not running yet; null when it can start now (or is not queued). */
+  wait_reason: waitReasonSchema.nullable().optional(),
 });
 export type Task = z.infer<typeof taskSchema>;
 

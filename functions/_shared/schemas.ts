@@ -8,6 +8,34 @@ const STATUSES = ["queued", "running", "succeeded", "dead", "cancelled"] as cons
 
 export const taskStatusSchema = z.enum(STATUSES);
 
+// Flow control (issue 17; the truth is in SQL: migrations/20261203001000_flow_control.sql). A key is
+// text, or text with {{payload.path}} placeholders read from the task's payload at enqueue.
+const flowKey = z.string().min(1).max(200);
+const seconds = z.number().min(0.001, "at least 0.001 s").max(86_400, "at most a day (86400 s)");
+export const flowControlSchema = {
+  /** At most `limit` tasks of this key run at once; the others wait (queued), they are not failed. */
+  concurrency: z.strictObject({ key: flowKey, limit: z.number().int().min(1).max(10_000) }).optional(),
+  /** A token bucket shared by every worker: `limit` starts per `period_seconds`, up to `burst` at once. */
+  rate: z.strictObject({
+    key: flowKey,
+    limit: z.number().int().min(1).max(100_000),
+    period_seconds: seconds,
+    burst: z.number().int().min(1).max(100_000).optional(),
+  }).optional(),
+  /** One queued task per key: a later enqueue replaces its payload and restarts the quiet window. */
+  debounce: z.strictObject({ key: flowKey, seconds }).optional(),
+  /** At most one run per key per window: extra enqueues are dropped (answered with the window's task) or coalesced. */
+  throttle: z.strictObject({ key: flowKey, seconds, mode: z.enum(["drop", "coalesce"]).optional() }).optional(),
+  /** Fairness: the claim takes round-robin across groups (e.g. the source app). */
+  group: z.string().min(1).max(100).optional(),
+  /** A matching event (same source and type, its payload containing `match`) cancels this task. */
+  cancel_on: z.strictObject({
+    source: z.string().min(1).max(64),
+    type: z.string().min(1).max(100),
+    match: z.record(z.string(), z.unknown()).optional(),
+  }).optional(),
+};
+
 export const createTaskSchema = z.strictObject({
   type: z.string().regex(TASK_TYPE, "a task type is a lowercase letter then up to 63 of a-z 0-9 _ . : -"),
   payload: z.record(z.string(), z.unknown()).optional().default({}),
@@ -16,7 +44,9 @@ export const createTaskSchema = z.strictObject({
   dedupe_key: z.string().min(1).max(200).optional(),
   max_attempts: z.number().int().min(1).max(100).optional(),
   backoff_base_seconds: z.number().min(0).max(3600).optional(),
-});
+  ...flowControlSchema,
+}).refine((t) => !(t.debounce && t.throttle), { path: ["throttle"], message: "debounce and throttle: choose one" })
+  .refine((t) => !(t.dedupe_key && (t.debounce || t.throttle)), { path: ["dedupe_key"], message: "dedupe_key cannot be combined with debounce or throttle" });
 export type CreateTaskInput = z.infer<typeof createTaskSchema>;
 
 const isoDate = z.iso.datetime({ offset: true });

@@ -27,6 +27,28 @@ export interface TaskRow {
   updated_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  // Flow control (migrations/20261203001000_flow_control.sql), as resolved at enqueue.
+  concurrency_key: string | null;
+  concurrency_limit: number | null;
+  type_concurrency_limit: number | null;
+  rate_key: string | null;
+  group_key: string;
+  debounce_key: string | null;
+  cancel_on: { source: string; type: string; match: Record<string, unknown> } | null;
+  /** "key:<concurrency_key>" or "type:<type>" while it waits for room under that limit. */
+  parked_on: string | null;
+  /** Why a queued task is not running yet (orchestrator.task_wait_reason); null when it can start now. */
+  wait_reason?: WaitReason | null;
+}
+
+export interface WaitReason {
+  kind: "concurrency" | "type_concurrency" | "rate" | "debounce" | "throttle" | "run_at";
+  message: string;
+  key?: string;
+  type?: string;
+  limit?: number;
+  running?: number;
+  until?: string;
 }
 
 /**

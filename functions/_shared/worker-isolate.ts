@@ -11,6 +11,26 @@ import { isolateId, type IsolateLife } from "./isolate-life.ts";
 const READY_CHANNEL = "orchestrator_task_ready";
 /** A new worker presence (payload: its isolate), 20261202000500_successor_handoff.sql. */
 const PRESENT_CHANNEL = "orchestrator_worker_present";
+/** Running tasks an event cancelled (payload: their ids, comma-separated), 20261203001000_flow_control.sql. */
+const CANCELLED_CHANNEL = "orchestrator_task_cancelled";
+
+/** The task was cancelled while it ran (cancel_on): its handler's AbortSignal is aborted with this. */
+export class TaskCancelledError extends Error {
+  constructor(id: number) {
+    super(`task ${id} was cancelled while it ran (an event matched its cancel_on)`);
+    this.name = "TaskCancelledError";
+  }
+}
+
+/** The AbortControllers of the handlers running in this isolate, by task id. */
+export const runningHandlers = new Map<number, AbortController>();
+
+function abortCancelled(ids: string): void {
+  for (const id of ids.split(",")) {
+    const controller = runningHandlers.get(Number(id));
+    if (controller && !controller.signal.aborted) controller.abort(new TaskCancelledError(Number(id)));
+  }
+}
 
 /** Reaping expired leases runs at most this often per isolate (and beside each run's first claim). */
 export const REAP_EVERY_MS = 10_000;
@@ -62,7 +82,11 @@ function otherPresent(isolate: string): void {
 
 /** LISTENs once per isolate (postgres.js keeps a dedicated connection and re-listens after a reconnect). */
 export function listenForReady(): Promise<unknown> {
-  listening ??= Promise.all([db().listen(READY_CHANNEL, notifyReady), db().listen(PRESENT_CHANNEL, otherPresent)]).catch((err) => {
+  listening ??= Promise.all([
+    db().listen(READY_CHANNEL, notifyReady),
+    db().listen(PRESENT_CHANNEL, otherPresent),
+    db().listen(CANCELLED_CHANNEL, abortCancelled),
+  ]).catch((err) => {
     listening = undefined;
     throw err;
   });

@@ -60,8 +60,8 @@ import {
 } from "./queue.ts";
 import type { ClaimedTask, TaskList } from "./task-types.ts";
 import {
-  DUE_CHECK_EVERY_MS, handedOffFrom, isolateWork, letGoSuspect, listenForReady, notifyReady, readyPokes, REAP_EVERY_MS, saidSpent, successors,
-  waitForReady,
+  DUE_CHECK_EVERY_MS, handedOffFrom, isolateWork, letGoSuspect, listenForReady, notifyReady, readyPokes, REAP_EVERY_MS, runningHandlers, saidSpent,
+  successors, TaskCancelledError, waitForReady,
 } from "./worker-isolate.ts";
 import { type ModeChange, WorkerModes } from "./worker-modes.ts";
 import { beginPresence, finishPresence } from "./worker-presence.ts";
@@ -198,14 +198,22 @@ async function runHandler(task: ClaimedTask, taskList: TaskList, log: Logger): P
       reject(err);
     }, def.timeoutMs);
   });
+  // An event's cancel_on aborts it (worker-isolate.ts hears orchestrator_task_cancelled).
+  runningHandlers.set(task.id, controller);
+  const cancelled = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener("abort", () => {
+      if (controller.signal.reason instanceof TaskCancelledError) reject(controller.signal.reason);
+    }, { once: true });
+  });
   try {
-    const value = await Promise.race([def.handle(parsed.data, { task, log: taskLog, signal: controller.signal }), timeout]);
+    const value = await Promise.race([def.handle(parsed.data, { task, log: taskLog, signal: controller.signal }), timeout, cancelled]);
     return { task, ok: true, result: storableResult(value), ms: Math.round((performance.now() - started) * 100) / 100 };
   } catch (err) {
     const error = err instanceof Error ? `${err.name}: ${err.message}` : `non-error thrown: ${String(err)}`;
     return { task, ok: false, error, retryable: !(err instanceof PermanentTaskError), ms: Math.round((performance.now() - started) * 100) / 100 };
   } finally {
     clearTimeout(timer);
+    runningHandlers.delete(task.id);
   }
 }
 

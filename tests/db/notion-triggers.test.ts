@@ -100,7 +100,7 @@ describe("tickets and SOPs", () => {
         and g.tgfoid = 'orchestrator.propagate_changes()'::regprocedure
       order by 1, 2`).map((r) => ({ ...r, args: /propagate_changes\(([^)]*)\)/.exec(r.def)![1].replace(/['\s]/g, "") }));
     expect(triggers.map((r) => `${r.t}.${r.name}(${r.args})`)).toEqual([
-      "events.events_changes_ins(event,workflows)",
+      "events.events_changes_ins(event,workflows,cancel_on)",
       "sops.sops_changes_ins(sop,notion,webhooks)",
       "tasks.tasks_changes_ins(task,notion)", "tasks.tasks_changes_upd(task,notion,webhooks)", "tasks.tasks_workflow_hooks(task,workflows)",
       "tickets.tickets_changes_ins(ticket,notion,webhooks)", "tickets.tickets_changes_upd(ticket,notion,webhooks,events,workflows)",
