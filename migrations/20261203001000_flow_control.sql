@@ -275,8 +275,12 @@ begin
   insert into orchestrator.task_type_flow (type, defaults) values (p_type, p_defaults)
   on conflict (type) do update set defaults = excluded.defaults, updated_at = now();
   -- Validate now (keys with placeholders are checked against each task's payload at its enqueue).
-  perform orchestrator.flow_number('type_concurrency_limit', p_defaults -> 'type_concurrency_limit', 1, 10000)
-   where p_defaults ? 'type_concurrency_limit';
+  if p_defaults ? 'type_concurrency_limit' then
+    perform orchestrator.flow_number('type_concurrency_limit', p_defaults -> 'type_concurrency_limit', 1, 10000);
+  end if;
+  -- The rest of the defaults, as an enqueue of a task with an empty payload would read them.
+  perform orchestrator.flow_resolve(p_type, '{}'::jsonb, '{}'::jsonb)
+   where not (p_defaults::text like '%{{%');
   update orchestrator.tasks set type_concurrency_limit = (p_defaults ->> 'type_concurrency_limit')::integer
    where type = p_type and status = 'queued'
      and type_concurrency_limit is distinct from (p_defaults ->> 'type_concurrency_limit')::integer;

@@ -209,6 +209,7 @@ async function runHandler(task: ClaimedTask, taskList: TaskList, log: Logger): P
     const value = await Promise.race([def.handle(parsed.data, { task, log: taskLog, signal: controller.signal }), timeout, cancelled]);
     return { task, ok: true, result: storableResult(value), ms: Math.round((performance.now() - started) * 100) / 100 };
   } catch (err) {
+    if (err instanceof TaskCancelledError) taskLog.info(`handler aborted: ${err.message}`);
     const error = err instanceof Error ? `${err.name}: ${err.message}` : `non-error thrown: ${String(err)}`;
     return { task, ok: false, error, retryable: !(err instanceof PermanentTaskError), ms: Math.round((performance.now() - started) * 100) / 100 };
   } finally {
