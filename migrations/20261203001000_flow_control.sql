@@ -539,6 +539,11 @@ declare
   v_ids bigint[];
   v_flow boolean;
   v_rot bigint;
+  v_ckeys text[];
+  v_climits integer[];
+  v_typenames text[];
+  v_tlimits integer[];
+  v_rkeys text[];
 begin
   if v_max = 0 then
     return '{}';
@@ -549,8 +554,11 @@ begin
     return '{}';
   end if;
   if v_lo = v_hi then
-    select array_agg(s.id), bool_or(s.flow) into v_ids, v_flow from (
-      select id, (concurrency_key is not null or type_concurrency_limit is not null or rate_key is not null) as flow
+    select array_agg(s.id), bool_or(s.flow), array_agg(s.concurrency_key), array_agg(s.concurrency_limit), array_agg(s.type),
+           array_agg(s.type_concurrency_limit), array_agg(s.rate_key)
+      into v_ids, v_flow, v_ckeys, v_climits, v_typenames, v_tlimits, v_rkeys from (
+      select id, (concurrency_key is not null or type_concurrency_limit is not null or rate_key is not null) as flow,
+             concurrency_key, concurrency_limit, type, type_concurrency_limit, rate_key
       from orchestrator.tasks
       where status = 'queued' and parked_on is null and group_key = v_lo and run_at <= now()
         and (p_types is null or type = any (p_types))
@@ -572,7 +580,8 @@ begin
     ), heads as (
       select n.gi, c.* from numbered n cross join lateral (
         select t.id, t.priority, t.run_at,
-               (t.concurrency_key is not null or t.type_concurrency_limit is not null or t.rate_key is not null) as flow
+               (t.concurrency_key is not null or t.type_concurrency_limit is not null or t.rate_key is not null) as flow,
+               t.concurrency_key, t.concurrency_limit, t.type, t.type_concurrency_limit, t.rate_key
         from orchestrator.tasks t
         where t.status = 'queued' and t.parked_on is null and t.group_key = n.g and t.run_at <= now()
           and (p_types is null or t.type = any (p_types))
@@ -581,14 +590,16 @@ begin
         for update skip locked) c
     ), ranked as (
       -- hgi: the group's place among the groups that have a candidate now (not among all groups).
-      select id, flow, row_number() over (partition by gi order by priority desc, run_at, id) as rn,
+      select *, row_number() over (partition by gi order by priority desc, run_at, id) as rn,
              dense_rank() over (order by gi) - 1 as hgi
       from heads
     ), turned as (
-      select id, flow, rn, (hgi + v_rot) % (max(hgi) over () + 1) as turn from ranked
+      select *, (hgi + v_rot) % (max(hgi) over () + 1) as turn from ranked
     )
-    select array_agg(x.id), bool_or(x.flow) into v_ids, v_flow
-      from (select id, flow from turned order by rn, turn limit v_max) x;
+    select array_agg(x.id), bool_or(x.flow), array_agg(x.concurrency_key), array_agg(x.concurrency_limit), array_agg(x.type),
+           array_agg(x.type_concurrency_limit), array_agg(x.rate_key)
+      into v_ids, v_flow, v_ckeys, v_climits, v_typenames, v_tlimits, v_rkeys
+      from (select * from turned order by rn, turn limit v_max) x;
   end if;
   if v_ids is null then
     return '{}';
@@ -596,18 +607,25 @@ begin
   if not v_flow then
     return v_ids;
   end if;
-  return orchestrator.claim_flow_filter(v_ids);
+  return orchestrator.claim_flow_filter(v_ids, v_ckeys, v_climits, v_typenames, v_tlimits, v_rkeys);
 end
 $$;
 
 -- claim_flow_filter(ids): of these locked, queued ids (in claim order), the ones every limit lets
 -- start now. The others are parked (over a concurrency limit), deferred (their rate token is due
 -- later: run_at moves to it) or left as they are (a key another claimer is deciding).
-create function orchestrator.claim_flow_filter(p_ids bigint[])
+create function orchestrator.claim_flow_filter(p_ids bigint[], p_ckeys text[], p_climits integer[], p_types text[],
+                                               p_tlimits integer[], p_rkeys text[])
 returns bigint[]
 language plpgsql as $$
 declare
-  r record;
+  i integer;
+  r_id bigint;
+  r_type text;
+  r_concurrency_key text;
+  r_concurrency_limit integer;
+  r_type_concurrency_limit integer;
+  r_rate_key text;
   v_out bigint[] := '{}';
   v_locked text[] := '{}';
   v_busy text[] := '{}';
@@ -625,23 +643,26 @@ declare
   v_at timestamptz;
   v_slot integer;
 begin
-  for r in
-    select t.id, t.type, t.concurrency_key, t.concurrency_limit, t.type_concurrency_limit, t.rate_key
-    from unnest(p_ids) with ordinality as c(id, ord) join orchestrator.tasks t on t.id = c.id
-    order by c.ord
-  loop
+  for i in 1..cardinality(p_ids) loop
+    -- The picked rows' flow columns, as the pick read them (the rows are locked: they cannot change).
+    r_id := p_ids[i];
+    r_type := p_types[i];
+    r_concurrency_key := p_ckeys[i];
+    r_concurrency_limit := p_climits[i];
+    r_type_concurrency_limit := p_tlimits[i];
+    r_rate_key := p_rkeys[i];
     v_ok := true;
     -- Concurrency: the task's own key, then its type's limit.
     for v_slot in 1..2 loop
       exit when not v_ok;
       if v_slot = 1 then
-        continue when r.concurrency_key is null;
-        v_key := 'key:' || r.concurrency_key;
-        v_limit := r.concurrency_limit;
+        continue when r_concurrency_key is null;
+        v_key := 'key:' || r_concurrency_key;
+        v_limit := r_concurrency_limit;
       else
-        continue when r.type_concurrency_limit is null;
-        v_key := 'type:' || r.type;
-        v_limit := r.type_concurrency_limit;
+        continue when r_type_concurrency_limit is null;
+        v_key := 'type:' || r_type;
+        v_limit := r_type_concurrency_limit;
       end if;
       if v_key = any (v_busy) then
         v_ok := false;
@@ -657,42 +678,44 @@ begin
       end if;
       if v_slot = 1 then
         select count(*) into v_running from orchestrator.tasks
-         where status = 'running' and concurrency_key = r.concurrency_key;
+         where status = 'running' and concurrency_key = r_concurrency_key;
       else
         select count(*) into v_running from orchestrator.tasks
-         where status = 'running' and type = r.type and type_concurrency_limit is not null;
+         where status = 'running' and type = r_type and type_concurrency_limit is not null;
       end if;
-      v_running := v_running + (select count(*) from unnest(v_taken) k where k = v_key);
+      if v_key = any (v_taken) then
+        v_running := v_running + (select count(*) from unnest(v_taken) k where k = v_key);
+      end if;
       if v_running >= v_limit then
-        v_park_ids := v_park_ids || r.id;
+        v_park_ids := v_park_ids || r_id;
         v_park_on := v_park_on || v_key;
         v_ok := false;
       end if;
     end loop;
     -- Rate: decided last, so a token is spent only on a task that starts.
-    if v_ok and r.rate_key is not null then
-      select * into v_bucket from orchestrator.rate_limits where bucket = r.rate_key for update skip locked;
+    if v_ok and r_rate_key is not null then
+      select * into v_bucket from orchestrator.rate_limits where bucket = r_rate_key for update skip locked;
       if not found then
         -- Another claimer holds the bucket (next time), or there is none (a row inserted without
         -- enqueue(): no bucket, no limit).
-        v_ok := not exists (select 1 from orchestrator.rate_limits where bucket = r.rate_key);
+        v_ok := not exists (select 1 from orchestrator.rate_limits where bucket = r_rate_key);
       else
-        v_due := orchestrator.rate_take(r.rate_key, coalesce(v_bucket.interval_seconds, 1), coalesce(v_bucket.tolerance_seconds, 0), now());
+        v_due := orchestrator.rate_take(r_rate_key, coalesce(v_bucket.interval_seconds, 1), coalesce(v_bucket.tolerance_seconds, 0), now());
         if v_due is not null then
           v_at := greatest(v_due, coalesce(v_bucket.deferred_until, v_due));
           update orchestrator.rate_limits
              set deferred_until = v_at + make_interval(secs => coalesce(v_bucket.interval_seconds, 1))
-           where bucket = r.rate_key;
-          v_defer_ids := v_defer_ids || r.id;
+           where bucket = r_rate_key;
+          v_defer_ids := v_defer_ids || r_id;
           v_defer_at := v_defer_at || v_at;
           v_ok := false;
         end if;
       end if;
     end if;
     if v_ok then
-      v_out := v_out || r.id;
-      if r.concurrency_key is not null then v_taken := v_taken || ('key:' || r.concurrency_key); end if;
-      if r.type_concurrency_limit is not null then v_taken := v_taken || ('type:' || r.type); end if;
+      v_out := v_out || r_id;
+      if r_concurrency_key is not null then v_taken := v_taken || ('key:' || r_concurrency_key); end if;
+      if r_type_concurrency_limit is not null then v_taken := v_taken || ('type:' || r_type); end if;
     end if;
   end loop;
   if cardinality(v_park_ids) > 0 then
@@ -946,7 +969,7 @@ revoke all on function orchestrator.flow_object(text, jsonb, text[], text[]) fro
 revoke all on function orchestrator.flow_resolve(text, jsonb, jsonb) from public;
 revoke all on function orchestrator.set_task_type_flow(text, jsonb) from public;
 revoke all on function orchestrator.rate_take(text, double precision, double precision, timestamptz) from public;
-revoke all on function orchestrator.claim_flow_filter(bigint[]) from public;
+revoke all on function orchestrator.claim_flow_filter(bigint[], text[], integer[], text[], integer[], text[]) from public;
 revoke all on function orchestrator.flow_unpark(text, integer) from public;
 revoke all on function orchestrator.flow_unpark_all() from public;
 revoke all on function orchestrator.tasks_flow_run_ended() from public;
@@ -958,7 +981,7 @@ grant execute on function orchestrator.flow_object(text, jsonb, text[], text[]) 
 grant execute on function orchestrator.flow_resolve(text, jsonb, jsonb) to service_role;
 grant execute on function orchestrator.set_task_type_flow(text, jsonb) to service_role;
 grant execute on function orchestrator.rate_take(text, double precision, double precision, timestamptz) to service_role;
-grant execute on function orchestrator.claim_flow_filter(bigint[]) to service_role;
+grant execute on function orchestrator.claim_flow_filter(bigint[], text[], integer[], text[], integer[], text[]) to service_role;
 grant execute on function orchestrator.flow_unpark(text, integer) to service_role;
 grant execute on function orchestrator.flow_unpark_all() to service_role;
 grant execute on function orchestrator.tasks_flow_run_ended() to service_role;

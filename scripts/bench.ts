@@ -61,6 +61,9 @@ const cfg = {
   samples: num(args.samples, quick ? 100 : 200),
   out: args.out ?? join(ROOT, "bench", "results.json"),
 };
+/** The keyed depth run's entry in results.depth, and its number of keys. */
+const KEYED = "orchestrator (keyed)";
+const FLOW_KEYS = 10_000;
 const workloads = (args.workloads ?? "throughput,latency,depth").split(",");
 const ALL = ["orchestrator", "graphile-worker", "pg-boss", "sql-ceiling"];
 const only = (args.only ?? ALL.join(",")).split(",");
@@ -205,6 +208,29 @@ async function main(): Promise<void> {
         await s.clearDepth();
       }
     }
+    // Flow control's claim cost (issue 17): the same claim at the largest depth, every task on one of
+    // 10,000 concurrency keys with limits, against the unkeyed figure above.
+    const ours = systems.find((s): s is OrchestratorSystem => s instanceof OrchestratorSystem);
+    if (ours) {
+      const depth = Math.max(...cfg.depths);
+      const warm = 20;
+      const extra = warm + cfg.samples * cfg.reps;
+      await ours.loadDepth(depth + extra, (l) => progress(`[depth] keyed: loading ${fmt(l)}/${fmt(depth + extra)} (${elapsed()})`), FLOW_KEYS);
+      await ours.claimLatency(warm, 5_000);
+      const runs: DepthResult[] = [];
+      for (let r = 1; r <= cfg.reps; r++) {
+        progress(`[depth] keyed @${fmt(depth)} rep ${r}/${cfg.reps}…`, true);
+        const times = await ours.claimLatency(cfg.samples, 10_000);
+        runs.push({ depth, samples: times.length, claim: summarize(times) });
+      }
+      const p50 = median(runs.map((x) => x.claim.p50));
+      const p95 = median(runs.map((x) => x.claim.p95));
+      results.depth[KEYED] = { [String(depth)]: { runs, p50, p95 } };
+      const plain = results.depth[ours.name]?.[String(depth)]?.p50 ?? NaN;
+      say(`[depth] orchestrator @${fmt(depth)} queued over ${fmt(FLOW_KEYS)} concurrency keys: claim p50 ${fmt(p50, 2)} ms, p95 ${fmt(p95, 2)} ms ` +
+        `(${(p50 / plain).toFixed(2)}× the unkeyed claim; target ≤ 1.5×)`);
+      await ours.clearDepth();
+    }
   }
 
   for (const s of systems) await s.teardown();
@@ -301,6 +327,13 @@ function renderTable(systems: BenchSystem[]): string {
   }
   for (const d of cfg.depths) {
     add(`claim p50 (ms), ${fmt(d)} queued`, (n) => results.depth[n]?.[String(d)]?.p50 ?? NaN, 2, false);
+  }
+  const keyed = results.depth[KEYED];
+  if (keyed) {
+    const [d, r] = Object.entries(keyed)[0];
+    const plain = results.depth[ours]?.[d]?.p50 ?? NaN;
+    rows.push([`claim p50 (ms), ${fmt(Number(d))} queued over ${fmt(FLOW_KEYS)} concurrency keys (flow control)`,
+      ...names.map((n) => (n === ours ? `${fmt(r.p50, 2)} (${(r.p50 / plain).toFixed(2)}× unkeyed)` : "")), ...others.map(() => "")]);
   }
   const lines = [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`);
   return `${lines.join("\n")}\n\nRatios: "ours vs X" is how many times better the Orchestrator is (throughput: ours ÷ X; latency: X ÷ ours); above 1× = Orchestrator ahead.`;

@@ -145,16 +145,27 @@ export class OrchestratorSystem implements BenchSystem {
     return { tasks: rows.length, start: summarize(start), finish: summarize(finish), invocations_per_1000: (invocations * 1000) / rows.length, ...c };
   }
 
-  async loadDepth(depth: number, onProgress: (loaded: number) => void): Promise<void> {
+  /**
+   * `keys`: each task gets a concurrency key of that many (k0…), with limits of 2–5, as flow control
+   * (issue 17) gives them: the claim then counts each key's running tasks under its lock.
+   */
+  async loadDepth(depth: number, onProgress: (loaded: number) => void, keys = 0): Promise<void> {
     // No worker may drain the backlog while claims are timed: the function server is stopped
     // (its wake-ups fail and are recorded by the dispatcher), then started again in clearDepth().
     await this.stack.functions.stop("SIGTERM");
     const chunk = 100_000;
     for (let done = 0; done < depth; done += chunk) {
       const k = Math.min(chunk, depth - done);
-      await this.sql`
-        insert into orchestrator.tasks (type, payload, source)
-        select 'noop', '{}'::jsonb, 'bench' from generate_series(1, ${k})`;
+      if (keys > 0) {
+        await this.sql`
+          insert into orchestrator.tasks (type, payload, source, concurrency_key, concurrency_limit)
+          select 'noop', '{}'::jsonb, 'bench', 'k' || ((${done} + g) % ${keys}), 2 + ((${done} + g) % ${keys}) % 4
+          from generate_series(1, ${k}) g`;
+      } else {
+        await this.sql`
+          insert into orchestrator.tasks (type, payload, source)
+          select 'noop', '{}'::jsonb, 'bench' from generate_series(1, ${k})`;
+      }
       onProgress(done + k);
     }
     await this.sql`vacuum analyze orchestrator.tasks`;

@@ -64,7 +64,7 @@ describe("flow control with 8 concurrent claimers", () => {
         if (typeLimit) await sql()`select orchestrator.set_task_type_flow(${type}, ${sql().json({ type_concurrency_limit: typeLimit })})`;
         for (const [n, pick] of picks.entries()) {
           const k = pick % (limits.length + 1); // one slot in limits+1: no key at all
-          const opts = k < limits.length ? { concurrency: { key: `k${k}`, limit: limits[k] } } : {};
+          const opts = k < limits.length ? { concurrency: { key: `${type}-k${k}`, limit: limits[k] } } : {};
           await sql()`select orchestrator.enqueue(${type}, ${sql().json({ n })}, ${sql().json(opts)})`;
         }
         let stop = false;

@@ -26,16 +26,17 @@ describe("concurrency", () => {
   it("a key runs at most its limit; the others park (queued, out of the claim) and the end of a run unparks the next", async () => {
     const type = uniqueType("conc");
     const tasks = [];
-    for (let i = 0; i < 10; i++) tasks.push(await enqueue(type, { ticket: 7, i }, { concurrency: { key: "ticket:{{payload.ticket}}", limit: 2 } }));
-    expect(tasks[0].concurrency_key).toBe("ticket:7");
+    // Keys are global: each test's carry its type, so files running at once do not share them.
+    for (let i = 0; i < 10; i++) tasks.push(await enqueue(type, { ticket: type, i }, { concurrency: { key: "ticket:{{payload.ticket}}", limit: 2 } }));
+    expect(tasks[0].concurrency_key).toBe(`ticket:${type}`);
     const first = await claim([type]);
     expect(first).toHaveLength(2);
-    const parked = await sql()<{ n: number }[]>`select count(*)::int as n from orchestrator.tasks where type = ${type} and status = 'queued' and parked_on = 'key:ticket:7'`;
+    const parked = await sql()<{ n: number }[]>`select count(*)::int as n from orchestrator.tasks where type = ${type} and status = 'queued' and parked_on = ${`key:ticket:${type}`}`;
     // The claim saw the whole batch (up to 100): every one over the limit parked, none failed.
     expect(parked[0].n).toBe(8);
     expect(await claim([type])).toHaveLength(0);
     const waiting = tasks.find((t) => !first.some((f) => f.id === t.id))!;
-    expect(await reason(waiting.id)).toMatchObject({ kind: "concurrency", key: "ticket:7", limit: 2, running: 2 });
+    expect(await reason(waiting.id)).toMatchObject({ kind: "concurrency", key: `ticket:${type}`, limit: 2, running: 2 });
 
     await complete(first[0]);
     const next = await claim([type]);
@@ -49,7 +50,7 @@ describe("concurrency", () => {
   it("a limit per task type holds over all its keys, and changing it applies to queued tasks", async () => {
     const type = uniqueType("typelimit");
     await sql()`select orchestrator.set_task_type_flow(${type}, '{"type_concurrency_limit": 3}'::jsonb)`;
-    for (let i = 0; i < 6; i++) await enqueue(type, { i }, { concurrency: { key: `k${i}`, limit: 5 } });
+    for (let i = 0; i < 6; i++) await enqueue(type, { i }, { concurrency: { key: `${type}-k${i}`, limit: 5 } });
     expect(await claim([type])).toHaveLength(3);
     const [p] = await sql()<{ id: number }[]>`select id from orchestrator.tasks where type = ${type} and parked_on is not null limit 1`;
     expect(await reason(p.id)).toMatchObject({ kind: "type_concurrency", type, limit: 3, running: 3 });
@@ -60,7 +61,7 @@ describe("concurrency", () => {
 
   it("the sweep's safety net unparks a key with room left", async () => {
     const type = uniqueType("net");
-    for (let i = 0; i < 3; i++) await enqueue(type, {}, { concurrency: { key: "net", limit: 1 } });
+    for (let i = 0; i < 3; i++) await enqueue(type, {}, { concurrency: { key: `net-${type}`, limit: 1 } });
     const [t] = await claim([type]);
     // End the run behind the trigger's back (as a crash of this logic would): the parked ones stay parked...
     await sql().begin(async (tx) => {
