@@ -58,12 +58,12 @@ export interface WaitReason {
  */
 export type ClaimedTask = Pick<TaskRow,
   "id" | "type" | "payload" | "status" | "priority" | "attempts" | "max_attempts" | "locked_until" | "lease_token" | "suspect"
-  | "last_error" | "source" | "parent_id">;
+  | "last_error" | "source" | "parent_id" | "group_key">;
 
 /** The columns of ClaimedTask, in the order a claim returns them. */
 export const CLAIMED_COLUMNS = [
   "id", "type", "payload", "status", "priority", "attempts", "max_attempts", "locked_until", "lease_token", "suspect", "last_error",
-  "source", "parent_id",
+  "source", "parent_id", "group_key",
 ] as const satisfies readonly (keyof ClaimedTask)[];
 
 export interface TaskContext {

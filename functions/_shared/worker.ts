@@ -159,6 +159,29 @@ const PREFETCH_WINDOW_MS = 50;
 const CPU_RESERVE_MS = 200;
 /** No run starts past this multiple of the CPU budget: at 1,200 ms that is 1,800, under the 2,000 ms hard limit. */
 const CPU_CEILING = 1.5;
+/** How many a claim on a notification asks for while the local line is full: the heads of a few groups. */
+const NEWS_CLAIM_SIZE = 4;
+
+/**
+ * Orders the local line of claimed tasks round-robin across their groups (tasks.group_key), as the
+ * claim does: each group's tasks keep their order. One group (the usual case) leaves it as it is.
+ */
+export function fairLine(line: ClaimedTask[]): void {
+  if (line.length < 2 || line.every((t) => t.group_key === line[0].group_key)) return;
+  const groups = new Map<string, ClaimedTask[]>();
+  for (const t of line) {
+    const g = groups.get(t.group_key);
+    if (g) g.push(t);
+    else groups.set(t.group_key, [t]);
+  }
+  const queues = [...groups.values()];
+  const total = line.length;
+  line.length = 0;
+  for (let i = 0; line.length < total; i++) {
+    for (const q of queues) if (i < q.length) line.push(q[i]);
+  }
+}
+
 /** A finished outcome waits at most this long for others to share its completion round trip. */
 const RECORD_HOLD_MS = 20;
 
@@ -440,10 +463,10 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   let readySeen = isolateWork.readyCount; // notifications this worker has already acted on
   let dueCheckedAt = 0; // when secondsUntilNextTask last answered
   let dueAt = Infinity; // when the next queued task of our types becomes runnable (as of dueCheckedAt)
-  const claim = () => {
+  /** `size`: a claim on a notification while the local line is full asks for a few only (see below). */
+  const claim = (size = claimSize()) => {
     lastClaimEmpty = false;
     readySeen = isolateWork.readyCount;
-    const size = claimSize();
     // Only types whose timeout still fits in the isolate's life: the others stay queued for a fresh isolate.
     const fitting = types.filter(fits);
     if (fitting.length === 0) return halt("wall_clock");
@@ -460,6 +483,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
         }
         stats.claimed += batch.length;
         pending.push(...batch);
+        fairLine(pending);
         if (halted === "unload") releasePending(); // a claim that was in flight when beforeunload came
         // Fewer than asked: the queue has run dry (rows other workers hold are not queued any more),
         // so the next claim waits for the next wake-up or notification instead of asking again.
@@ -621,6 +645,12 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
       // After a claim came back short, only a notification (a new task) makes a busy run claim again.
       const news = !lastClaimEmpty || isolateWork.readyCount !== readySeen;
       if (mayClaim && !claiming && !extending && news && pending.length < concurrency) claim();
+      // A new task (a notification) while the local line is full: a small claim now, or another group's
+      // fresh task would wait behind the whole prefetched line (~PREFETCH_WINDOW_MS). The claim's round
+      // robin puts each group's head in it, and fairLine() takes it to the front of the line.
+      else if (mayClaim && !claiming && !extending && isolateWork.readyCount !== readySeen && pending.length >= concurrency) {
+        claim(NEWS_CLAIM_SIZE);
+      }
 
       // Write outcomes: a full group, the end of a burst, or the oldest waited long enough.
       const idle = running === 0 && (pending.length === 0 || !inBudget);
