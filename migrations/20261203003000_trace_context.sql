@@ -21,11 +21,13 @@
 -- complete are untouched (claim returns the column with the row it already returns).
 
 -- The trace id this transaction works under, when it is one (32 lowercase hex digits, not all zeros):
--- a session that sets a malformed value starts no broken trace, it is ignored.
+-- a session that sets a malformed value starts no broken trace, it is ignored. One expression without a
+-- FROM, so the planner inlines it (and trace_id_or_new) into the column default: no function call per row.
 create or replace function orchestrator.current_trace_id() returns text
 language sql volatile parallel safe as $$
-  select case when v ~ '^[0-9a-f]{32}$' and v <> repeat('0', 32) then v end
-  from (select current_setting('orchestrator.trace_id', true) as v) s
+  select case when current_setting('orchestrator.trace_id', true) ~ '^[0-9a-f]{32}$'
+               and current_setting('orchestrator.trace_id', true) <> '00000000000000000000000000000000'
+              then current_setting('orchestrator.trace_id', true) end
 $$;
 comment on function orchestrator.current_trace_id() is
   'The W3C trace id this transaction works under (set_config(''orchestrator.trace_id'', …, true)), or null.';

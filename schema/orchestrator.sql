@@ -623,8 +623,9 @@ $_$;
 CREATE FUNCTION orchestrator.current_trace_id() RETURNS text
     LANGUAGE sql PARALLEL SAFE
     AS $_$
-  select case when v ~ '^[0-9a-f]{32}$' and v <> repeat('0', 32) then v end
-  from (select current_setting('orchestrator.trace_id', true) as v) s
+  select case when current_setting('orchestrator.trace_id', true) ~ '^[0-9a-f]{32}$'
+               and current_setting('orchestrator.trace_id', true) <> '00000000000000000000000000000000'
+              then current_setting('orchestrator.trace_id', true) end
 $_$;
 
 --
