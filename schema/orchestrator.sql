@@ -139,6 +139,16 @@ end
 $$;
 
 --
+-- Name: trace_id_or_new(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.trace_id_or_new() RETURNS text
+    LANGUAGE sql PARALLEL SAFE
+    AS $$
+  select coalesce(orchestrator.current_trace_id(), orchestrator.new_trace_id())
+$$;
+
+--
 -- Name: tasks; Type: TABLE; Schema: orchestrator; Owner: -
 --
 
@@ -173,6 +183,7 @@ CREATE TABLE orchestrator.tasks (
     debounce_key text,
     cancel_on jsonb,
     parked_on text,
+    trace_id text DEFAULT orchestrator.trace_id_or_new(),
     CONSTRAINT tasks_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT tasks_backoff_base_seconds_check CHECK (((backoff_base_seconds >= (0)::numeric) AND (backoff_base_seconds <= (3600)::numeric))),
     CONSTRAINT tasks_cancel_on_check CHECK ((jsonb_typeof(cancel_on) = 'object'::text)),
@@ -204,6 +215,12 @@ COMMENT ON COLUMN orchestrator.tasks.suspect IS 'Set when the task was running i
 COMMENT ON COLUMN orchestrator.tasks.parked_on IS 'Set while a queued task waits for room under a concurrency limit: "key:<concurrency_key>" or "type:<type>". Parked tasks are outside the claim index; the end of a run of that key unparks the next.';
 
 --
+-- Name: COLUMN tasks.trace_id; Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON COLUMN orchestrator.tasks.trace_id IS 'W3C trace id (32 hex): the request, event or schedule the task comes from; its handler''s logs, writes and outbound calls carry it.';
+
+--
 -- Name: cancel(bigint); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -215,6 +232,24 @@ CREATE FUNCTION orchestrator.cancel(p_id bigint) RETURNS SETOF orchestrator.task
          locked_by = null, locked_until = null, lease_token = null
    where id = p_id and status in ('queued', 'running')
   returning *
+$$;
+
+--
+-- Name: trace_id_or_start(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.trace_id_or_start() RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v text := orchestrator.current_trace_id();
+begin
+  if v is null then
+    v := orchestrator.new_trace_id();
+    perform set_config('orchestrator.trace_id', v, true);
+  end if;
+  return v;
+end
 $$;
 
 --
@@ -242,6 +277,7 @@ CREATE TABLE orchestrator.workflow_runs (
     available_types text[],
     rerun_of bigint,
     rerun_from text,
+    trace_id text DEFAULT orchestrator.trace_id_or_start(),
     CONSTRAINT workflow_runs_dedupe_key_check CHECK (((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 200))),
     CONSTRAINT workflow_runs_depth_check CHECK (((depth >= 0) AND (depth <= 4))),
     CONSTRAINT workflow_runs_input_check CHECK ((jsonb_typeof(input) = 'object'::text)),
@@ -788,6 +824,24 @@ end
 $_$;
 
 --
+-- Name: current_trace_id(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.current_trace_id() RETURNS text
+    LANGUAGE sql PARALLEL SAFE
+    AS $_$
+  select case when current_setting('orchestrator.trace_id', true) ~ '^[0-9a-f]{32}$'
+               and current_setting('orchestrator.trace_id', true) <> '00000000000000000000000000000000'
+              then current_setting('orchestrator.trace_id', true) end
+$_$;
+
+--
+-- Name: FUNCTION current_trace_id(); Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON FUNCTION orchestrator.current_trace_id() IS 'The W3C trace id this transaction works under (set_config(''orchestrator.trace_id'', …, true)), or null.';
+
+--
 -- Name: dead_letter(bigint, text); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -1014,6 +1068,7 @@ CREATE TABLE orchestrator.events (
     tasks_created integer DEFAULT 0 NOT NULL,
     wants_ticket boolean DEFAULT false NOT NULL,
     ticket_id bigint,
+    trace_id text DEFAULT orchestrator.trace_id_or_start(),
     CONSTRAINT events_external_id_check CHECK (((length(external_id) >= 1) AND (length(external_id) <= 200))),
     CONSTRAINT events_message_check CHECK ((length(message) <= 10000)),
     CONSTRAINT events_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
@@ -1571,6 +1626,16 @@ CREATE FUNCTION orchestrator.lower_collapsed(p_text text) RETURNS text
 $$;
 
 --
+-- Name: new_trace_id(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.new_trace_id() RETURNS text
+    LANGUAGE sql PARALLEL SAFE
+    AS $$
+  select replace(gen_random_uuid()::text, '-', '')
+$$;
+
+--
 -- Name: next_sweep_in(double precision); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -1632,23 +1697,29 @@ $$;
 
 CREATE FUNCTION orchestrator.notion_enqueue_pushes(p_entity text, p_keys text[]) RETURNS integer
     LANGUAGE plpgsql
-    AS $$
+    AS $_$
 declare
   v_count integer;
 begin
-  insert into orchestrator.tasks (type, payload, priority, max_attempts, backoff_base_seconds, dedupe_key, source)
+  insert into orchestrator.tasks (type, payload, priority, max_attempts, backoff_base_seconds, dedupe_key, source, trace_id)
   select 'notion.push', jsonb_build_object('entity', p_entity, 'key', k), -10, 8, 5,
          case when exists (select 1 from orchestrator.tasks t
                            where t.dedupe_key = format('notion.push:%s:%s', p_entity, k) and t.status = 'running')
               then format('notion.push:%s:%s:next', p_entity, k)
               else format('notion.push:%s:%s', p_entity, k) end,
-         'notion-sync'
+         'notion-sync',
+         coalesce(orchestrator.current_trace_id(),
+                  case p_entity
+                    when 'ticket' then (select tk.trace_id from orchestrator.tickets tk where tk.id = case when k ~ '^[0-9]{1,18}$' then k::bigint end)
+                    when 'task' then (select t.trace_id from orchestrator.tasks t where t.id = case when k ~ '^[0-9]{1,18}$' then k::bigint end)
+                  end,
+                  orchestrator.new_trace_id())
   from (select distinct k from unnest(p_keys) k where k is not null) x
   on conflict (dedupe_key) where dedupe_key is not null and status in ('queued', 'running') do nothing;
   get diagnostics v_count = row_count;
   return v_count;
 end
-$$;
+$_$;
 
 --
 -- Name: notion_note_field_changes(text, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
@@ -3513,7 +3584,7 @@ $$;
 
 CREATE FUNCTION orchestrator.webhook_emit(p_events jsonb) RETURNS integer
     LANGUAGE plpgsql
-    AS $$
+    AS $_$
 declare
   v_ids bigint[];
 begin
@@ -3538,8 +3609,14 @@ begin
     return 0;
   end if;
   with t as (
-    insert into orchestrator.tasks (type, payload, max_attempts, backoff_base_seconds, source)
-    select 'webhook.deliver', jsonb_build_object('delivery_id', d.id), s.max_attempts, s.backoff_base_seconds, 'webhook'
+    insert into orchestrator.tasks (type, payload, max_attempts, backoff_base_seconds, source, trace_id)
+    select 'webhook.deliver', jsonb_build_object('delivery_id', d.id), s.max_attempts, s.backoff_base_seconds, 'webhook',
+           coalesce(orchestrator.current_trace_id(),
+                    (select tk.trace_id from orchestrator.tasks tk
+                      where tk.id = case when d.payload #>> '{data,task,id}' ~ '^[0-9]{1,18}$' then (d.payload #>> '{data,task,id}')::bigint end),
+                    (select ti.trace_id from orchestrator.tickets ti
+                      where ti.id = case when d.payload #>> '{data,ticket,id}' ~ '^[0-9]{1,18}$' then (d.payload #>> '{data,ticket,id}')::bigint end),
+                    orchestrator.new_trace_id())
     from orchestrator.webhook_deliveries d join orchestrator.webhook_subscriptions s on s.id = d.subscription_id
     where d.id = any (v_ids)
     returning id, (payload ->> 'delivery_id')::bigint as delivery_id
@@ -3547,7 +3624,7 @@ begin
   update orchestrator.webhook_deliveries d set task_id = t.id from t where d.id = t.delivery_id;
   return cardinality(v_ids);
 end
-$$;
+$_$;
 
 --
 -- Name: webhook_event_matches(text[], text); Type: FUNCTION; Schema: orchestrator; Owner: -
@@ -4431,7 +4508,14 @@ $$;
 CREATE FUNCTION orchestrator.workflow_start_step(p_run_id bigint, p_step orchestrator.workflow_steps, p_ctx jsonb) RETURNS void
     LANGUAGE plpgsql
     AS $$
+declare
+  v_outer text := current_setting('orchestrator.trace_id', true);
+  v_trace text;
 begin
+  select trace_id into v_trace from orchestrator.workflow_runs where id = p_run_id;
+  if v_trace is not null then
+    perform set_config('orchestrator.trace_id', v_trace, true);
+  end if;
   case
     when p_step.kind = 'task' and p_step.map_over is null then perform orchestrator.workflow_start_task(p_run_id, p_step, p_ctx);
     when p_step.kind = 'task' then perform orchestrator.workflow_start_map(p_run_id, p_step, p_ctx);
@@ -4440,6 +4524,9 @@ begin
     when p_step.kind = 'workflow' then perform orchestrator.workflow_start_child(p_run_id, p_step, p_ctx);
     when p_step.kind = 'approval' then perform orchestrator.workflow_start_approval(p_run_id, p_step, p_ctx);
   end case;
+  if v_trace is not null then
+    perform set_config('orchestrator.trace_id', coalesce(v_outer, ''), true);
+  end if;
 end
 $$;
 
@@ -4663,8 +4750,15 @@ CREATE TABLE orchestrator.logs (
     message text NOT NULL,
     context jsonb DEFAULT '{}'::jsonb NOT NULL,
     task_id bigint,
-    request_id text
+    request_id text,
+    trace_id text DEFAULT orchestrator.current_trace_id()
 );
+
+--
+-- Name: COLUMN logs.trace_id; Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON COLUMN orchestrator.logs.trace_id IS 'W3C trace id of the work the row is about: GET /logs?trace_id=…';
 
 --
 -- Name: logs_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
@@ -4943,6 +5037,7 @@ CREATE TABLE orchestrator.tickets (
     closed_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    trace_id text DEFAULT orchestrator.trace_id_or_start(),
     CONSTRAINT tickets_description_check CHECK ((length(description) <= 20000)),
     CONSTRAINT tickets_occurrences_check CHECK ((occurrences >= 0)),
     CONSTRAINT tickets_source_check CHECK (((length(source) >= 1) AND (length(source) <= 100))),
@@ -5518,6 +5613,12 @@ CREATE INDEX logs_request_idx ON orchestrator.logs USING btree (request_id, id) 
 --
 
 CREATE INDEX logs_task_idx ON orchestrator.logs USING btree (task_id, id) WHERE (task_id IS NOT NULL);
+
+--
+-- Name: logs_trace_id_idx; Type: INDEX; Schema: orchestrator; Owner: -
+--
+
+CREATE INDEX logs_trace_id_idx ON orchestrator.logs USING btree (trace_id, id DESC) WHERE (trace_id IS NOT NULL);
 
 --
 -- Name: notion_pages_error_idx; Type: INDEX; Schema: orchestrator; Owner: -
@@ -6147,6 +6248,13 @@ REVOKE ALL ON FUNCTION orchestrator.attach_to_tickets(p_event_ids bigint[]) FROM
 GRANT ALL ON FUNCTION orchestrator.attach_to_tickets(p_event_ids bigint[]) TO service_role;
 
 --
+-- Name: FUNCTION trace_id_or_new(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.trace_id_or_new() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.trace_id_or_new() TO service_role;
+
+--
 -- Name: TABLE tasks; Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -6158,6 +6266,13 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.tasks TO service_role;
 
 REVOKE ALL ON FUNCTION orchestrator.cancel(p_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.cancel(p_id bigint) TO service_role;
+
+--
+-- Name: FUNCTION trace_id_or_start(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.trace_id_or_start() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.trace_id_or_start() TO service_role;
 
 --
 -- Name: TABLE workflow_runs; Type: ACL; Schema: orchestrator; Owner: -
@@ -6252,6 +6367,13 @@ GRANT ALL ON FUNCTION orchestrator.cron_supports_seconds() TO service_role;
 --
 
 REVOKE ALL ON FUNCTION orchestrator.cron_value(p_raw text, p_field text, p_min integer, p_max integer, p_names text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION current_trace_id(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.current_trace_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.current_trace_id() TO service_role;
 
 --
 -- Name: FUNCTION dead_letter(p_id bigint, p_error text); Type: ACL; Schema: orchestrator; Owner: -
@@ -6425,6 +6547,13 @@ GRANT ALL ON FUNCTION orchestrator.lease_isolate(p_locked_by text) TO service_ro
 
 REVOKE ALL ON FUNCTION orchestrator.lower_collapsed(p_text text) FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.lower_collapsed(p_text text) TO service_role;
+
+--
+-- Name: FUNCTION new_trace_id(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.new_trace_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.new_trace_id() TO service_role;
 
 --
 -- Name: FUNCTION next_sweep_in(p_max_seconds double precision); Type: ACL; Schema: orchestrator; Owner: -

@@ -8,6 +8,7 @@
 // lost with it, so LISTEN takes a session of its own on the direct URL.
 import postgres from "postgres";
 import { envInt, requireEnv, settings } from "./env.ts";
+import { currentTrace } from "./trace.ts";
 
 export type Sql = postgres.Sql;
 /** A pool or a transaction: helpers that run in either take this. */
@@ -76,13 +77,43 @@ function beginOnReserved(pool: Sql): Sql["begin"] {
   }) as Sql["begin"];
 }
 
+/**
+ * sql.begin that names the current trace first (trace.ts): set_config('orchestrator.trace_id', …, true), for
+ * this transaction only. The trace_id columns default to it, so every row the transaction makes, triggers
+ * and rules included (a ticket, its Notion push, a workflow's first steps), joins the trace without any SQL
+ * function taking it as an argument. Outside a trace, begin is unchanged.
+ */
+function beginUnderTrace(begin: Sql["begin"]): Sql["begin"] {
+  return ((...args: unknown[]) => {
+    const trace = currentTrace();
+    const call = begin as unknown as (...a: unknown[]) => Promise<unknown>;
+    if (!trace) return call(...args);
+    const fn = args[args.length - 1] as (tx: postgres.TransactionSql) => unknown;
+    args[args.length - 1] = async (tx: postgres.TransactionSql) => {
+      await tx`select set_config('orchestrator.trace_id', ${trace.traceId}, true)`;
+      const out = await fn(tx);
+      return Array.isArray(out) ? await Promise.all(out) : out;
+    };
+    return call(...args);
+  }) as Sql["begin"];
+}
+
+/**
+ * Runs fn in a transaction under the current trace (the rows it makes take its trace id), or on the pool
+ * outside one. For writes that are one statement and make rows through triggers (open_ticket, a workflow start).
+ */
+export function traced<T>(fn: (sql: AnySql) => Promise<T>): Promise<T> {
+  const sql = db();
+  return currentTrace() ? (sql.begin((tx) => fn(tx)) as Promise<T>) : fn(sql);
+}
+
 export function db(): Sql {
   if (!pool) {
     const direct = requireEnv("SUPABASE_DB_URL");
     const url = settings.dbPoolerUrl ?? direct;
     const viaPooler = poolMode() === "pooler";
     const sql = connect(url, envInt("DB_POOL_MAX", 5), viaPooler);
-    if (viaPooler) sql.begin = beginOnReserved(sql);
+    sql.begin = beginUnderTrace(viaPooler ? beginOnReserved(sql) : sql.begin.bind(sql) as Sql["begin"]);
     if (viaPooler && url !== direct) {
       // postgres.js listens on one dedicated connection built from the pool's options: point it at the direct URL.
       sql.listen = ((channel, onnotify, onlisten) => {

@@ -9,7 +9,7 @@ import type { Logger } from "./logger.ts";
 
 export const CORS_HEADERS: Record<string, string> = {
   "access-control-allow-origin": "*",
-  "access-control-allow-headers": "authorization, x-client-info, apikey, content-type, x-request-id",
+  "access-control-allow-headers": "authorization, x-client-info, apikey, content-type, x-request-id, traceparent, tracestate",
   "access-control-allow-methods": "GET, POST, PATCH, DELETE, OPTIONS",
 };
 

@@ -4,6 +4,7 @@
 import { db } from "./db.ts";
 import { settings } from "./env.ts";
 import { redact, redactString } from "./redact.ts";
+import { currentTrace } from "./trace.ts";
 
 export const LEVELS = ["debug", "info", "warn", "error", "fatal"] as const;
 export type Level = (typeof LEVELS)[number];
@@ -16,12 +17,15 @@ interface LogRow {
   context: Record<string, unknown>;
   task_id: number | null;
   request_id: string | null;
+  trace_id: string | null;
 }
 
 export interface LogFields {
   component: string;
   requestId?: string;
   taskId?: number;
+  /** The W3C trace this work is part of (trace.ts); default: the trace the caller runs under. */
+  traceId?: string;
 }
 
 const buffer: LogRow[] = [];
@@ -95,6 +99,7 @@ export class Logger {
       context: redact(context) as Record<string, unknown>,
       task_id: this.fields.taskId ?? null,
       request_id: this.fields.requestId ?? null,
+      trace_id: this.fields.traceId ?? currentTrace()?.traceId ?? null,
     };
     console.log(JSON.stringify({ ...row, at: row.at.toISOString() }));
     buffer.push(row);
@@ -114,7 +119,7 @@ export function flushLogs(): Promise<void> {
     try {
       const sql = db();
       const values = rows.map((r) => ({ ...r, context: sql.json(r.context as never) }));
-      await sql`insert into orchestrator.logs ${sql(values, "at", "level", "component", "message", "context", "task_id", "request_id")}`;
+      await sql`insert into orchestrator.logs ${sql(values, "at", "level", "component", "message", "context", "task_id", "request_id", "trace_id")}`;
     } catch (err) {
       console.error(JSON.stringify({ level: "error", component: "logger", message: `could not write ${rows.length} log rows: ${redactString((err as Error).message)}` }));
     }

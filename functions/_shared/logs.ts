@@ -12,13 +12,14 @@ export async function listLogs(q: ListLogsQuery): Promise<LogPage> {
   const sql = db();
   const after = decodeCursor(q.cursor);
   const rows = await sql<LogEntry[]>`
-    select id, at, level::text as level, component, message, context, task_id, request_id
+    select id, at, level::text as level, component, message, context, task_id, request_id, trace_id
     from orchestrator.logs
     where true
       ${q.level ? sql`and level >= ${q.level}::orchestrator.log_level` : sql``}
       ${q.component ? sql`and component = ${q.component}` : sql``}
       ${q.task_id ? sql`and task_id = ${q.task_id}` : sql``}
       ${q.request_id ? sql`and request_id = ${q.request_id}` : sql``}
+      ${q.trace_id ? sql`and trace_id = ${q.trace_id}` : sql``}
       ${q.since ? sql`and at >= ${q.since}` : sql``}
       ${q.until ? sql`and at < ${q.until}` : sql``}
       ${q.q ? sql`and message ilike ${"%" + likeEscape(q.q) + "%"}` : sql``}

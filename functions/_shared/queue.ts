@@ -6,6 +6,7 @@ import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { knownTaskTypes, taskSpec } from "./task-catalog.ts";
 import type { CreateTaskInput, ListTasksQuery } from "./schemas.ts";
 import { CLAIMED_COLUMNS, type ClaimedTask, type TaskRow } from "./task-types.ts";
+import { currentTrace } from "./trace.ts";
 
 /** A task as the API shows it: the lease token is a capability and never leaves the database layer. */
 export function publicTask(row: TaskRow) {
@@ -44,9 +45,15 @@ export async function enqueueTask(input: CreateTaskInput, source = "api"): Promi
     group: input.group,
     cancel_on: input.cancel_on,
   };
+  // Under a trace (a request, a running task), the task takes its trace id: set_config names it for this
+  // statement's transaction, and the lateral call's options depend on it, so it is set before enqueue
+  // inserts (enqueue ignores the extra option). One round trip, where a transaction would take four.
+  const trace = currentTrace()?.traceId ?? null;
   const [row] = await sql<(TaskRow & { created: boolean })[]>`
     select (r.task).*, orchestrator.task_wait_reason(r.task) as wait_reason, r.created
-    from orchestrator.enqueue(${input.type}, ${sql.json(payload as never)}, ${sql.json(JSON.parse(JSON.stringify(opts)))}) r`
+    from (select set_config('orchestrator.trace_id', coalesce(${trace}::text, ''), true) as trace_id) t
+    cross join lateral orchestrator.enqueue(${input.type}, ${sql.json(payload as never)},
+      ${sql.json(JSON.parse(JSON.stringify(opts)))}::jsonb || jsonb_build_object('trace_id', t.trace_id)) r`
     .catch(flowOptionError);
   const { created, ...task } = row;
   return { task: publicTask(task as TaskRow), created };

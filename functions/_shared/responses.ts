@@ -54,6 +54,8 @@ export const taskSchema = z.object({
   result: z.unknown(),
   source: z.string(),
   parent_id: z.number().nullable(),
+  /** The W3C trace it belongs to: its logs carry it (GET /logs?trace_id=…), and its outbound calls send it as traceparent. */
+  trace_id: z.string().nullable(),
   created_at: timestamp,
   updated_at: timestamp,
   started_at: timestamp.nullable(),
@@ -87,6 +89,7 @@ export const logEntrySchema = z.object({
   context: jsonObject,
   task_id: z.number().nullable(),
   request_id: z.string().nullable(),
+  trace_id: z.string().nullable(),
 });
 export type LogEntry = z.infer<typeof logEntrySchema>;
 

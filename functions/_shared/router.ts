@@ -3,6 +3,7 @@
 import { badRequest, methodNotAllowed, notFound } from "./errors.ts";
 import { CORS_HEADERS, errorResponse, isServiceRequest, json, requireServiceKey } from "./http.ts";
 import { createLogger, flushLogsSoon, type Logger } from "./logger.ts";
+import { formatTraceparent, runInTrace, type TraceContext, traceFromHeader } from "./trace.ts";
 
 export interface RouteContext {
   req: Request;
@@ -10,6 +11,8 @@ export interface RouteContext {
   params: Record<string, string>;
   log: Logger;
   requestId: string;
+  /** The caller's W3C trace (its `traceparent`), or a new one: the handler runs under it (trace.ts). */
+  trace: TraceContext;
 }
 
 export interface Route {
@@ -78,7 +81,9 @@ export function defineFunction(name: string, routes: Route[]): { fetch(req: Requ
     async fetch(req: Request): Promise<Response> {
       const offered = req.headers.get("x-request-id");
       const requestId = offered && REQUEST_ID.test(offered) ? offered : crypto.randomUUID();
-      const log = createLogger({ component: name, requestId });
+      // A malformed traceparent is ignored, as the spec says: the request starts a new trace.
+      const trace = traceFromHeader(req.headers.get("traceparent"));
+      const log = createLogger({ component: name, requestId, traceId: trace.traceId });
       if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS_HEADERS });
       let response: Response;
       try {
@@ -97,13 +102,15 @@ export function defineFunction(name: string, routes: Route[]): { fetch(req: Requ
           }
           throw notFound(`No route ${req.method} ${path} in function ${name}.`);
         }
-        const out = await hit.r.handler({ req, url, params: hit.params!, log, requestId });
+        const out = await runInTrace(trace, () => hit.r.handler({ req, url, params: hit.params!, log, requestId, trace }));
         response = out instanceof Response ? out : json(200, out);
       } catch (err) {
         // Public routes serve callers without the key: what they trigger is logged sampled (errorResponse).
         response = errorResponse(err, log, requestId, { authenticated: isServiceRequest(req) });
       }
       response.headers.set("x-request-id", requestId);
+      // Trace Context Level 2: tells a caller that sent no traceparent which trace its request started.
+      response.headers.set("traceresponse", formatTraceparent(trace.traceId, trace.spanId, trace.flags));
       await flushLogsSoon();
       return response;
     },

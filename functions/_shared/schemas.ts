@@ -2,6 +2,7 @@
 // functions and the tests.
 import { z } from "zod";
 import { LEVELS } from "./logger.ts";
+import { isTraceId } from "./trace.ts";
 
 const TASK_TYPE = /^[a-z][a-z0-9_.:-]{0,63}$/;
 const STATUSES = ["queued", "running", "succeeded", "dead", "cancelled"] as const;
@@ -79,6 +80,7 @@ export const listLogsQuery = z.strictObject({
   component: z.string().min(1).max(100).optional(),
   task_id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
   request_id: z.string().min(1).max(100).optional(),
+  trace_id: z.string().refine(isTraceId, "a trace id is 32 lowercase hex digits, not all zeros (the second field of a traceparent)").optional(),
   since: isoDate.optional(),
   until: isoDate.optional(),
   q: z.string().min(1).max(200).optional(),

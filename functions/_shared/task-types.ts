@@ -23,6 +23,8 @@ export interface TaskRow {
   result: unknown;
   source: string;
   parent_id: number | null;
+  /** The W3C trace the task belongs to (trace.ts): what its handler logs, writes and sends carries it. */
+  trace_id: string | null;
   created_at: Date;
   updated_at: Date;
   started_at: Date | null;
@@ -58,12 +60,12 @@ export interface WaitReason {
  */
 export type ClaimedTask = Pick<TaskRow,
   "id" | "type" | "payload" | "status" | "priority" | "attempts" | "max_attempts" | "locked_until" | "lease_token" | "suspect"
-  | "last_error" | "source" | "parent_id" | "group_key">;
+  | "last_error" | "source" | "parent_id" | "group_key" | "trace_id">;
 
 /** The columns of ClaimedTask, in the order a claim returns them. */
 export const CLAIMED_COLUMNS = [
   "id", "type", "payload", "status", "priority", "attempts", "max_attempts", "locked_until", "lease_token", "suspect", "last_error",
-  "source", "parent_id", "group_key",
+  "source", "parent_id", "group_key", "trace_id",
 ] as const satisfies readonly (keyof ClaimedTask)[];
 
 export interface TaskContext {

@@ -65,6 +65,10 @@ import {
 } from "./worker-isolate.ts";
 import { type ModeChange, WorkerModes } from "./worker-modes.ts";
 import { beginPresence, finishPresence } from "./worker-presence.ts";
+import { runInTrace, traceOf } from "./trace.ts";
+
+/** A task's log fields: its id and the trace it runs under (kept on the task row). */
+const taskFields = (task: ClaimedTask) => ({ taskId: task.id, traceId: task.trace_id ?? undefined });
 
 export interface WorkerOptions {
   workerId: string;
@@ -203,7 +207,10 @@ function storableResult(value: unknown): unknown {
 async function runHandler(task: ClaimedTask, taskList: TaskList, log: Logger): Promise<Outcome> {
   const started = performance.now();
   const def = Object.hasOwn(taskList, task.type) ? taskList[task.type] : undefined;
-  const taskLog = log.child({ taskId: task.id });
+  // The handler runs under the task's trace: its logs, its transactions (db.ts) and its outbound calls
+  // (Notion, AI, webhooks) carry it, and the tasks it enqueues join it.
+  const trace = traceOf(task.trace_id);
+  const taskLog = log.child({ taskId: task.id, traceId: trace.traceId });
   if (!def) {
     return { task, ok: false, retryable: false, error: `no handler registered for task type "${task.type}"`, ms: 0 };
   }
@@ -229,7 +236,7 @@ async function runHandler(task: ClaimedTask, taskList: TaskList, log: Logger): P
     }, { once: true });
   });
   try {
-    const value = await Promise.race([def.handle(parsed.data, { task, log: taskLog, signal: controller.signal }), timeout, cancelled]);
+    const value = await Promise.race([runInTrace(trace, () => def.handle(parsed.data, { task, log: taskLog, signal: controller.signal })), timeout, cancelled]);
     return { task, ok: true, result: storableResult(value), ms: Math.round((performance.now() - started) * 100) / 100 };
   } catch (err) {
     if (err instanceof TaskCancelledError) taskLog.info(`handler aborted: ${err.message}`);
@@ -518,7 +525,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
           if (at < 0) continue; // given back meanwhile (beforeunload)
           pending.splice(at, 1);
           stats.stale++;
-          log.child({ taskId: t.id }).warn(`task ${t.type} lost its lease before it started; not run`, { attempt: t.attempts });
+          log.child(taskFields(t)).warn(`task ${t.type} lost its lease before it started; not run`, { attempt: t.attempts });
         }
       })
       .catch((err) => {
@@ -536,7 +543,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     running++;
     if (task.suspect) {
       stats.suspects_run++;
-      log.child({ taskId: task.id }).info(`task ${task.type} runs as this isolate's one suspect: it was running in one that was terminated`, {
+      log.child(taskFields(task)).info(`task ${task.type} runs as this isolate's one suspect: it was running in one that was terminated`, {
         attempt: task.attempts, last_error: task.last_error,
       });
     }
@@ -574,15 +581,15 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
         stats.succeeded++;
         // Debug, not info: a success is its task row (status, result, started_at, finished_at). A stored row
         // per success cost 40% of the throughput under the Edge limits (npm run bench: 8,000 vs 12,700 tasks/s).
-        log.child({ taskId: o.task.id }).debug(`task ${o.task.type} succeeded`, { attempt: o.task.attempts, duration_ms: o.ms });
+        log.child(taskFields(o.task)).debug(`task ${o.task.type} succeeded`, { attempt: o.task.attempts, duration_ms: o.ms });
       } else {
         stats.stale++;
-        log.child({ taskId: o.task.id }).warn(`task ${o.task.type} finished after losing its lease; result discarded`, { attempt: o.task.attempts });
+        log.child(taskFields(o.task)).warn(`task ${o.task.type} finished after losing its lease; result discarded`, { attempt: o.task.attempts });
       }
     }
     for (const o of bad) {
       const status = failed.get(o.task.id) ?? "stale";
-      const taskLog = log.child({ taskId: o.task.id });
+      const taskLog = log.child(taskFields(o.task));
       const ctx = { attempt: o.task.attempts, max_attempts: o.task.max_attempts, error: o.error, duration_ms: o.ms };
       if (status === "stale") {
         stats.stale++;

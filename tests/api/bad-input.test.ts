@@ -53,7 +53,7 @@ const ENDPOINTS: Endpoint[] = [
   E("POST", "/tasks/:id/retry", "service"),
   E("GET", "/tasks/generate-sop", "service"),
   E("POST", "/tasks/generate-sop", "service", { body: ["topic", "slug", "context", "audience", "ticket_id", "event_ids", "task_ids", "notion"], valid: { topic: "Rotate the API keys" } }),
-  E("GET", "/logs", "service", { query: ["level", "component", "task_id", "request_id", "since", "until", "q", "format", "limit", "cursor"] }),
+  E("GET", "/logs", "service", { query: ["level", "component", "task_id", "request_id", "trace_id", "since", "until", "q", "format", "limit", "cursor"] }),
   E("POST", "/task-worker", "service", { body: ["reason", "background", "budget_ms", "max_tasks", "types"], valid: { max_tasks: 1, budget_ms: 200, types: ["noop"] } }),
   E("POST", "/events", "self", { body: ["source", "type", "level", "message", "payload", "occurred_at", "id", "events"], valid: { source: "fuzz", type: "fuzz.event", level: "info", message: "m" } }),
   E("POST", "/events/webhook", "self", { body: ["type", "table", "schema", "record", "old_record"], query: ["source", "type", "level"], valid: { type: "INSERT", table: "orders", schema: "public", record: { id: 1 } } }),

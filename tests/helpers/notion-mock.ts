@@ -51,6 +51,8 @@ export interface LoggedRequest {
   status: number;
   token?: string;
   body?: Json;
+  /** The W3C traceparent header the caller sent, if any. */
+  traceparent?: string;
 }
 
 interface Failure {
@@ -148,7 +150,7 @@ export class FakeNotion {
       const text = await req.text();
       body = text ? JSON.parse(text) : {};
     }
-    const log: LoggedRequest = { at: Date.now(), method, path, status: 0, token, body };
+    const log: LoggedRequest = { at: Date.now(), method, path, status: 0, token, body, traceparent: req.headers.get("traceparent") ?? undefined };
     this.requests.push(log);
     const respond = (status: number, json: Json, headers: Record<string, string> = {}) => {
       log.status = status;

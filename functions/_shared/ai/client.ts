@@ -7,6 +7,7 @@ import type { z } from "zod";
 import { db } from "../db.ts";
 import { settings } from "../env.ts";
 import type { Logger } from "../logger.ts";
+import { outboundTraceparent } from "../trace.ts";
 import { redactString } from "../redact.ts";
 import { type AiConfigReport, inspectAiConfig } from "./config.ts";
 import { AiConfigError, AiOutputError, AiRejectedError, AiTimeoutError, AiUnavailableError } from "./errors.ts";
@@ -176,6 +177,9 @@ export class AiClient {
 
   private headers(): Record<string, string> {
     const h: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
+    // Called per attempt: each is a hop of the current trace, with a new parent id.
+    const traceparent = outboundTraceparent();
+    if (traceparent) h.traceparent = traceparent;
     if (this.apiKey) {
       h.authorization = `Bearer ${this.apiKey}`;
       // Azure OpenAI authenticates with an api-key header.

@@ -27,6 +27,8 @@ export const ticketSchema = z.object({
   closed_at: timestamp.nullable(),
   created_at: timestamp,
   updated_at: timestamp,
+  /** The W3C trace it was opened under (the request's, or the event's that opened it). */
+  trace_id: z.string().nullable(),
   notion_url: z.string().nullable(),
 });
 export type Ticket = z.infer<typeof ticketSchema>;

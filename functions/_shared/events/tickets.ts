@@ -1,7 +1,7 @@
 // The tickets service: human work items. Tickets from errors are opened by the
 // ticket.open task (orchestrator.open_ticket) and grow by occurrences in the
 // database; here: list, read, create by hand, and change status/priority/title.
-import { db } from "../db.ts";
+import { type AnySql, db, traced } from "../db.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { conflict, notFound } from "../errors.ts";
 import { withNotionUrls } from "../notion-url.ts";
@@ -13,10 +13,10 @@ import type { CreateTicketInput, ListTicketsQuery, PatchTicketInput } from "./sc
 export type TicketRow = Omit<Ticket, "notion_url">;
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => "\\" + c);
-const cols = (sql: ReturnType<typeof db>) => sql`
+const cols = (sql: AnySql) => sql`
   id, title, description, status::text as status, priority::text as priority, source, fingerprint, occurrences,
   first_seen, last_seen, first_event_id, last_event_id, task_id, reopened_count, reopened_at, resolved_at, closed_at,
-  created_at, updated_at`;
+  created_at, updated_at, trace_id`;
 
 export async function listTickets(q: ListTicketsQuery): Promise<z.infer<typeof ticketPageSchema>> {
   const sql = db();
@@ -56,29 +56,29 @@ export async function getTicket(id: number): Promise<TicketDetail> {
 }
 
 export async function createTicket(input: CreateTicketInput): Promise<Ticket> {
-  const sql = db();
-  const [row] = await sql<TicketRow[]>`
+  // Under the request's trace: the ticket and its Notion push and webhook deliveries take its trace id.
+  const [row] = await traced((sql) => sql<TicketRow[]>`
     insert into orchestrator.tickets (title, description, priority, source)
     values (${input.title}, ${input.description ?? null}, ${input.priority}::orchestrator.ticket_priority, ${input.source})
-    returning ${cols(sql)}`;
+    returning ${cols(sql)}`);
   return { ...row, notion_url: null }; // a new ticket has no page until the sync pushes it
 }
 
 export async function patchTicket(id: number, patch: PatchTicketInput): Promise<Ticket> {
   const sql = db();
   try {
-    const [row] = await sql<TicketRow[]>`
+    const [row] = await traced((tx) => tx<TicketRow[]>`
       update orchestrator.tickets t set
         title = coalesce(${patch.title ?? null}, t.title),
-        description = ${patch.description === undefined ? sql`t.description` : sql`${patch.description}`},
+        description = ${patch.description === undefined ? tx`t.description` : tx`${patch.description}`},
         priority = coalesce(${patch.priority ?? null}::orchestrator.ticket_priority, t.priority),
         status = coalesce(${patch.status ?? null}::orchestrator.ticket_status, t.status),
-        resolved_at = ${patch.status === undefined || patch.status === "closed" ? sql`t.resolved_at`
-          : patch.status === "resolved" ? sql`coalesce(t.resolved_at, now())` : sql`null`},
-        closed_at = ${patch.status === undefined ? sql`t.closed_at` : patch.status === "closed" ? sql`coalesce(t.closed_at, now())` : sql`null`},
+        resolved_at = ${patch.status === undefined || patch.status === "closed" ? tx`t.resolved_at`
+          : patch.status === "resolved" ? tx`coalesce(t.resolved_at, now())` : tx`null`},
+        closed_at = ${patch.status === undefined ? tx`t.closed_at` : patch.status === "closed" ? tx`coalesce(t.closed_at, now())` : tx`null`},
         updated_at = now()
       where id = ${id}
-      returning ${cols(sql)}`;
+      returning ${cols(tx)}`);
     if (!row) throw notFound(`Ticket ${id} does not exist.`);
     return (await withNotionUrls(sql, "ticket", [row], (t) => t.id))[0];
   } catch (err) {

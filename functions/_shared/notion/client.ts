@@ -6,6 +6,7 @@
 import { APIResponseError, Client, isNotionClientError, LogLevel, RequestTimeoutError } from "@notionhq/client";
 import { db } from "../db.ts";
 import type { Logger } from "../logger.ts";
+import { outboundTraceparent } from "../trace.ts";
 
 export const NOTION_VERSION = "2025-09-03";
 
@@ -143,7 +144,11 @@ export async function createNotionClient(opts: NotionClientOptions): Promise<Not
       try {
         const timeout = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
         const { agent: _agent, ...rest } = init as RequestInit & { agent?: unknown };
-        res = await doFetch(url, { ...rest, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+        // Each attempt is a hop of the task's trace: a traceparent with a new parent id.
+        const headers = new Headers(rest.headers);
+        const traceparent = outboundTraceparent();
+        if (traceparent) headers.set("traceparent", traceparent);
+        res = await doFetch(url, { ...rest, headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
       } catch (err) {
         if (idempotent && attempt <= MAX_5XX_RETRIES && !signal?.aborted) {
           log?.warn(`Notion ${method} ${new URL(url).pathname}: network error, retrying`, { attempt, error: String(err) });

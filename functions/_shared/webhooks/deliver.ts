@@ -6,6 +6,7 @@ import { db } from "../db.ts";
 import { PermanentTaskError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { maskSecretUrls, maskUrl } from "../secret-url.ts";
+import { outboundTraceparent } from "../trace.ts";
 import { SIGNATURE_HEADER, signPayload, TIMESTAMP_HEADER } from "./signature.ts";
 
 const TIMEOUT_MS = 10_000;
@@ -64,6 +65,7 @@ export async function deliverWebhook(
 
   const body = JSON.stringify(d.format === "slack" ? slackMessage(d.payload) : { id: d.id, ...d.payload });
   const timestamp = Math.floor(Date.now() / 1000);
+  const traceparent = outboundTraceparent();
   const headers = {
     "content-type": "application/json",
     "user-agent": "SugarStudio-Orchestrator-Webhooks/1",
@@ -71,6 +73,8 @@ export async function deliverWebhook(
     "x-orchestrator-delivery": String(d.id),
     [TIMESTAMP_HEADER]: String(timestamp),
     [SIGNATURE_HEADER]: await signPayload(d.secret, timestamp, body),
+    // The delivery task's trace (the change that caused the event), a new parent id for this hop.
+    ...(traceparent ? { traceparent } : {}),
   };
   const started = Date.now();
   let statusCode: number | null = null;

@@ -2,7 +2,7 @@
 // and cancelled through the SQL functions (start_workflow_run,
 // cancel_workflow_run). Steps advance in the database, inside the transaction
 // that finishes each step's task; nothing here polls.
-import { db } from "../db.ts";
+import { db, traced } from "../db.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { AppError, badRequest, conflict, notFound } from "../errors.ts";
 import { knownTaskTypes } from "../task-catalog.ts";
@@ -145,9 +145,10 @@ export async function startRun(name: string, input: StartRunInput, source = "api
   const opts = { source, available_types: knownTaskTypes(), ...(input.dedupe_key ? { dedupe_key: input.dedupe_key } : {}) };
   let row: { id: number; created: boolean };
   try {
-    [row] = await sql<{ id: number; created: boolean }[]>`
+    // Under the request's trace: the run and the tasks of its first steps take its trace id.
+    [row] = await traced((tx) => tx<{ id: number; created: boolean }[]>`
       select (r.run).id, r.created
-      from orchestrator.start_workflow_run(${name}, ${sql.json(input.input as never)}, ${sql.json(opts as never)}) r`;
+      from orchestrator.start_workflow_run(${name}, ${sql.json(input.input as never)}, ${sql.json(opts as never)}) r`);
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === "55000") throw new AppError(409, "workflow_disabled", `Workflow "${name}" is disabled; PATCH {"enabled": true} to run it.`);
@@ -204,7 +205,7 @@ export async function rerunRun(name: string, id: number, input: RerunInput): Pro
   if (!current) throw notFound(`Workflow "${name}" has no run ${id}.`);
   let row: { id: number };
   try {
-    [row] = await sql<{ id: number }[]>`select (orchestrator.workflow_rerun(${id}, ${input.from})).id`;
+    [row] = await traced((tx) => tx<{ id: number }[]>`select (orchestrator.workflow_rerun(${id}, ${input.from})).id`);
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === "55000") throw conflict(`Run ${id} is still running; cancel it or wait for it to end, then re-run it.`, { status: current.status });
