@@ -122,6 +122,25 @@ describe("tasks", () => {
     }
   });
 
+  it("says why a queued task waits (flow control) in its detail panel", async () => {
+    const type = uniqueType("dash-wait");
+    const [{ id }] = await sql()<{ id: number }[]>`
+      select (r.task).id from orchestrator.enqueue(${type}, '{}'::jsonb, '{"debounce": {"key": "dash-wait", "seconds": 600}}'::jsonb) r`;
+    const { page, errors, close } = await openPage(browser);
+    try {
+      await signIn(page, `#/tasks?type=${encodeURIComponent(type)}`);
+      const table = page.getByTestId("tasks-table");
+      await expect.poll(async () => await table.locator("tbody tr").count()).toBe(1);
+      await page.getByRole("link", { name: `Task ${id} details` }).click();
+      const detail = page.getByTestId("task-detail");
+      await expect.poll(async () => await detail.getByTestId("detail-wait-reason").textContent()).toMatch(/^debounce window for dash-wait ends at /);
+      expect(errors).toEqual([]);
+    } finally {
+      await close();
+      await sql()`select orchestrator.cancel(${id})`;
+    }
+  });
+
   it("shows a refused action's error instead of swallowing it", async () => {
     const type = uniqueType("dash-conflict");
     const id = await deadTask(type);

@@ -71,6 +71,8 @@ export function Tasks({ route }: { route: Route }) {
               { key: "id", label: "id", render: (t) => <a href={href(`/tasks/${t.id}`, q)} aria-label={`Task ${t.id} details`}>#{t.id}</a> },
               { key: "type", label: "type", render: (t) => <code>{t.type}</code> },
               { key: "status", label: "status", render: (t) => <Badge value={t.status} /> },
+              // Why a queued task is not running (flow control or run_at), as the queue's SQL says it.
+              { key: "wait_reason", label: "waiting for", optional: true, render: (t) => <span data-testid="wait-reason">{t.wait_reason?.message ?? ""}</span> },
               { key: "attempts", label: "attempts", optional: true, render: (t) => `${t.attempts}/${t.max_attempts}` },
               { key: "created_at", label: "created", render: (t) => <When iso={t.created_at} /> },
               { key: "finished_at", label: "finished", optional: true, render: (t) => <When iso={t.finished_at} /> },
@@ -248,6 +250,10 @@ export function TaskDetail({ id, onClose, onChanged }: { id: string; onClose: ()
           <dl class="fields">
             <Field label="type"><code>{t.type}</code></Field>
             <Field label="status"><span data-testid="detail-status">{t.status}</span></Field>
+            {t.wait_reason && <Field label="waiting for"><span data-testid="detail-wait-reason">{t.wait_reason.message}</span></Field>}
+            {t.concurrency_key && <Field label="concurrency">key <code>{t.concurrency_key}</code>, at most {t.concurrency_limit} at once</Field>}
+            {t.rate_key && <Field label="rate bucket"><code>{t.rate_key}</code></Field>}
+            {t.group_key && <Field label="group"><code>{t.group_key}</code></Field>}
             <Field label="attempts">{t.attempts} of {t.max_attempts}</Field>
             <Field label="priority">{t.priority}</Field>
             <Field label="source">{t.source}</Field>
