@@ -2702,108 +2702,6 @@ end
 $$;
 
 --
--- Name: semaphore_acquire(text, text, numeric); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.semaphore_acquire(p_name text, p_holder text, p_lease_seconds numeric DEFAULT 120) RETURNS uuid
-    LANGUAGE plpgsql
-    AS $$
-declare
-  v_capacity integer;
-  v_token uuid;
-begin
-  select capacity into v_capacity from orchestrator.semaphores where name = p_name;
-  if v_capacity is null then
-    raise exception using errcode = '22023', message = format('no semaphore named %L', p_name),
-      hint = 'Create it with orchestrator.set_semaphore_capacity(name, capacity).';
-  end if;
-  with free as (
-    select name, slot from orchestrator.semaphore_slots
-    where name = p_name and slot <= v_capacity
-      and (lease_token is null or locked_until < now())
-    order by slot
-    limit 1
-    for update skip locked
-  )
-  update orchestrator.semaphore_slots s
-     set holder = left(p_holder, 200),
-         lease_token = gen_random_uuid(),
-         acquired_at = now(),
-         locked_until = now() + make_interval(secs => greatest(coalesce(p_lease_seconds, 120), 1))
-    from free
-   where s.name = free.name and s.slot = free.slot
-  returning s.lease_token into v_token;
-  return v_token;
-end
-$$;
-
---
--- Name: semaphore_release(text, uuid); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.semaphore_release(p_name text, p_token uuid) RETURNS boolean
-    LANGUAGE plpgsql
-    AS $$
-begin
-  update orchestrator.semaphore_slots
-     set holder = null, lease_token = null, acquired_at = null, locked_until = null
-   where name = p_name and lease_token = p_token;
-  return found;
-end
-$$;
-
---
--- Name: semaphore_status(text); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.semaphore_status(p_name text) RETURNS TABLE(name text, capacity integer, in_use integer)
-    LANGUAGE sql STABLE
-    AS $$
-  select m.name, m.capacity,
-         (select count(*)::integer from orchestrator.semaphore_slots s
-           where s.name = m.name and s.lease_token is not null and s.locked_until >= now())
-  from orchestrator.semaphores m
-  where m.name = p_name
-$$;
-
---
--- Name: semaphores; Type: TABLE; Schema: orchestrator; Owner: -
---
-
-CREATE TABLE orchestrator.semaphores (
-    name text NOT NULL,
-    capacity integer NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT semaphores_capacity_check CHECK (((capacity >= 1) AND (capacity <= 1000))),
-    CONSTRAINT semaphores_name_check CHECK ((name ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text))
-);
-
---
--- Name: set_semaphore_capacity(text, integer); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.set_semaphore_capacity(p_name text, p_capacity integer) RETURNS orchestrator.semaphores
-    LANGUAGE plpgsql
-    AS $$
-declare
-  v_row orchestrator.semaphores;
-begin
-  if p_capacity is null or p_capacity < 1 or p_capacity > 1000 then
-    raise exception using errcode = '22023', message = format('semaphore capacity must be 1-1000, got %s', p_capacity);
-  end if;
-  insert into orchestrator.semaphores (name, capacity) values (p_name, p_capacity)
-  on conflict (name) do update set capacity = excluded.capacity, updated_at = now()
-  returning * into v_row;
-  insert into orchestrator.semaphore_slots (name, slot)
-  select p_name, g from generate_series(1, p_capacity) g
-  on conflict do nothing;
-  delete from orchestrator.semaphore_slots
-  where name = p_name and slot > p_capacity and (lease_token is null or locked_until < now());
-  return v_row;
-end
-$$;
-
---
 -- Name: set_task_type_flow(text, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -4909,21 +4807,6 @@ ALTER TABLE orchestrator.schedules ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
 );
 
 --
--- Name: semaphore_slots; Type: TABLE; Schema: orchestrator; Owner: -
---
-
-CREATE TABLE orchestrator.semaphore_slots (
-    name text NOT NULL,
-    slot integer NOT NULL,
-    holder text,
-    lease_token uuid,
-    acquired_at timestamp with time zone,
-    locked_until timestamp with time zone,
-    CONSTRAINT semaphore_slots_check CHECK (((lease_token IS NULL) = (locked_until IS NULL))),
-    CONSTRAINT semaphore_slots_slot_check CHECK ((slot >= 1))
-);
-
---
 -- Name: settings; Type: TABLE; Schema: orchestrator; Owner: -
 --
 
@@ -5380,20 +5263,6 @@ ALTER TABLE ONLY orchestrator.schedules
 
 ALTER TABLE ONLY orchestrator.schedules
     ADD CONSTRAINT schedules_pkey PRIMARY KEY (id);
-
---
--- Name: semaphore_slots semaphore_slots_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
---
-
-ALTER TABLE ONLY orchestrator.semaphore_slots
-    ADD CONSTRAINT semaphore_slots_pkey PRIMARY KEY (name, slot);
-
---
--- Name: semaphores semaphores_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
---
-
-ALTER TABLE ONLY orchestrator.semaphores
-    ADD CONSTRAINT semaphores_pkey PRIMARY KEY (name);
 
 --
 -- Name: settings settings_pkey; Type: CONSTRAINT; Schema: orchestrator; Owner: -
@@ -5958,13 +5827,6 @@ ALTER TABLE ONLY orchestrator.schedule_runs
     ADD CONSTRAINT schedule_runs_schedule_id_fkey FOREIGN KEY (schedule_id) REFERENCES orchestrator.schedules(id) ON DELETE CASCADE;
 
 --
--- Name: semaphore_slots semaphore_slots_name_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
---
-
-ALTER TABLE ONLY orchestrator.semaphore_slots
-    ADD CONSTRAINT semaphore_slots_name_fkey FOREIGN KEY (name) REFERENCES orchestrator.semaphores(name) ON DELETE CASCADE;
-
---
 -- Name: sops sops_source_task_id_fkey; Type: FK CONSTRAINT; Schema: orchestrator; Owner: -
 --
 
@@ -6113,18 +5975,6 @@ ALTER TABLE orchestrator.schedule_runs ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE orchestrator.schedules ENABLE ROW LEVEL SECURITY;
-
---
--- Name: semaphore_slots; Type: ROW SECURITY; Schema: orchestrator; Owner: -
---
-
-ALTER TABLE orchestrator.semaphore_slots ENABLE ROW LEVEL SECURITY;
-
---
--- Name: semaphores; Type: ROW SECURITY; Schema: orchestrator; Owner: -
---
-
-ALTER TABLE orchestrator.semaphores ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: settings; Type: ROW SECURITY; Schema: orchestrator; Owner: -
@@ -6805,40 +6655,6 @@ REVOKE ALL ON FUNCTION orchestrator.schedules_normalize() FROM PUBLIC;
 REVOKE ALL ON FUNCTION orchestrator.schedules_sync_cron() FROM PUBLIC;
 
 --
--- Name: FUNCTION semaphore_acquire(p_name text, p_holder text, p_lease_seconds numeric); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.semaphore_acquire(p_name text, p_holder text, p_lease_seconds numeric) FROM PUBLIC;
-GRANT ALL ON FUNCTION orchestrator.semaphore_acquire(p_name text, p_holder text, p_lease_seconds numeric) TO service_role;
-
---
--- Name: FUNCTION semaphore_release(p_name text, p_token uuid); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.semaphore_release(p_name text, p_token uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION orchestrator.semaphore_release(p_name text, p_token uuid) TO service_role;
-
---
--- Name: FUNCTION semaphore_status(p_name text); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.semaphore_status(p_name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION orchestrator.semaphore_status(p_name text) TO service_role;
-
---
--- Name: TABLE semaphores; Type: ACL; Schema: orchestrator; Owner: -
---
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.semaphores TO service_role;
-
---
--- Name: FUNCTION set_semaphore_capacity(p_name text, p_capacity integer); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.set_semaphore_capacity(p_name text, p_capacity integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION orchestrator.set_semaphore_capacity(p_name text, p_capacity integer) TO service_role;
-
---
 -- Name: FUNCTION set_task_type_flow(p_type text, p_defaults jsonb); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -7260,12 +7076,6 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.schedule_runs TO service
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.schedules TO service_role;
-
---
--- Name: TABLE semaphore_slots; Type: ACL; Schema: orchestrator; Owner: -
---
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE orchestrator.semaphore_slots TO service_role;
 
 --
 -- Name: TABLE settings; Type: ACL; Schema: orchestrator; Owner: -

@@ -6,7 +6,6 @@ import { z } from "zod";
 import { AiClient, extractJson, retryAfterMs } from "../../functions/_shared/ai/client.ts";
 import { AiOutputError, AiRejectedError, AiTimeoutError, AiUnavailableError } from "../../functions/_shared/ai/errors.ts";
 import { PermanentTaskError } from "../../functions/_shared/errors.ts";
-import type { Semaphore } from "../../functions/_shared/ai/semaphore.ts";
 
 const BASE = "https://ai.test/v1";
 const URL_ = `${BASE}/chat/completions`;
@@ -139,18 +138,6 @@ describe("chat", () => {
     const out = await client().chat({ messages: ask });
     expect(out.text).toBe("back");
     expect(seen).toHaveLength(2);
-  });
-
-  it("holds a semaphore slot during each HTTP call and frees it, even on failure", async () => {
-    const events: string[] = [];
-    const semaphore: Semaphore = { acquire: async () => { events.push("acquire"); return async () => { events.push("release"); }; } };
-    provider(() => HttpResponse.json({ error: { message: "boom" } }, { status: 500 }), completion("ok"));
-    await client({ semaphore }).chat({ messages: ask });
-    expect(events).toEqual(["acquire", "release", "acquire", "release"]);
-    provider(() => HttpResponse.json({}, { status: 401 }));
-    events.length = 0;
-    await client({ semaphore }).chat({ messages: ask }).catch(() => {});
-    expect(events).toEqual(["acquire", "release"]);
   });
 });
 

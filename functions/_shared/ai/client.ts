@@ -1,17 +1,16 @@
 // An OpenAI-compatible chat-completions client (OpenAI, Azure OpenAI v1,
 // OpenRouter, Ollama, vLLM, LM Studio…): per-request timeout, retries on
-// 408/409/425/429/5xx/network errors honouring Retry-After, a concurrency cap
-// shared by every worker (a Postgres semaphore slot per HTTP call), structured
-// JSON output validated with zod (one repair round), and token usage summed.
+// 408/409/425/429/5xx/network errors honouring Retry-After, structured JSON
+// output validated with zod (one repair round), and token usage summed. The cap on
+// provider calls at once is the queue's: ai.run and sop.generate run at most 4 at a
+// time on the concurrency key "ai" (20261203001100_flow_defaults_notion_ai.sql).
 import type { z } from "zod";
-import { db } from "../db.ts";
 import { settings } from "../env.ts";
 import type { Logger } from "../logger.ts";
 import { outboundTraceparent } from "../trace.ts";
 import { redactString } from "../redact.ts";
 import { type AiConfigReport, inspectAiConfig } from "./config.ts";
 import { AiConfigError, AiOutputError, AiRejectedError, AiTimeoutError, AiUnavailableError } from "./errors.ts";
-import { pgSemaphore, type Semaphore } from "./semaphore.ts";
 import { delay } from "deno-std/async/delay.js";
 
 export interface ChatMessage {
@@ -77,8 +76,6 @@ export interface AiClientOptions {
   timeoutMs?: number;
   maxRetries?: number;
   responseFormat?: ResponseFormatMode;
-  /** The shared concurrency cap; null for none (unit tests). */
-  semaphore?: Semaphore | null;
   /** Defaults to the global fetch, looked up at call time (so msw and test doubles apply). */
   fetch?: FetchLike;
   /** Longest Retry-After waited in place; a longer one fails the call as retryable so the queue backs off. */
@@ -150,7 +147,6 @@ export class AiClient {
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
   private responseFormat: ResponseFormatMode;
-  private readonly semaphore: Semaphore | null;
   private readonly fetchImpl: FetchLike;
   private readonly maxRetryAfterMs: number;
   private readonly log: Logger | undefined;
@@ -162,7 +158,6 @@ export class AiClient {
     this.timeoutMs = opts.timeoutMs ?? 60_000;
     this.maxRetries = Math.max(0, opts.maxRetries ?? 3);
     this.responseFormat = opts.responseFormat ?? "json_schema";
-    this.semaphore = opts.semaphore ?? null;
     this.fetchImpl = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
     this.log = opts.log;
@@ -211,7 +206,6 @@ export class AiClient {
         this.log?.warn(`AI provider call failed; retry ${attempt}/${this.maxRetries} in ${Math.round(wait)} ms`, { error: last?.message, attempt });
         await delay(wait, { signal });
       }
-      const release = this.semaphore ? await this.semaphore.acquire(signal) : undefined;
       const timeout = AbortSignal.timeout(this.timeoutMs);
       const started = Date.now();
       let res: Response;
@@ -230,8 +224,6 @@ export class AiClient {
           ? new AiTimeoutError(`the AI provider did not answer within ${this.timeoutMs} ms`)
           : new AiUnavailableError(`could not reach the AI provider at ${new URL(this.baseUrl).host}: ${redactString((err as Error).message)}`);
         continue;
-      } finally {
-        await release?.().catch(() => {});
       }
 
       if (res.ok) {
@@ -357,11 +349,11 @@ export interface AiProvider {
 }
 
 /**
- * The provider the env describes, sharing the 'ai' cap through Postgres. No client when the settings are
+ * The provider the env describes. No client when the settings are
  * missing or incomplete: the caller decides what that means (sop.generate: the template; ai.run: a failure).
  * `model`: a model the caller passes on every call, so an unset AI_MODEL is no problem.
  */
-export function aiProviderFromEnv(opts: { holder?: string; log?: Logger; fetch?: FetchLike; model?: string } = {}): AiProvider {
+export function aiProviderFromEnv(opts: { log?: Logger; fetch?: FetchLike; model?: string } = {}): AiProvider {
   const config = inspectAiConfig({ model: opts.model });
   if (!config.usable) return { config };
   const timeoutMs = settings.aiTimeoutMs;
@@ -372,7 +364,6 @@ export function aiProviderFromEnv(opts: { holder?: string; log?: Logger; fetch?:
     timeoutMs,
     maxRetries: settings.aiMaxRetries,
     responseFormat: config.response_format as ResponseFormatMode,
-    semaphore: pgSemaphore({ sql: db, name: "ai", holder: opts.holder ?? "ai-client", leaseSeconds: Math.ceil(timeoutMs / 1000) + 30 }),
     fetch: opts.fetch,
     log: opts.log,
   });

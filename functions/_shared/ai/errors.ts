@@ -48,10 +48,3 @@ export class AiTimeoutError extends AiUnavailableError {
   }
 }
 
-/** Every slot of the shared concurrency cap stayed taken for too long. */
-export class AiBusyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "AiBusyError";
-  }
-}

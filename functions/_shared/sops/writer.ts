@@ -11,7 +11,7 @@
 //     template SOP would hide them.
 import type { AiClient, Usage } from "../ai/client.ts";
 import type { AiConfigReport } from "../ai/config.ts";
-import { AiBusyError, AiUnavailableError } from "../ai/errors.ts";
+import { AiUnavailableError } from "../ai/errors.ts";
 import type { Logger } from "../logger.ts";
 import type { SopContext } from "./context.ts";
 import { buildSopPrompt, SOP_JSON_SCHEMA, SOP_SCHEMA_NAME } from "./prompt.ts";
@@ -47,7 +47,7 @@ export async function writeWithAi(ctx: SopContext, ai: AiClient, signal?: AbortS
   return { content: out.value, model: out.model, usage: out.usage, rounds: out.rounds };
 }
 
-const isOutage = (err: unknown) => err instanceof AiUnavailableError || err instanceof AiBusyError;
+const isOutage = (err: unknown) => err instanceof AiUnavailableError;
 
 export async function writeSop(ctx: SopContext, deps: WriterDeps): Promise<WrittenSop> {
   const { log, ai, aiConfig, attempt } = deps;

@@ -12,7 +12,7 @@ export const aiRun = defineTaskType({
   ...catalogSpec("ai.run"),
   async handle(payload, { task, log, signal }) {
     // Unlike sop.generate there is nothing to fall back to: fail at once (not retried), saying what to set.
-    const { config, client } = aiProviderFromEnv({ holder: `task:${task.id}`, log, model: payload.model });
+    const { config, client } = aiProviderFromEnv({ log, model: payload.model });
     if (!client) throw new AiConfigError(describeAiProblems(config));
     const messages: ChatMessage[] = [
       ...(payload.system ? [{ role: "system" as const, content: payload.system }] : []),

@@ -13,7 +13,7 @@ import { defineTaskType } from "../task-types.ts";
 export const sopGenerate = defineTaskType({
   ...catalogSpec("sop.generate"),
   async handle(payload, { task, log, signal }) {
-    const { config, client } = aiProviderFromEnv({ holder: `task:${task.id}`, log });
+    const { config, client } = aiProviderFromEnv({ log });
     return await generateSop(payload, {
       sql: db(),
       log,
