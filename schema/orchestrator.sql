@@ -702,6 +702,70 @@ end
 $_$;
 
 --
+-- Name: cron_fires(text, text, timestamp with time zone, integer, timestamp with time zone); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.cron_fires(p_cron text, p_timezone text, p_after timestamp with time zone, p_count integer DEFAULT 5, p_until timestamp with time zone DEFAULT 'infinity'::timestamp with time zone) RETURNS TABLE(fire_at timestamp with time zone, local_time text)
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_cron jsonb := orchestrator.cron_parse(p_cron);
+  v_minutes integer[] := array(
+    select h::int * 60 + m::int
+      from jsonb_array_elements_text(v_cron -> 'hour') h, jsonb_array_elements_text(v_cron -> 'minute') m
+     order by 1);
+  -- Wall-clock bounds outside which no minute can fire inside (p_after, p_until]: the instants read with the
+  -- smallest / largest offset nearby (see zoned_instant).
+  v_wall_from timestamp := (p_after at time zone 'UTC') + least(
+    ((p_after - interval '1 day') at time zone p_timezone) - ((p_after - interval '1 day') at time zone 'UTC'),
+    ((p_after + interval '1 day') at time zone p_timezone) - ((p_after + interval '1 day') at time zone 'UTC'));
+  v_wall_until timestamp;
+  v_day date;
+  v_last_day date;
+  v_local timestamp;
+  v_fire timestamptz;
+  v_previous timestamptz;
+  v_found integer := 0;
+begin
+  if p_count < 1 then
+    return;
+  end if;
+  v_day := v_wall_from::date;
+  v_last_day := v_day + 5 * 366;
+  if p_until < 'infinity' then
+    v_wall_until := (p_until at time zone 'UTC') + greatest(
+      ((p_until - interval '1 day') at time zone p_timezone) - ((p_until - interval '1 day') at time zone 'UTC'),
+      ((p_until + interval '1 day') at time zone p_timezone) - ((p_until + interval '1 day') at time zone 'UTC'));
+    v_last_day := least(v_last_day, v_wall_until::date);
+  end if;
+  while v_day <= v_last_day loop
+    -- The day fields (Vixie rule) through cron_matches, at the day's first matching hour and minute.
+    if orchestrator.cron_matches(v_cron, (v_day + v_minutes[1] * interval '1 minute') at time zone 'UTC') then
+      for v_local in
+        select v_day + m * interval '1 minute' from unnest(v_minutes) m
+         where v_day + m * interval '1 minute' >= v_wall_from
+           and (v_wall_until is null or v_day + m * interval '1 minute' <= v_wall_until)
+         order by m
+      loop
+        v_fire := case when p_timezone = 'UTC' then v_local at time zone 'UTC' else orchestrator.zoned_instant(v_local, p_timezone) end;
+        -- Wall minutes map to instants in order; equal instants (a gap's minutes) fire once.
+        continue when v_fire <= p_after or v_fire > p_until or v_fire = v_previous;
+        v_previous := v_fire;
+        fire_at := v_fire;
+        local_time := orchestrator.zoned_iso(v_fire, p_timezone);
+        return next;
+        v_found := v_found + 1;
+        if v_found >= p_count then
+          return;
+        end if;
+      end loop;
+    end if;
+    v_day := v_day + 1;
+  end loop;
+end
+$$;
+
+--
 -- Name: cron_is_valid(text); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -2601,6 +2665,14 @@ end
 $$;
 
 --
+-- Name: schedule_job_cron(text, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.schedule_job_cron(p_cron text, p_timezone text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$ select case when p_timezone = 'UTC' then p_cron else '* * * * *' end $$;
+
+--
 -- Name: schedule_job_name(text); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -2609,16 +2681,31 @@ CREATE FUNCTION orchestrator.schedule_job_name(p_name text) RETURNS text
     AS $$ select 'orchestrator.schedule:' || p_name $$;
 
 --
--- Name: schedule_tick(bigint, timestamp with time zone, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+-- Name: schedule_next_fires(bigint, timestamp with time zone, integer); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
-CREATE FUNCTION orchestrator.schedule_tick(p_schedule_id bigint, p_tick timestamp with time zone DEFAULT NULL::timestamp with time zone, p_trigger text DEFAULT 'cron'::text) RETURNS bigint
+CREATE FUNCTION orchestrator.schedule_next_fires(p_schedule_id bigint, p_from timestamp with time zone DEFAULT now(), p_count integer DEFAULT 5) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'utc', to_char(f.fire_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+           'local', f.local_time) order by f.fire_at), '[]'::jsonb)
+    from orchestrator.schedules s
+    cross join lateral orchestrator.cron_fires(s.cron, s.timezone, p_from, p_count) f
+   where s.id = p_schedule_id and s.enabled
+$$;
+
+--
+-- Name: schedule_tick(bigint, timestamp with time zone, text, timestamp with time zone); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.schedule_tick(p_schedule_id bigint, p_tick timestamp with time zone DEFAULT NULL::timestamp with time zone, p_trigger text DEFAULT 'cron'::text, p_now timestamp with time zone DEFAULT now()) RETURNS bigint
     LANGUAGE plpgsql
     AS $$
 declare
   v_s orchestrator.schedules;
   v_tick timestamptz;
-  v_now timestamptz := date_trunc('minute', now());
+  v_now timestamptz := date_trunc('minute', p_now);
   v_run_id bigint;
   v_task orchestrator.tasks;
   v_cron jsonb;
@@ -2629,6 +2716,14 @@ begin
   end if;
   if p_tick is not null then
     v_tick := case when p_trigger = 'manual' then p_tick else date_trunc('minute', p_tick) end;
+  elsif v_s.timezone <> 'UTC' then
+    select max(f.fire_at) into v_tick
+      from orchestrator.cron_fires(v_s.cron, v_s.timezone,
+             greatest(v_now - interval '10 minutes', date_trunc('minute', v_s.updated_at) - interval '1 minute'),
+             100, v_now) f;
+    if v_tick is null then
+      return null;
+    end if;
   else
     v_cron := orchestrator.cron_parse(v_s.cron);
     select m into v_tick
@@ -2643,9 +2738,12 @@ begin
   on conflict (schedule_id, tick) do nothing
   returning id into v_run_id;
   if v_run_id is null then
-    update orchestrator.schedule_runs
-       set duplicates = duplicates + 1, last_duplicate_at = clock_timestamp()
-     where schedule_id = v_s.id and tick = v_tick;
+    -- A zoned schedule's later minutes find the fire they already made: not a second delivery of it.
+    if p_tick is not null or v_s.timezone = 'UTC' or v_tick = v_now then
+      update orchestrator.schedule_runs
+         set duplicates = duplicates + 1, last_duplicate_at = clock_timestamp()
+       where schedule_id = v_s.id and tick = v_tick;
+    end if;
     return null;
   end if;
 
@@ -2671,6 +2769,9 @@ CREATE FUNCTION orchestrator.schedules_normalize() RETURNS trigger
     AS $$
 begin
   new.cron := orchestrator.cron_parse(new.cron) ->> 'expression';
+  if tg_op = 'INSERT' or new.timezone is distinct from old.timezone then
+    new.timezone := orchestrator.timezone_canonical(new.timezone);
+  end if;
   if tg_op = 'UPDATE' then
     new.updated_at := now();
     new.created_at := old.created_at;
@@ -2693,8 +2794,8 @@ begin
      where j.jobname = orchestrator.schedule_job_name(old.name) and j.username = current_user;
   end if;
   if tg_op in ('INSERT', 'UPDATE') and new.enabled
-     and (tg_op = 'INSERT' or old.name <> new.name or old.cron <> new.cron or not old.enabled) then
-    perform cron.schedule(orchestrator.schedule_job_name(new.name), new.cron,
+     and (tg_op = 'INSERT' or old.name <> new.name or old.cron <> new.cron or old.timezone <> new.timezone or not old.enabled) then
+    perform cron.schedule(orchestrator.schedule_job_name(new.name), orchestrator.schedule_job_cron(new.cron, new.timezone),
                           format('select orchestrator.schedule_tick(%s)', new.id));
   end if;
   return null;
@@ -3168,6 +3269,36 @@ begin
     perform pg_notify('orchestrator_task_ready', '');
   end if;
   return null;
+end
+$$;
+
+--
+-- Name: timezone_canonical(text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.timezone_canonical(p_timezone text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_name text;
+begin
+  -- The default, without reading pg_timezone_names (which stats every zone file: ~40 ms).
+  if p_timezone = 'UTC' then
+    return 'UTC';
+  end if;
+  select z.name into v_name
+    from pg_timezone_names z
+   where lower(z.name) = lower(btrim(coalesce(p_timezone, '')))
+     and z.name not like 'posix/%' and z.name not like 'right/%'
+     and z.name not in ('localtime', 'posixrules', 'Factory')
+   order by z.name = p_timezone desc
+   limit 1;
+  if v_name is null then
+    raise exception using errcode = '22023',
+      message = format('unknown time zone %s: use an IANA name such as Europe/Berlin, America/New_York or UTC (the list: select name from pg_timezone_names)',
+                       coalesce(quote_literal(p_timezone), 'null'));
+  end if;
+  return v_name;
 end
 $$;
 
@@ -4544,6 +4675,49 @@ end
 $$;
 
 --
+-- Name: zoned_instant(timestamp without time zone, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.zoned_instant(p_local timestamp without time zone, p_timezone text) RETURNS timestamp with time zone
+    LANGUAGE plpgsql STABLE
+    AS $$
+declare
+  v_as_utc timestamptz := p_local at time zone 'UTC';
+  v_offset_before interval := ((v_as_utc - interval '1 day') at time zone p_timezone) - (v_as_utc - interval '1 day') at time zone 'UTC';
+  v_offset_after interval := ((v_as_utc + interval '1 day') at time zone p_timezone) - (v_as_utc + interval '1 day') at time zone 'UTC';
+  v_early timestamptz := v_as_utc - greatest(v_offset_before, v_offset_after);
+  v_late timestamptz := v_as_utc - least(v_offset_before, v_offset_after);
+begin
+  if v_offset_before = v_offset_after then
+    return case when (v_early at time zone p_timezone) = p_local then v_early else p_local at time zone p_timezone end;
+  end if;
+  -- The earlier reading that shows p_local on the wall clock (both do when it exists twice).
+  if (v_early at time zone p_timezone) = p_local then
+    return v_early;
+  elsif (v_late at time zone p_timezone) = p_local then
+    return v_late;
+  end if;
+  -- In the gap: the first instant whose wall clock is past p_local, i.e. the transition itself.
+  return (select min(t) from generate_series(v_early, v_late, interval '1 minute') t where (t at time zone p_timezone) > p_local);
+end
+$$;
+
+--
+-- Name: zoned_iso(timestamp with time zone, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.zoned_iso(p_at timestamp with time zone, p_timezone text) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+  with o as (select (p_at at time zone p_timezone) as local_at,
+                    extract(epoch from (p_at at time zone p_timezone) - (p_at at time zone 'UTC'))::integer as secs)
+  select to_char(local_at, 'YYYY-MM-DD"T"HH24:MI:SS')
+         || case when secs < 0 then '-' else '+' end
+         || lpad((abs(secs) / 3600)::text, 2, '0') || ':' || lpad((abs(secs) % 3600 / 60)::text, 2, '0')
+  from o
+$$;
+
+--
 -- Name: claim_rotation; Type: SEQUENCE; Schema: orchestrator; Owner: -
 --
 
@@ -4789,9 +4963,14 @@ CREATE TABLE orchestrator.schedules (
     CONSTRAINT schedules_name_check CHECK (((name ~ '^[a-z0-9][a-z0-9_.-]{0,62}$'::text) AND (name <> 'settings'::text))),
     CONSTRAINT schedules_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
     CONSTRAINT schedules_priority_check CHECK (((priority >= '-1000'::integer) AND (priority <= 1000))),
-    CONSTRAINT schedules_task_type_check CHECK ((task_type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text)),
-    CONSTRAINT schedules_timezone_check CHECK ((timezone = 'UTC'::text))
+    CONSTRAINT schedules_task_type_check CHECK ((task_type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text))
 );
+
+--
+-- Name: COLUMN schedules.timezone; Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON COLUMN orchestrator.schedules.timezone IS 'IANA time zone the cron expression is read in (canonical pg_timezone_names spelling); UTC by default.';
 
 --
 -- Name: schedules_id_seq; Type: SEQUENCE; Schema: orchestrator; Owner: -
@@ -6186,6 +6365,13 @@ GRANT ALL ON FUNCTION orchestrator.complete_many(p_ids bigint[], p_lease_tokens 
 REVOKE ALL ON FUNCTION orchestrator.cron_field(p_text text, p_field text, p_min integer, p_max integer, p_names text[]) FROM PUBLIC;
 
 --
+-- Name: FUNCTION cron_fires(p_cron text, p_timezone text, p_after timestamp with time zone, p_count integer, p_until timestamp with time zone); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.cron_fires(p_cron text, p_timezone text, p_after timestamp with time zone, p_count integer, p_until timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.cron_fires(p_cron text, p_timezone text, p_after timestamp with time zone, p_count integer, p_until timestamp with time zone) TO service_role;
+
+--
 -- Name: FUNCTION cron_is_valid(p_expr text); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -6629,6 +6815,13 @@ REVOKE ALL ON FUNCTION orchestrator.route_events(p_event_ids bigint[]) FROM PUBL
 GRANT ALL ON FUNCTION orchestrator.route_events(p_event_ids bigint[]) TO service_role;
 
 --
+-- Name: FUNCTION schedule_job_cron(p_cron text, p_timezone text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.schedule_job_cron(p_cron text, p_timezone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.schedule_job_cron(p_cron text, p_timezone text) TO service_role;
+
+--
 -- Name: FUNCTION schedule_job_name(p_name text); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -6636,11 +6829,18 @@ REVOKE ALL ON FUNCTION orchestrator.schedule_job_name(p_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.schedule_job_name(p_name text) TO service_role;
 
 --
--- Name: FUNCTION schedule_tick(p_schedule_id bigint, p_tick timestamp with time zone, p_trigger text); Type: ACL; Schema: orchestrator; Owner: -
+-- Name: FUNCTION schedule_next_fires(p_schedule_id bigint, p_from timestamp with time zone, p_count integer); Type: ACL; Schema: orchestrator; Owner: -
 --
 
-REVOKE ALL ON FUNCTION orchestrator.schedule_tick(p_schedule_id bigint, p_tick timestamp with time zone, p_trigger text) FROM PUBLIC;
-GRANT ALL ON FUNCTION orchestrator.schedule_tick(p_schedule_id bigint, p_tick timestamp with time zone, p_trigger text) TO service_role;
+REVOKE ALL ON FUNCTION orchestrator.schedule_next_fires(p_schedule_id bigint, p_from timestamp with time zone, p_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.schedule_next_fires(p_schedule_id bigint, p_from timestamp with time zone, p_count integer) TO service_role;
+
+--
+-- Name: FUNCTION schedule_tick(p_schedule_id bigint, p_tick timestamp with time zone, p_trigger text, p_now timestamp with time zone); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.schedule_tick(p_schedule_id bigint, p_tick timestamp with time zone, p_trigger text, p_now timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.schedule_tick(p_schedule_id bigint, p_tick timestamp with time zone, p_trigger text, p_now timestamp with time zone) TO service_role;
 
 --
 -- Name: FUNCTION schedules_normalize(); Type: ACL; Schema: orchestrator; Owner: -
@@ -6754,6 +6954,13 @@ REVOKE ALL ON FUNCTION orchestrator.tasks_trigger_set(p_trigger name, p_enabled 
 --
 
 REVOKE ALL ON FUNCTION orchestrator.tasks_wake_on_insert() FROM PUBLIC;
+
+--
+-- Name: FUNCTION timezone_canonical(p_timezone text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.timezone_canonical(p_timezone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.timezone_canonical(p_timezone text) TO service_role;
 
 --
 -- Name: FUNCTION to_level(p_level text); Type: ACL; Schema: orchestrator; Owner: -
@@ -6992,6 +7199,20 @@ REVOKE ALL ON FUNCTION orchestrator.workflow_step_succeeded(p_run_id bigint, p_s
 
 REVOKE ALL ON FUNCTION orchestrator.workflow_wake(p_run_id bigint, p_step_index integer, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.workflow_wake(p_run_id bigint, p_step_index integer, p_reason text) TO service_role;
+
+--
+-- Name: FUNCTION zoned_instant(p_local timestamp without time zone, p_timezone text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.zoned_instant(p_local timestamp without time zone, p_timezone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.zoned_instant(p_local timestamp without time zone, p_timezone text) TO service_role;
+
+--
+-- Name: FUNCTION zoned_iso(p_at timestamp with time zone, p_timezone text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.zoned_iso(p_at timestamp with time zone, p_timezone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.zoned_iso(p_at timestamp with time zone, p_timezone text) TO service_role;
 
 --
 -- Name: SEQUENCE claim_rotation; Type: ACL; Schema: orchestrator; Owner: -

@@ -58,7 +58,7 @@ describe("POST /schedules", () => {
     const bad = await send("POST", "/schedules", { name, cron: "@yearly", task_type: "noop", payload: { delay_ms: "soon" } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.issues[0].path).toBe("delay_ms");
-    const extra = await send("POST", "/schedules", { name, cron: "@yearly", task_type: "noop", timezone: "Europe/Paris" });
+    const extra = await send("POST", "/schedules", { name, cron: "@yearly", task_type: "noop", timezone: "Europe/Atlantis" });
     expect(extra.status).toBe(400);
     expect(extra.body.error.details.issues[0].path).toBe("timezone");
     expect(await sql()`select 1 from orchestrator.schedules where name = ${name}`).toHaveLength(0);
@@ -67,6 +67,59 @@ describe("POST /schedules", () => {
     const dup = await send("POST", "/schedules", { name, cron: "@yearly", task_type: "noop" });
     expect(dup.status).toBe(409);
     expect(dup.body.error.message).toMatch(/already exists/);
+  });
+
+  it("takes a time zone: GET shows the next 5 fires in UTC and in the zone, the same as SQL computes them", async () => {
+    const name = uniqueName();
+    const res = await send("POST", "/schedules", { name, cron: "30 2 * * *", task_type: "noop", timezone: "europe/berlin" });
+    expect(res.status).toBe(201);
+    expect(res.body.timezone).toBe("Europe/Berlin");
+    // A zoned schedule's job ticks every minute; SQL decides which minute fires.
+    expect(await cronJob(name)).toEqual({ schedule: "* * * * *", command: `select orchestrator.schedule_tick(${res.body.id})` });
+
+    const got = await call(`/schedules/${name}`);
+    expect(got.status).toBe(200);
+    const fires: { utc: string; local: string }[] = got.body.next_fires;
+    expect(fires).toHaveLength(5);
+    const [{ expected }] = await sql()`select orchestrator.schedule_next_fires(${res.body.id}) as expected`;
+    expect(fires).toEqual(expected);
+    for (const f of fires) {
+      // 02:30 on Berlin's wall clock, +01:00 in winter (+02:00 in summer, and 03:00 on the spring-forward day).
+      expect(f.local).toMatch(/^\d{4}-\d{2}-\d{2}T0[23]:[03]0:00\+0[12]:00$/);
+      expect(f.utc).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00Z$/);
+      // The two say the same instant.
+      expect(new Date(f.local).toISOString()).toBe(new Date(f.utc).toISOString());
+    }
+    expect(Date.parse(fires[0].utc)).toBeGreaterThan(Date.now());
+    expect(got.body.next_runs).toEqual(fires.slice(0, 3).map((f) => new Date(f.utc).toISOString()));
+
+    // PATCH moves it to another zone and back to UTC (its job on its own cron again).
+    const ny = await send("PATCH", `/schedules/${name}`, { timezone: "America/New_York" });
+    expect(ny.status).toBe(200);
+    expect(ny.body.next_fires[0].local).toMatch(/T0[23]:[03]0:00-0[45]:00$/);
+    const utc = await send("PATCH", `/schedules/${name}`, { timezone: "UTC" });
+    expect(utc.body.next_fires[0].local).toMatch(/T02:30:00\+00:00$/);
+    expect((await cronJob(name)).schedule).toBe("30 2 * * *");
+  });
+
+  it("400 naming timezone for an unknown zone, on POST and PATCH, and nothing stored or changed", async () => {
+    const name = uniqueName();
+    for (const timezone of ["Mars/Olympus_Mons", "+02:00", "UTC+3", ""]) {
+      const res = await send("POST", "/schedules", { name, cron: "30 2 * * *", task_type: "noop", timezone });
+      expect({ timezone, status: res.status, code: res.body.error.code }).toEqual({ timezone, status: 400, code: "validation_failed" });
+      expect(res.body.error.details.issues).toEqual([
+        { path: "timezone", code: "custom", message: expect.stringMatching(/^unknown time zone .*use an IANA name such as Europe\/Berlin/) },
+      ]);
+    }
+    expect(await sql()`select 1 from orchestrator.schedules where name = ${name}`).toHaveLength(0);
+    expect(await cronJob(name)).toBeUndefined();
+
+    await send("POST", "/schedules", { name, cron: "30 2 * * *", task_type: "noop", timezone: "Asia/Tokyo" });
+    const bad = await send("PATCH", `/schedules/${name}`, { timezone: "Asia/Atlantis", cron: "0 3 * * *" });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.issues[0].path).toBe("timezone");
+    const [row] = await sql()`select cron, timezone from orchestrator.schedules where name = ${name}`;
+    expect(row).toEqual({ cron: "30 2 * * *", timezone: "Asia/Tokyo" });
   });
 
   it("401 without the service key", async () => {

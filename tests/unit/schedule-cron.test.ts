@@ -137,10 +137,17 @@ describe("schedule request schemas", () => {
     ]);
   });
 
-  it("rejects reserved and malformed names, other time zones, unknown keys and empty patches", () => {
+  it("rejects reserved and malformed names, unknown time zones, unknown keys and empty patches", () => {
     expect(createScheduleSchema.safeParse({ name: "settings", cron: "* * * * *", task_type: "noop" }).success).toBe(false);
     expect(createScheduleSchema.safeParse({ name: "Bad Name", cron: "* * * * *", task_type: "noop" }).success).toBe(false);
-    expect(createScheduleSchema.safeParse({ name: "x", cron: "* * * * *", task_type: "noop", timezone: "Europe/Paris" }).success).toBe(false);
+    expect(createScheduleSchema.parse({ name: "x", cron: "* * * * *", task_type: "noop", timezone: "Europe/Paris" }).timezone).toBe("Europe/Paris");
+    for (const timezone of ["Mars/Olympus_Mons", "+02:00", "UTC+3", "", "Europe/Berlin "]) {
+      const bad = createScheduleSchema.safeParse({ name: "x", cron: "* * * * *", task_type: "noop", timezone });
+      expect({ timezone, issues: bad.error?.issues.map((i) => [i.path.join("."), i.message]) }).toEqual({
+        timezone, issues: [["timezone", expect.stringMatching(/^unknown time zone .*: use an IANA name such as Europe\/Berlin/)]],
+      });
+    }
+    expect(updateScheduleSchema.safeParse({ timezone: "Nowhere/Land" }).success).toBe(false);
     expect(createScheduleSchema.safeParse({ name: "x", cron: "* * * * *", task_type: "noop", extra: 1 }).success).toBe(false);
     expect(updateScheduleSchema.safeParse({}).success).toBe(false);
     expect(updateScheduleSchema.parse({ cron: "@hourly" })).toEqual({ cron: "0 * * * *" });

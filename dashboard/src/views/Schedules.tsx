@@ -1,4 +1,5 @@
-// Schedules: cron schedules with their last and next runs, the system cron jobs, and a schedule's runs.
+// Schedules: cron schedules (with the zone they are read in) with their last and next fires, the system cron
+// jobs, and a schedule's runs.
 import { call } from "../api.ts";
 import type { Schedule, ScheduleList, ScheduleRuns } from "../api-types.ts";
 import { DetailResource, Loaded, ResourcePage, TaskLink } from "../components/resource.tsx";
@@ -8,6 +9,15 @@ import { useLoad } from "../hooks.ts";
 import { href, navigate, type Route } from "../router.ts";
 
 const enabledBadge = (s: { enabled: boolean }) => <Badge value={s.enabled ? "enabled" : "disabled"} />;
+
+/** The cron expression and the zone its fields are read in. */
+const CronInZone = ({ s }: { s: Schedule }) => <span><code>{s.cron}</code> <span class="muted">{s.timezone}</span></span>;
+
+/** A fire time: how far off, and the wall-clock time in the schedule's zone (the UTC instant in the tooltip). */
+function NextFire({ fire }: { fire: Schedule["next_fires"][number] | undefined }) {
+  if (!fire) return <span class="muted">—</span>;
+  return <span><When iso={fire.utc} future /> <span class="muted">{fire.local.replace("T", " ")}</span></span>;
+}
 
 export function Schedules({ route }: { route: Route }) {
   const selected = route.parts[1];
@@ -19,11 +29,11 @@ export function Schedules({ route }: { route: Route }) {
       empty="No schedules. POST /functions/v1/schedules creates one."
       columns={[
         { key: "name", label: "name", render: (s) => <a href={href(`/schedules/${encodeURIComponent(s.name)}`)}>{s.name}</a> },
-        { key: "cron", label: "cron", render: (s) => <code>{s.cron}</code> },
+        { key: "cron", label: "cron", render: (s) => <CronInZone s={s} /> },
         { key: "task_type", label: "task type", optional: true, render: (s) => <code>{s.task_type}</code> },
         { key: "enabled", label: "enabled", render: enabledBadge },
         { key: "last_run", label: "last run", render: (s) => <LastRun run={s.last_run} /> },
-        { key: "next_runs", label: "next", optional: true, render: (s) => (s.next_runs.length ? <When iso={s.next_runs[0]} future /> : <span class="muted">—</span>) },
+        { key: "next_fires", label: "next", optional: true, render: (s) => <NextFire fire={s.next_fires[0]} /> },
       ]}
       after={(b) => <SystemJobs jobs={b.system_jobs} />}
     />
@@ -68,13 +78,13 @@ function ScheduleDetail({ name }: { name: string }) {
       {(s) => (
         <>
           <dl class="fields">
-            <Field label="cron"><code>{s.cron}</code></Field>
+            <Field label="cron"><CronInZone s={s} /></Field>
             <Field label="task type"><code>{s.task_type}</code></Field>
             <Field label="enabled">{enabledBadge(s)}</Field>
             {s.description && <Field label="description">{s.description}</Field>}
             <Field label="last run"><LastRun run={s.last_run} /></Field>
-            {s.next_runs.length > 0 && (
-              <Field label="next runs">{s.next_runs.map((n) => <div><When iso={n} future /></div>)}</Field>
+            {s.next_fires.length > 0 && (
+              <Field label="next fires">{s.next_fires.map((f) => <div><NextFire fire={f} /></div>)}</Field>
             )}
           </dl>
           <JsonSection title="Payload" value={s.payload} />
@@ -98,7 +108,7 @@ function ScheduleDetail({ name }: { name: string }) {
           </section>
           <details class="sub">
             <summary>All fields</summary>
-            <Fields value={s} skip={["payload", "next_runs", "last_run"]} />
+            <Fields value={s} skip={["payload", "next_runs", "next_fires", "last_run"]} />
           </details>
         </>
       )}

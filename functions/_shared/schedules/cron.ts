@@ -1,6 +1,8 @@
 // Cron expressions as pg_cron takes them: five fields (minute hour day-of-month
 // month day-of-week), each a comma list of `*`, `n`, `a-b`, `*/s` or `a-b/s`;
-// month and weekday names (jan-dec, sun-sat); 0 or 7 is Sunday. Times are UTC.
+// month and weekday names (jan-dec, sun-sat); 0 or 7 is Sunday. The fields are
+// read in the schedule's time zone; when that makes a fire (DST) is SQL's to say
+// (orchestrator.cron_fires), and the matchers below are UTC.
 // pg_cron 1.4 has no second schedules and no `$` (last day), so neither is
 // accepted: a schedule must run the same on 1.4 (local) and 1.6+ (hosted).
 // The same rules live in SQL (orchestrator.cron_parse) for callers that skip the API.
@@ -167,7 +169,10 @@ export function cronMatches(cron: ParsedCron, at: Date): boolean {
   return cron.domStar || cron.dowStar ? dom && dow : dom || dow;
 }
 
-/** The next `count` run minutes strictly after `from` (UTC), searching at most ~5 years ahead. */
+/**
+ * The next `count` run minutes strictly after `from` (UTC), searching at most ~5 years ahead. The API lists fires
+ * from SQL (orchestrator.schedule_next_fires); this is the independent reference SQL's UTC fires are tested against.
+ */
 export function nextRuns(cron: ParsedCron, from: Date, count = 5): Date[] {
   const out: Date[] = [];
   const t = new Date(from.getTime());

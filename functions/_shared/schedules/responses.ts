@@ -8,6 +8,7 @@ export const scheduleSchema = z.object({
   name: z.string(),
   description: z.string(),
   cron: z.string(),
+  /** The IANA zone the cron expression is read in (UTC by default). */
   timezone: z.string(),
   task_type: z.string(),
   payload: z.record(z.string(), z.unknown()),
@@ -17,11 +18,13 @@ export const scheduleSchema = z.object({
   builtin: z.boolean(),
   created_at: timestamp,
   updated_at: timestamp,
-  /** The pg_cron job that ticks it (null while pg_cron has none). */
+  /** The pg_cron job that ticks it (null while pg_cron has none): on the cron itself in UTC, every minute in another zone. */
   job_name: z.string(),
   cron_job: z.object({ jobid: z.number(), active: z.boolean() }).nullable(),
-  /** The next three ticks (ISO), none while disabled. */
+  /** The next three fire times (ISO, UTC), none while disabled: the first three of next_fires. */
   next_runs: z.array(z.string()),
+  /** The next five fire times, in UTC ("…Z") and in the schedule's zone ("2027-03-28T03:00:00+02:00"), none while disabled (orchestrator.schedule_next_fires). */
+  next_fires: z.array(z.object({ utc: z.string(), local: z.string() })),
   last_run: z.object({
     tick: timestamp,
     trigger: z.string(),

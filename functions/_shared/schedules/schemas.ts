@@ -6,7 +6,7 @@ import { parseCron } from "./cron.ts";
 const TASK_TYPE = /^[a-z][a-z0-9_.:-]{0,63}$/;
 export const SCHEDULE_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 
-/** A cron expression (UTC, minute resolution), normalised: macros expanded, single spaces. */
+/** A cron expression (minute resolution, read in the schedule's time zone), normalised: macros expanded, single spaces. */
 export const cronExpression = z.string().max(200).transform((value, ctx) => {
   const parsed = parseCron(value);
   if (!parsed.ok) {
@@ -17,6 +17,21 @@ export const cronExpression = z.string().max(200).transform((value, ctx) => {
   }
   return parsed.cron.expression;
 });
+
+/**
+ * An IANA time zone name (Europe/Berlin), as the runtime's Intl knows it: names only, no offsets ("+02:00") or
+ * POSIX strings. SQL checks it again against pg_timezone_names (orchestrator.timezone_canonical) and stores its
+ * canonical spelling, so psql callers meet the same rule.
+ */
+export const timeZone = z.string().max(64).refine((value) => {
+  if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+){0,2}$/.test(value)) return false;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}, { error: (issue) => `unknown time zone ${JSON.stringify(issue.input)}: use an IANA name such as Europe/Berlin, America/New_York or UTC` });
 
 export const scheduleNameParam = z.string().regex(SCHEDULE_NAME, "a schedule name is 1-63 of a-z, 0-9, _ . - starting with a letter or digit")
   .refine((n) => n !== "settings", "\"settings\" is reserved");
@@ -32,7 +47,8 @@ export const createScheduleSchema = z.strictObject({
   priority: z.number().int().min(-1000).max(1000).optional(),
   max_attempts: z.number().int().min(1).max(100).optional(),
   enabled: z.boolean().optional(),
-  timezone: z.literal("UTC", { message: "schedules run in UTC (pg_cron's clock); write the cron expression in UTC" }).optional(),
+  /** The zone the cron expression is read in (wall-clock time there, DST included); UTC when not given. */
+  timezone: timeZone.optional(),
 });
 export type CreateScheduleInput = z.infer<typeof createScheduleSchema>;
 
@@ -44,7 +60,7 @@ export const updateScheduleSchema = z.strictObject({
   priority: z.number().int().min(-1000).max(1000).optional(),
   max_attempts: z.number().int().min(1).max(100).optional(),
   enabled: z.boolean().optional(),
-  timezone: z.literal("UTC", { message: "schedules run in UTC (pg_cron's clock)" }).optional(),
+  timezone: timeZone.optional(),
 }).refine((v) => Object.keys(v).length > 0, "send at least one field to change");
 export type UpdateScheduleInput = z.infer<typeof updateScheduleSchema>;
 

@@ -1,10 +1,10 @@
 // The schedules service: rows in orchestrator.schedules, kept in step with
 // pg_cron by the table's trigger (so this module never calls cron.* itself).
+// When a schedule fires (its zone, DST) is SQL's to say: orchestrator.schedule_next_fires.
 import { orchestratorCronJobs } from "../cron-jobs.ts";
 import { db } from "../db.ts";
-import { conflict, notFound } from "../errors.ts";
+import { AppError, conflict, notFound } from "../errors.ts";
 import { validateTaskPayload } from "../queue.ts";
-import { nextRuns, parseCron } from "./cron.ts";
 import type { z } from "zod";
 import type { Schedule, scheduleListSchema, scheduleRunsSchema } from "./responses.ts";
 import type { CreateScheduleInput, SettingsPatch, UpdateScheduleInput } from "./schemas.ts";
@@ -30,13 +30,15 @@ type ScheduleView = Schedule;
 
 const view = (rows: (ScheduleRow & Record<string, unknown>)[]): ScheduleView[] =>
   rows.map((r) => {
-    const parsed = parseCron(r.cron);
-    const { jobid, job_active, last_tick, last_trigger, last_task_id, last_task_status, last_duplicates, ...rest } = r as Record<string, unknown>;
+    const { jobid, job_active, last_tick, last_trigger, last_task_id, last_task_status, last_duplicates, next_fires, ...rest } =
+      r as Record<string, unknown>;
+    const fires = next_fires as ScheduleView["next_fires"];
     return {
       ...(rest as unknown as ScheduleRow),
       job_name: `orchestrator.schedule:${r.name}`,
       cron_job: jobid == null ? null : { jobid: Number(jobid), active: job_active as boolean },
-      next_runs: r.enabled && parsed.ok ? nextRuns(parsed.cron, new Date(), 3).map((d) => d.toISOString()) : [],
+      next_fires: fires,
+      next_runs: fires.slice(0, 3).map((f) => new Date(f.utc).toISOString()),
       last_run: last_tick == null ? null : {
         tick: last_tick as Date,
         trigger: last_trigger as string,
@@ -52,7 +54,8 @@ async function selectSchedules(name?: string): Promise<ScheduleView[]> {
   const rows = await sql<(ScheduleRow & Record<string, unknown>)[]>`
     select s.*, j.jobid, j.active as job_active,
            r.tick as last_tick, r.trigger as last_trigger, r.task_id as last_task_id,
-           t.status::text as last_task_status, r.duplicates as last_duplicates
+           t.status::text as last_task_status, r.duplicates as last_duplicates,
+           orchestrator.schedule_next_fires(s.id, now(), 5) as next_fires
     from orchestrator.schedules s
     left join cron.job j on j.jobname = orchestrator.schedule_job_name(s.name)
     left join lateral (
@@ -80,19 +83,30 @@ export async function getSchedule(name: string): Promise<ScheduleView> {
   return s;
 }
 
+/**
+ * SQL's own refusal of a value zod let through (22023 from orchestrator.timezone_canonical or cron_parse: a zone
+ * Intl knows and this database's tzdata does not), as the same 400 a zod issue would be.
+ */
+function sqlValidationError(err: unknown): AppError | undefined {
+  const { code, message } = err as { code?: string; message?: string };
+  if (code !== "22023" || !message) return undefined;
+  const path = message.startsWith("unknown time zone") ? "timezone" : "cron";
+  return new AppError(400, "validation_failed", `Invalid body: ${path}: ${message}`, { issues: [{ path, code: "custom", message }] });
+}
+
 export async function createSchedule(input: CreateScheduleInput): Promise<ScheduleView> {
   validateTaskPayload(input.task_type, input.payload);
   const sql = db();
   try {
     await sql`
-      insert into orchestrator.schedules (name, cron, task_type, payload, description, priority, max_attempts, enabled)
-      values (${input.name}, ${input.cron}, ${input.task_type}, ${sql.json(input.payload as never)},
+      insert into orchestrator.schedules (name, cron, timezone, task_type, payload, description, priority, max_attempts, enabled)
+      values (${input.name}, ${input.cron}, ${input.timezone ?? "UTC"}, ${input.task_type}, ${sql.json(input.payload as never)},
               ${input.description ?? ""}, ${input.priority ?? 0}, ${input.max_attempts ?? 5}, ${input.enabled ?? true})`;
   } catch (err) {
     if ((err as { code?: string }).code === "23505") {
       throw conflict(`A schedule named "${input.name}" already exists; PATCH /schedules/${input.name} changes it.`);
     }
-    throw err;
+    throw sqlValidationError(err) ?? err;
   }
   return await getSchedule(input.name);
 }
@@ -108,6 +122,7 @@ export async function updateSchedule(name: string, patch: UpdateScheduleInput): 
     await tx`
       update orchestrator.schedules set
         cron = ${patch.cron ?? current.cron},
+        timezone = ${patch.timezone ?? current.timezone},
         task_type = ${taskType},
         payload = ${tx.json(payload as never)},
         description = ${patch.description ?? current.description},
@@ -116,6 +131,8 @@ export async function updateSchedule(name: string, patch: UpdateScheduleInput): 
         enabled = ${patch.enabled ?? current.enabled}
       where id = ${current.id}`;
     return current.id;
+  }).catch((err) => {
+    throw sqlValidationError(err) ?? err;
   }).then(() => getSchedule(name));
 }
 
