@@ -521,8 +521,11 @@ end
 $$;
 
 -- 5. The claim ------------------------------------------------------------------------------------
--- claim_pick_ids(max, types): the ids to claim, locked, fair across groups, within every limit.
-create or replace function orchestrator.claim_pick_ids(p_max_count integer, p_types text[])
+-- claim_pick_ids(max, types, take_suspect): the ids to claim, locked, fair across groups, within every
+-- limit; with take_suspect, the first runnable suspect in the batch's last slot (20261202000300), through
+-- the same limits as the rest (one filter over the whole batch, so the batch counts it).
+drop function orchestrator.claim_pick_ids(integer, text[]);
+create function orchestrator.claim_pick_ids(p_max_count integer, p_types text[], p_take_suspect boolean)
 returns bigint[]
 language plpgsql
 set enable_seqscan = off
@@ -544,6 +547,8 @@ declare
   v_typenames text[];
   v_tlimits integer[];
   v_rkeys text[];
+  v_s record;
+  v_n integer;
 begin
   if v_max = 0 then
     return '{}';
@@ -560,7 +565,7 @@ begin
       select id, (concurrency_key is not null or type_concurrency_limit is not null or rate_key is not null) as flow,
              concurrency_key, concurrency_limit, type, type_concurrency_limit, rate_key
       from orchestrator.tasks
-      where status = 'queued' and parked_on is null and group_key = v_lo and run_at <= now()
+      where status = 'queued' and parked_on is null and group_key = v_lo and run_at <= now() and not suspect
         and (p_types is null or type = any (p_types))
       order by priority desc, run_at, id
       limit v_max
@@ -583,7 +588,7 @@ begin
                (t.concurrency_key is not null or t.type_concurrency_limit is not null or t.rate_key is not null) as flow,
                t.concurrency_key, t.concurrency_limit, t.type, t.type_concurrency_limit, t.rate_key
         from orchestrator.tasks t
-        where t.status = 'queued' and t.parked_on is null and t.group_key = n.g and t.run_at <= now()
+        where t.status = 'queued' and t.parked_on is null and t.group_key = n.g and t.run_at <= now() and not t.suspect
           and (p_types is null or t.type = any (p_types))
         order by t.priority desc, t.run_at, t.id
         limit v_max
@@ -600,6 +605,26 @@ begin
            array_agg(x.type_concurrency_limit), array_agg(x.rate_key)
       into v_ids, v_flow, v_ckeys, v_climits, v_typenames, v_tlimits, v_rkeys
       from (select * from turned order by rn, turn limit v_max) x;
+  end if;
+  if p_take_suspect then
+    select t.id, t.type, t.concurrency_key, t.concurrency_limit, t.type_concurrency_limit, t.rate_key into v_s
+      from orchestrator.tasks t
+     where t.status = 'queued' and t.suspect and t.parked_on is null and t.run_at <= now()
+       and (p_types is null or t.type = any (p_types))
+     order by t.priority desc, t.run_at, t.id
+     limit 1
+     for update skip locked;
+    if v_s.id is not null then
+      -- Its slot is the batch's last: the ordinary row it displaces stays queued (unlocked at commit).
+      v_n := least(coalesce(cardinality(v_ids), 0), v_max - 1);
+      v_ids := coalesce(v_ids[1:v_n], '{}') || v_s.id;
+      v_ckeys := coalesce(v_ckeys[1:v_n], '{}') || v_s.concurrency_key;
+      v_climits := coalesce(v_climits[1:v_n], '{}') || v_s.concurrency_limit;
+      v_typenames := coalesce(v_typenames[1:v_n], '{}') || v_s.type;
+      v_tlimits := coalesce(v_tlimits[1:v_n], '{}') || v_s.type_concurrency_limit;
+      v_rkeys := coalesce(v_rkeys[1:v_n], '{}') || v_s.rate_key;
+      v_flow := coalesce(v_flow, false) or v_s.concurrency_key is not null or v_s.type_concurrency_limit is not null or v_s.rate_key is not null;
+    end if;
   end if;
   if v_ids is null then
     return '{}';
@@ -730,7 +755,7 @@ begin
 end
 $$;
 
--- The suspect probe leaves parked tasks alone too (claim() is otherwise as in 20261202000600).
+-- claim(): the contract of 20261202000600, its suspect probe now inside claim_pick_ids.
 create or replace function orchestrator.claim(
   p_worker text,
   p_max_count integer default 1,
@@ -742,22 +767,9 @@ create or replace function orchestrator.claim(
 language plpgsql as $$
 declare
   v_ids bigint[];
-  v_suspect bigint;
   v_max integer := greatest(least(coalesce(p_max_count, 1), 1000), 0);
 begin
-  v_ids := orchestrator.claim_pick_ids(v_max, p_types);
-  if p_take_suspect and v_max > 0 then
-    select t.id into v_suspect from orchestrator.tasks t
-     where t.status = 'queued' and t.suspect and t.parked_on is null and t.run_at <= now()
-       and (p_types is null or t.type = any (p_types))
-       and t.concurrency_key is null and t.type_concurrency_limit is null and t.rate_key is null
-     order by t.priority desc, t.run_at, t.id
-     limit 1
-     for update skip locked;
-    if v_suspect is not null then
-      v_ids := v_ids[1:v_max - 1] || v_suspect;
-    end if;
-  end if;
+  v_ids := orchestrator.claim_pick_ids(v_max, p_types, coalesce(p_take_suspect, false) and v_max > 0);
   if cardinality(v_ids) = 0 then
     return;
   end if;
@@ -800,25 +812,35 @@ begin
 end
 $$;
 
-create function orchestrator.tasks_flow_run_ended()
-returns trigger
+-- The consumer "flow" of propagate_changes (the one change path, 20261202001100): the rows as they
+-- were before the run ended.
+create function orchestrator.flow_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray)
+returns void
 language plpgsql as $$
+declare
+  o orchestrator.tasks;
 begin
-  if old.concurrency_key is not null then
-    perform orchestrator.flow_unpark('key:' || old.concurrency_key);
+  if p_entity <> 'task' or p_op <> 'UPDATE' then
+    return;
   end if;
-  if old.type_concurrency_limit is not null then
-    perform orchestrator.flow_unpark('type:' || old.type);
-  end if;
-  return null;
+  foreach o in array p_old::orchestrator.tasks[] loop
+    if o.concurrency_key is not null then
+      perform orchestrator.flow_unpark('key:' || o.concurrency_key);
+    end if;
+    if o.type_concurrency_limit is not null then
+      perform orchestrator.flow_unpark('type:' || o.type);
+    end if;
+  end loop;
 end
 $$;
 
+-- Per row, with a WHEN: only a keyed task's run that ends pays anything (a statement trigger on tasks
+-- would copy every claimed and completed row into its transition tables).
 create trigger tasks_flow_run_ended after update of status on orchestrator.tasks
   for each row
   when (old.status = 'running' and new.status <> 'running'
         and (old.concurrency_key is not null or old.type_concurrency_limit is not null))
-  execute function orchestrator.tasks_flow_run_ended();
+  execute function orchestrator.propagate_changes('task', 'flow');
 
 -- flow_unpark_all(): the safety net, from the sweep (and after a limit changes): every key with
 -- parked tasks and room under its limit gets that many unparked.
@@ -915,6 +937,7 @@ begin
       when 'events' then perform orchestrator.events_on_changes(p_entity, p_op, p_new, p_old);
       when 'workflows' then perform orchestrator.workflow_on_changes(p_entity, p_op, p_new, p_old);
       when 'cancel_on' then perform orchestrator.tasks_cancel_on_events(p_entity, p_op, p_new, p_old);
+      when 'flow' then perform orchestrator.flow_on_changes(p_entity, p_op, p_new, p_old);
       else raise exception 'propagate_changes(): unknown consumer "%" (entity %)', v_consumer, p_entity;
     end case;
   end loop;
@@ -972,7 +995,7 @@ revoke all on function orchestrator.rate_take(text, double precision, double pre
 revoke all on function orchestrator.claim_flow_filter(bigint[], text[], integer[], text[], integer[], text[]) from public;
 revoke all on function orchestrator.flow_unpark(text, integer) from public;
 revoke all on function orchestrator.flow_unpark_all() from public;
-revoke all on function orchestrator.tasks_flow_run_ended() from public;
+revoke all on function orchestrator.flow_on_changes(text, text, anyarray, anyarray) from public;
 revoke all on function orchestrator.tasks_cancel_on_events(text, text, anyarray, anyarray) from public;
 revoke all on function orchestrator.task_wait_reason(orchestrator.tasks) from public;
 grant execute on function orchestrator.flow_key(text, jsonb, jsonb) to service_role;
@@ -984,10 +1007,12 @@ grant execute on function orchestrator.rate_take(text, double precision, double 
 grant execute on function orchestrator.claim_flow_filter(bigint[], text[], integer[], text[], integer[], text[]) to service_role;
 grant execute on function orchestrator.flow_unpark(text, integer) to service_role;
 grant execute on function orchestrator.flow_unpark_all() to service_role;
-grant execute on function orchestrator.tasks_flow_run_ended() to service_role;
+grant execute on function orchestrator.flow_on_changes(text, text, anyarray, anyarray) to service_role;
 grant execute on function orchestrator.tasks_cancel_on_events(text, text, anyarray, anyarray) to service_role;
 grant execute on function orchestrator.task_wait_reason(orchestrator.tasks) to service_role;
 alter table orchestrator.task_type_flow enable row level security;
 alter table orchestrator.throttle_windows enable row level security;
 grant select, insert, update, delete on orchestrator.task_type_flow, orchestrator.throttle_windows to service_role;
 grant usage on sequence orchestrator.claim_rotation to service_role;
+revoke all on function orchestrator.claim_pick_ids(integer, text[], boolean) from public;
+grant execute on function orchestrator.claim_pick_ids(integer, text[], boolean) to service_role;

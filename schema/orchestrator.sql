@@ -365,22 +365,9 @@ CREATE FUNCTION orchestrator.claim(p_worker text, p_max_count integer DEFAULT 1,
     AS $$
 declare
   v_ids bigint[];
-  v_suspect bigint;
   v_max integer := greatest(least(coalesce(p_max_count, 1), 1000), 0);
 begin
-  v_ids := orchestrator.claim_pick_ids(v_max, p_types);
-  if p_take_suspect and v_max > 0 then
-    select t.id into v_suspect from orchestrator.tasks t
-     where t.status = 'queued' and t.suspect and t.parked_on is null and t.run_at <= now()
-       and (p_types is null or t.type = any (p_types))
-       and t.concurrency_key is null and t.type_concurrency_limit is null and t.rate_key is null
-     order by t.priority desc, t.run_at, t.id
-     limit 1
-     for update skip locked;
-    if v_suspect is not null then
-      v_ids := v_ids[1:v_max - 1] || v_suspect;
-    end if;
-  end if;
+  v_ids := orchestrator.claim_pick_ids(v_max, p_types, coalesce(p_take_suspect, false) and v_max > 0);
   if cardinality(v_ids) = 0 then
     return;
   end if;
@@ -519,10 +506,10 @@ end
 $$;
 
 --
--- Name: claim_pick_ids(integer, text[]); Type: FUNCTION; Schema: orchestrator; Owner: -
+-- Name: claim_pick_ids(integer, text[], boolean); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
-CREATE FUNCTION orchestrator.claim_pick_ids(p_max_count integer, p_types text[]) RETURNS bigint[]
+CREATE FUNCTION orchestrator.claim_pick_ids(p_max_count integer, p_types text[], p_take_suspect boolean) RETURNS bigint[]
     LANGUAGE plpgsql
     SET enable_seqscan TO 'off'
     SET enable_bitmapscan TO 'off'
@@ -541,6 +528,8 @@ declare
   v_typenames text[];
   v_tlimits integer[];
   v_rkeys text[];
+  v_s record;
+  v_n integer;
 begin
   if v_max = 0 then
     return '{}';
@@ -557,7 +546,7 @@ begin
       select id, (concurrency_key is not null or type_concurrency_limit is not null or rate_key is not null) as flow,
              concurrency_key, concurrency_limit, type, type_concurrency_limit, rate_key
       from orchestrator.tasks
-      where status = 'queued' and parked_on is null and group_key = v_lo and run_at <= now()
+      where status = 'queued' and parked_on is null and group_key = v_lo and run_at <= now() and not suspect
         and (p_types is null or type = any (p_types))
       order by priority desc, run_at, id
       limit v_max
@@ -580,7 +569,7 @@ begin
                (t.concurrency_key is not null or t.type_concurrency_limit is not null or t.rate_key is not null) as flow,
                t.concurrency_key, t.concurrency_limit, t.type, t.type_concurrency_limit, t.rate_key
         from orchestrator.tasks t
-        where t.status = 'queued' and t.parked_on is null and t.group_key = n.g and t.run_at <= now()
+        where t.status = 'queued' and t.parked_on is null and t.group_key = n.g and t.run_at <= now() and not t.suspect
           and (p_types is null or t.type = any (p_types))
         order by t.priority desc, t.run_at, t.id
         limit v_max
@@ -597,6 +586,26 @@ begin
            array_agg(x.type_concurrency_limit), array_agg(x.rate_key)
       into v_ids, v_flow, v_ckeys, v_climits, v_typenames, v_tlimits, v_rkeys
       from (select * from turned order by rn, turn limit v_max) x;
+  end if;
+  if p_take_suspect then
+    select t.id, t.type, t.concurrency_key, t.concurrency_limit, t.type_concurrency_limit, t.rate_key into v_s
+      from orchestrator.tasks t
+     where t.status = 'queued' and t.suspect and t.parked_on is null and t.run_at <= now()
+       and (p_types is null or t.type = any (p_types))
+     order by t.priority desc, t.run_at, t.id
+     limit 1
+     for update skip locked;
+    if v_s.id is not null then
+      -- Its slot is the batch's last: the ordinary row it displaces stays queued (unlocked at commit).
+      v_n := least(coalesce(cardinality(v_ids), 0), v_max - 1);
+      v_ids := coalesce(v_ids[1:v_n], '{}') || v_s.id;
+      v_ckeys := coalesce(v_ckeys[1:v_n], '{}') || v_s.concurrency_key;
+      v_climits := coalesce(v_climits[1:v_n], '{}') || v_s.concurrency_limit;
+      v_typenames := coalesce(v_typenames[1:v_n], '{}') || v_s.type;
+      v_tlimits := coalesce(v_tlimits[1:v_n], '{}') || v_s.type_concurrency_limit;
+      v_rkeys := coalesce(v_rkeys[1:v_n], '{}') || v_s.rate_key;
+      v_flow := coalesce(v_flow, false) or v_s.concurrency_key is not null or v_s.type_concurrency_limit is not null or v_s.rate_key is not null;
+    end if;
   end if;
   if v_ids is null then
     return '{}';
@@ -1419,6 +1428,30 @@ end
 $$;
 
 --
+-- Name: flow_on_changes(text, text, anyarray, anyarray); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.flow_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+declare
+  o orchestrator.tasks;
+begin
+  if p_entity <> 'task' or p_op <> 'UPDATE' then
+    return;
+  end if;
+  foreach o in array p_old::orchestrator.tasks[] loop
+    if o.concurrency_key is not null then
+      perform orchestrator.flow_unpark('key:' || o.concurrency_key);
+    end if;
+    if o.type_concurrency_limit is not null then
+      perform orchestrator.flow_unpark('type:' || o.type);
+    end if;
+  end loop;
+end
+$$;
+
+--
 -- Name: flow_resolve(text, jsonb, jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -2204,6 +2237,7 @@ begin
       when 'events' then perform orchestrator.events_on_changes(p_entity, p_op, p_new, p_old);
       when 'workflows' then perform orchestrator.workflow_on_changes(p_entity, p_op, p_new, p_old);
       when 'cancel_on' then perform orchestrator.tasks_cancel_on_events(p_entity, p_op, p_new, p_old);
+      when 'flow' then perform orchestrator.flow_on_changes(p_entity, p_op, p_new, p_old);
       else raise exception 'propagate_changes(): unknown consumer "%" (entity %)', v_consumer, p_entity;
     end case;
   end loop;
@@ -3204,24 +3238,6 @@ declare
 begin
   perform orchestrator.tasks_trigger_set('tasks_changes_ins', v_notion);
   perform orchestrator.tasks_trigger_set('tasks_changes_upd', v_notion or v_webhooks);
-end
-$$;
-
---
--- Name: tasks_flow_run_ended(); Type: FUNCTION; Schema: orchestrator; Owner: -
---
-
-CREATE FUNCTION orchestrator.tasks_flow_run_ended() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-begin
-  if old.concurrency_key is not null then
-    perform orchestrator.flow_unpark('key:' || old.concurrency_key);
-  end if;
-  if old.type_concurrency_limit is not null then
-    perform orchestrator.flow_unpark('type:' || old.type);
-  end if;
-  return null;
 end
 $$;
 
@@ -5966,7 +5982,7 @@ CREATE TRIGGER tasks_changes_upd AFTER UPDATE ON orchestrator.tasks REFERENCING 
 -- Name: tasks tasks_flow_run_ended; Type: TRIGGER; Schema: orchestrator; Owner: -
 --
 
-CREATE TRIGGER tasks_flow_run_ended AFTER UPDATE OF status ON orchestrator.tasks FOR EACH ROW WHEN (((old.status = 'running'::orchestrator.task_status) AND (new.status <> 'running'::orchestrator.task_status) AND ((old.concurrency_key IS NOT NULL) OR (old.type_concurrency_limit IS NOT NULL)))) EXECUTE FUNCTION orchestrator.tasks_flow_run_ended();
+CREATE TRIGGER tasks_flow_run_ended AFTER UPDATE OF status ON orchestrator.tasks FOR EACH ROW WHEN (((old.status = 'running'::orchestrator.task_status) AND (new.status <> 'running'::orchestrator.task_status) AND ((old.concurrency_key IS NOT NULL) OR (old.type_concurrency_limit IS NOT NULL)))) EXECUTE FUNCTION orchestrator.propagate_changes('task', 'flow');
 
 --
 -- Name: tasks tasks_wake_worker; Type: TRIGGER; Schema: orchestrator; Owner: -
@@ -6338,11 +6354,11 @@ REVOKE ALL ON FUNCTION orchestrator.claim_flow_filter(p_ids bigint[], p_ckeys te
 GRANT ALL ON FUNCTION orchestrator.claim_flow_filter(p_ids bigint[], p_ckeys text[], p_climits integer[], p_types text[], p_tlimits integer[], p_rkeys text[]) TO service_role;
 
 --
--- Name: FUNCTION claim_pick_ids(p_max_count integer, p_types text[]); Type: ACL; Schema: orchestrator; Owner: -
+-- Name: FUNCTION claim_pick_ids(p_max_count integer, p_types text[], p_take_suspect boolean); Type: ACL; Schema: orchestrator; Owner: -
 --
 
-REVOKE ALL ON FUNCTION orchestrator.claim_pick_ids(p_max_count integer, p_types text[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION orchestrator.claim_pick_ids(p_max_count integer, p_types text[]) TO service_role;
+REVOKE ALL ON FUNCTION orchestrator.claim_pick_ids(p_max_count integer, p_types text[], p_take_suspect boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.claim_pick_ids(p_max_count integer, p_types text[], p_take_suspect boolean) TO service_role;
 
 --
 -- Name: FUNCTION complete(p_id bigint, p_lease_token uuid, p_result jsonb); Type: ACL; Schema: orchestrator; Owner: -
@@ -6513,6 +6529,13 @@ GRANT ALL ON FUNCTION orchestrator.flow_number(p_path text, p_value jsonb, p_min
 
 REVOKE ALL ON FUNCTION orchestrator.flow_object(p_path text, p_value jsonb, p_allowed text[], p_required text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.flow_object(p_path text, p_value jsonb, p_allowed text[], p_required text[]) TO service_role;
+
+--
+-- Name: FUNCTION flow_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.flow_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.flow_on_changes(p_entity text, p_op text, p_new anyarray, p_old anyarray) TO service_role;
 
 --
 -- Name: FUNCTION flow_resolve(p_type text, p_payload jsonb, p_opts jsonb); Type: ACL; Schema: orchestrator; Owner: -
@@ -6935,13 +6958,6 @@ REVOKE ALL ON FUNCTION orchestrator.tasks_change_triggers_follow() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION orchestrator.tasks_change_triggers_sync() FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.tasks_change_triggers_sync() TO service_role;
-
---
--- Name: FUNCTION tasks_flow_run_ended(); Type: ACL; Schema: orchestrator; Owner: -
---
-
-REVOKE ALL ON FUNCTION orchestrator.tasks_flow_run_ended() FROM PUBLIC;
-GRANT ALL ON FUNCTION orchestrator.tasks_flow_run_ended() TO service_role;
 
 --
 -- Name: FUNCTION tasks_trigger_set(p_trigger name, p_enabled boolean); Type: ACL; Schema: orchestrator; Owner: -

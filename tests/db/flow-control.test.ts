@@ -59,6 +59,22 @@ describe("concurrency", () => {
     await sql()`select orchestrator.set_task_type_flow(${type}, null)`;
   });
 
+  it("a suspect under a concurrency key is claimed through the same limit (not stranded)", async () => {
+    const type = uniqueType("suspectkey");
+    const a = await enqueue(type, {}, { concurrency: { key: `s-${type}`, limit: 1 } });
+    const b = await enqueue(type, {}, { concurrency: { key: `s-${type}`, limit: 1 } });
+    await sql()`update orchestrator.tasks set suspect = true where id = ${a.id}`;
+    const claimSuspect = () => sql()<Row[]>`select * from orchestrator.claim('flow-test', 10, 60, ${[type]}::text[], null, true)`;
+    // One filter over the batch, suspect included: one of the two starts, the other parks.
+    const got = await claimSuspect();
+    expect(got).toHaveLength(1);
+    const [{ running }] = await sql()<{ running: number }[]>`select count(*)::int as running from orchestrator.tasks where type = ${type} and status = 'running'`;
+    expect(running).toBe(1);
+    await complete(got[0]);
+    const other = got[0].id === a.id ? b.id : a.id;
+    expect((await claimSuspect()).map((t) => t.id)).toEqual([other]);
+  });
+
   it("the sweep's safety net unparks a key with room left", async () => {
     const type = uniqueType("net");
     for (let i = 0; i < 3; i++) await enqueue(type, {}, { concurrency: { key: `net-${type}`, limit: 1 } });

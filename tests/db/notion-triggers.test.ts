@@ -102,7 +102,8 @@ describe("tickets and SOPs", () => {
     expect(triggers.map((r) => `${r.t}.${r.name}(${r.args})`)).toEqual([
       "events.events_changes_ins(event,workflows,cancel_on)",
       "sops.sops_changes_ins(sop,notion,webhooks)",
-      "tasks.tasks_changes_ins(task,notion)", "tasks.tasks_changes_upd(task,notion,webhooks)", "tasks.tasks_workflow_hooks(task,workflows)",
+      "tasks.tasks_changes_ins(task,notion)", "tasks.tasks_changes_upd(task,notion,webhooks)", "tasks.tasks_flow_run_ended(task,flow)",
+      "tasks.tasks_workflow_hooks(task,workflows)",
       "tickets.tickets_changes_ins(ticket,notion,webhooks)", "tickets.tickets_changes_upd(ticket,notion,webhooks,events,workflows)",
     ]);
     // No other trigger on tasks, tickets or SOPs but the queue's wake-up.
