@@ -652,6 +652,109 @@ end
 $_$;
 
 --
+-- Name: enqueue_batch(jsonb, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.enqueue_batch(p_items jsonb, p_source text DEFAULT 'api'::text) RETURNS TABLE(item integer, created boolean, task orchestrator.tasks)
+    LANGUAGE plpgsql
+    AS $_$
+declare
+  v_bad record;
+  v_left record;
+  v_one record;
+  v_row record;
+  v_done integer[] := '{}';
+begin
+  if p_items is null or jsonb_typeof(p_items) <> 'array' then
+    raise exception using errcode = '22023', message = 'enqueue_batch takes a JSON array of tasks';
+  end if;
+  if jsonb_array_length(p_items) > 1000 then
+    raise exception using errcode = '22023',
+      message = format('enqueue_batch takes at most 1000 tasks at once; this batch has %s', jsonb_array_length(p_items));
+  end if;
+  -- The checks enqueue() makes, per item, before anything is stored (the API checked them already;
+  -- a SQL caller gets the same refusals, naming the item).
+  select x.i - 1 as idx, x.e into v_bad
+  from jsonb_array_elements(p_items) with ordinality as x(e, i)
+  where jsonb_typeof(x.e) <> 'object'
+     or coalesce(x.e ->> 'type', '') !~ '^[a-z][a-z0-9_.:-]{0,63}$'
+     or jsonb_typeof(coalesce(x.e -> 'payload', '{}'::jsonb)) not in ('object', 'null')
+  order by x.i limit 1;
+  if found then
+    raise exception using errcode = '22023',
+      message = format('item %s: a task is an object with a type (a lowercase letter then up to 63 of a-z 0-9 _ . : -) and an object payload', v_bad.idx);
+  end if;
+
+  for v_row in
+    -- materialized: nextval() runs once per item, and every branch below sees the same ids.
+    with items as materialized (
+      select (x.i - 1)::integer as item, nextval('orchestrator.tasks_id_seq') as id, x.e
+      from jsonb_array_elements(p_items) with ordinality as x(e, i)
+    ), inserted as (
+      insert into orchestrator.tasks (id, type, payload, priority, run_at, max_attempts, backoff_base_seconds, dedupe_key, source, parent_id)
+      overriding system value
+      select b.id, b.e ->> 'type',
+             coalesce(nullif(b.e -> 'payload', 'null'::jsonb), '{}'::jsonb),
+             coalesce((b.e ->> 'priority')::integer, 0),
+             coalesce((b.e ->> 'run_at')::timestamptz, now()),
+             coalesce((b.e ->> 'max_attempts')::integer, 5),
+             coalesce((b.e ->> 'backoff_base_seconds')::numeric, 2),
+             b.e ->> 'dedupe_key',
+             coalesce(b.e ->> 'source', p_source, 'sql'),
+             (b.e ->> 'parent_id')::bigint
+      from items b
+      order by b.item
+      on conflict (dedupe_key) where dedupe_key is not null and status in ('queued', 'running') do nothing
+      returning *
+    )
+    select b.item, true as created, t as task
+    from items b join inserted t on t.id = b.id
+    union all
+    -- Not inserted: its dedupe_key is held by a task inserted just now (an earlier item of this batch)…
+    select b.item, false, t
+    from items b
+    join lateral (select i.* from inserted i where i.dedupe_key = b.e ->> 'dedupe_key' order by i.id limit 1) t on true
+    where not exists (select 1 from inserted i where i.id = b.id)
+    union all
+    -- …or by a live task from before this statement.
+    select b.item, false, t
+    from items b
+    join orchestrator.tasks t on t.dedupe_key = b.e ->> 'dedupe_key' and t.status in ('queued', 'running')
+    where not exists (select 1 from inserted i where i.id = b.id or i.dedupe_key = b.e ->> 'dedupe_key')
+  loop
+    item := v_row.item;
+    created := v_row.created;
+    task := v_row.task;
+    v_done := v_done || v_row.item;
+    return next;
+  end loop;
+
+  -- Rare: an item neither inserted nor answered, because the live holder of its key committed or
+  -- finished while the insert ran (outside this statement's snapshot). enqueue(), which loops over
+  -- exactly this race, takes each such item; in the common case there is none and the batch stays
+  -- one INSERT.
+  for v_left in
+    select (x.i - 1)::integer as item, x.e from jsonb_array_elements(p_items) with ordinality as x(e, i)
+    where (x.i - 1)::integer <> all (v_done)
+    order by x.i
+  loop
+    select * into v_one from orchestrator.enqueue(v_left.e ->> 'type', coalesce(nullif(v_left.e -> 'payload', 'null'::jsonb), '{}'::jsonb),
+      (v_left.e - 'type' - 'payload') || jsonb_build_object('source', coalesce(v_left.e ->> 'source', p_source, 'sql')));
+    item := v_left.item;
+    created := v_one.created;
+    task := v_one.task;
+    return next;
+  end loop;
+end
+$_$;
+
+--
+-- Name: FUNCTION enqueue_batch(p_items jsonb, p_source text); Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON FUNCTION orchestrator.enqueue_batch(p_items jsonb, p_source text) IS 'Bulk enqueue (POST /tasks with an array): one INSERT for up to 1000 tasks, enqueue()''s defaults and dedupe semantics; one row per item (item index, created, task).';
+
+--
 -- Name: enqueue_many(text, jsonb[], jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -5460,6 +5563,13 @@ GRANT ALL ON FUNCTION orchestrator.dead_letter(p_id bigint, p_error text) TO ser
 
 REVOKE ALL ON FUNCTION orchestrator.enqueue(p_type text, p_payload jsonb, p_opts jsonb, OUT task orchestrator.tasks, OUT created boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.enqueue(p_type text, p_payload jsonb, p_opts jsonb, OUT task orchestrator.tasks, OUT created boolean) TO service_role;
+
+--
+-- Name: FUNCTION enqueue_batch(p_items jsonb, p_source text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.enqueue_batch(p_items jsonb, p_source text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.enqueue_batch(p_items jsonb, p_source text) TO service_role;
 
 --
 -- Name: FUNCTION enqueue_many(p_type text, p_payloads jsonb[], p_opts jsonb); Type: ACL; Schema: orchestrator; Owner: -

@@ -3,7 +3,8 @@ import { json, parseBody, parseQuery, parseWith } from "../_shared/http.ts";
 import { cancelTask, enqueueTask, getTask, listTasks, retryTask } from "../_shared/queue.ts";
 import type { Task, TaskPage } from "../_shared/responses.ts";
 import { defineFunction } from "../_shared/router.ts";
-import { createTaskSchema, listTasksQuery, taskIdParam } from "../_shared/schemas.ts";
+import { listTasksQuery, taskIdParam } from "../_shared/schemas.ts";
+import { enqueueTasks, readEnqueueBody } from "../_shared/bulk-enqueue.ts";
 import { methodNotAllowed } from "../_shared/errors.ts";
 import { generateSopSchema } from "../_shared/sops/schema.ts";
 import { requestSopGeneration } from "../_shared/sops/service.ts";
@@ -14,9 +15,15 @@ export default defineFunction("tasks", [
   {
     method: "POST",
     path: "/",
+    // One task (an object) or a batch (an array of up to 1,000, all or nothing: bulk-enqueue.ts).
     handler: async ({ req, log }) => {
-      const input = await parseBody(req, createTaskSchema);
-      const { task, created } = await enqueueTask(input, "api");
+      const body = await readEnqueueBody(req);
+      if (body.bulk) {
+        const batch = await enqueueTasks(body.tasks, "api");
+        log.info(`${batch.created} tasks enqueued in bulk`, { created: batch.created, existing: batch.existing });
+        return json(batch.created > 0 ? 201 : 200, batch);
+      }
+      const { task, created } = await enqueueTask(body.task, "api");
       if (created) log.child({ taskId: task.id }).info(`task ${task.type} enqueued`, { priority: task.priority });
       return json(created ? 201 : 200, task);
     },
