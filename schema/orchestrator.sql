@@ -707,11 +707,11 @@ begin
       on conflict (dedupe_key) where dedupe_key is not null and status in ('queued', 'running') do nothing
       returning *
     )
-    select b.item, true as created, t as task
+    select b.item, true as created, row(t.*)::orchestrator.tasks as task
     from items b join inserted t on t.id = b.id
     union all
     -- Not inserted: its dedupe_key is held by a task inserted just now (an earlier item of this batch)…
-    select b.item, false, t
+    select b.item, false, row(t.*)::orchestrator.tasks
     from items b
     join lateral (select i.* from inserted i where i.dedupe_key = b.e ->> 'dedupe_key' order by i.id limit 1) t on true
     where not exists (select 1 from inserted i where i.id = b.id)
@@ -1133,6 +1133,114 @@ CREATE FUNCTION orchestrator.lower_collapsed(p_text text) RETURNS text
   select case when strpos(p_text, '  ') > 0 or strpos(p_text, E'\t') > 0 or strpos(p_text, E'\n') > 0 or strpos(p_text, E'\r') > 0
               then regexp_replace(lower(p_text), '[[:space:]]+', ' ', 'g') else lower(p_text) end
 $$;
+
+--
+-- Name: metrics_flow_control(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.metrics_flow_control() RETURNS TABLE(metric text, labels jsonb, value double precision)
+    LANGUAGE sql STABLE
+    AS $$
+  -- How far ahead of now a bucket's theoretical arrival time is: the wait a new request has (0 = free).
+  select 'orchestrator_rate_limit_backlog_seconds', jsonb_build_object('bucket', r.bucket),
+         greatest(extract(epoch from r.tat - now()), 0)::float8
+  from orchestrator.rate_limits r
+  union all
+  select 'orchestrator_rate_limit_granted_total', jsonb_build_object('bucket', r.bucket), r.granted::float8
+  from orchestrator.rate_limits r
+  union all
+  select 'orchestrator_semaphore_capacity', jsonb_build_object('semaphore', s.name), s.capacity::float8
+  from orchestrator.semaphores s
+  union all
+  select 'orchestrator_semaphore_in_use', jsonb_build_object('semaphore', s.name),
+         (select count(*) from orchestrator.semaphore_slots l
+          where l.name = s.name and l.lease_token is not null and l.locked_until > now())::float8
+  from orchestrator.semaphores s
+$$;
+
+--
+-- Name: metrics_snapshot(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.metrics_snapshot() RETURNS TABLE(metric text, labels jsonb, value double precision)
+    LANGUAGE sql STABLE
+    AS $$
+  with by_type_status as (
+    select t.type, t.status::text as status, count(*) as n,
+           sum(case when t.status = 'queued' then t.attempts else greatest(t.attempts - 1, 0) end) as retries,
+           min(t.run_at) filter (where t.status = 'queued' and t.run_at <= now()) as oldest_runnable
+    from orchestrator.tasks t
+    group by t.type, t.status
+  ), durations as (
+    select t.type, t.status::text as outcome, extract(epoch from t.finished_at - t.started_at)::float8 as s
+    from orchestrator.tasks t
+    where t.status in ('succeeded', 'dead', 'cancelled') and t.started_at is not null and t.finished_at >= t.started_at
+  ), bounds as (
+    select le::text as le, le::float8 as bound
+    from unnest(array['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '60', '300']) as le
+  ), edge as (
+    select l.context ->> 'event' as event, l.context ->> 'reason' as reason, count(*) as n
+    from orchestrator.logs l
+    where l.component = 'edge-runtime' and l.context ? 'reason' and l.context ->> 'event' in ('shutdown', 'retire')
+    group by 1, 2
+  )
+  select 'orchestrator_tasks', jsonb_build_object('type', b.type, 'status', b.status), b.n::float8 from by_type_status b
+  union all
+  select 'orchestrator_queue_oldest_age_seconds', jsonb_build_object('type', b.type),
+         greatest(extract(epoch from now() - b.oldest_runnable), 0)::float8
+  from by_type_status b where b.oldest_runnable is not null
+  union all
+  select 'orchestrator_task_retries_total', jsonb_build_object('type', b.type), sum(b.retries)::float8
+  from by_type_status b group by b.type
+  union all
+  select 'orchestrator_tasks_dead_total', jsonb_build_object('type', b.type), b.n::float8
+  from by_type_status b where b.status = 'dead'
+  union all
+  select 'orchestrator_task_duration_seconds_bucket', jsonb_build_object('type', d.type, 'outcome', d.outcome, 'le', k.le),
+         count(*) filter (where d.s <= k.bound)::float8
+  from durations d cross join bounds k group by d.type, d.outcome, k.le
+  union all
+  select 'orchestrator_task_duration_seconds_bucket', jsonb_build_object('type', d.type, 'outcome', d.outcome, 'le', '+Inf'), count(*)::float8
+  from durations d group by d.type, d.outcome
+  union all
+  select 'orchestrator_task_duration_seconds_sum', jsonb_build_object('type', d.type, 'outcome', d.outcome), sum(d.s)
+  from durations d group by d.type, d.outcome
+  union all
+  select 'orchestrator_task_duration_seconds_count', jsonb_build_object('type', d.type, 'outcome', d.outcome), count(*)::float8
+  from durations d group by d.type, d.outcome
+  union all
+  -- task-worker invocations through pg_net (wake-ups on insert, hand-offs, sweeps), by reason, over
+  -- the 10 minutes orchestrator.wakeup_requests keeps them.
+  select 'orchestrator_worker_invocations_recent', jsonb_build_object('reason', w.reason), count(*)::float8
+  from orchestrator.wakeup_requests w group by w.reason
+  union all
+  -- User workers the runtime stopped, by reason (CPUTime, WallClockTime, Memory: limit terminations;
+  -- others are ordinary ends), and isolates retired at their soft limit, over the rows logs retention keeps.
+  select 'orchestrator_worker_terminations_total', jsonb_build_object('reason', e.reason), e.n::float8
+  from edge e where e.event = 'shutdown'
+  union all
+  select 'orchestrator_worker_retirements_total', jsonb_build_object('reason', e.reason), e.n::float8
+  from edge e where e.event = 'retire'
+  union all
+  select 'orchestrator_workers_listening', '{}'::jsonb,
+         (select count(*) from orchestrator.worker_presence p where p.until > now())::float8
+  union all
+  select 'orchestrator_pg_net_queue_depth', '{}'::jsonb, (select count(*) from net.http_request_queue)::float8
+  union all
+  select 'orchestrator_schedule_enabled', jsonb_build_object('schedule', s.name), (case when s.enabled then 1 else 0 end)::float8
+  from orchestrator.schedules s
+  union all
+  select 'orchestrator_schedule_last_tick_timestamp_seconds', jsonb_build_object('schedule', s.name), extract(epoch from max(r.tick))::float8
+  from orchestrator.schedules s join orchestrator.schedule_runs r on r.schedule_id = s.id group by s.name
+  union all
+  select f.metric, f.labels, f.value from orchestrator.metrics_flow_control() f
+$$;
+
+--
+-- Name: FUNCTION metrics_snapshot(); Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON FUNCTION orchestrator.metrics_snapshot() IS 'GET /metrics: every metric as (metric, labels, value) rows, from one statement (one snapshot).';
 
 --
 -- Name: next_sweep_in(double precision); Type: FUNCTION; Schema: orchestrator; Owner: -
@@ -5687,6 +5795,20 @@ GRANT ALL ON FUNCTION orchestrator.lease_isolate(p_locked_by text) TO service_ro
 
 REVOKE ALL ON FUNCTION orchestrator.lower_collapsed(p_text text) FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.lower_collapsed(p_text text) TO service_role;
+
+--
+-- Name: FUNCTION metrics_flow_control(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.metrics_flow_control() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.metrics_flow_control() TO service_role;
+
+--
+-- Name: FUNCTION metrics_snapshot(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.metrics_snapshot() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.metrics_snapshot() TO service_role;
 
 --
 -- Name: FUNCTION next_sweep_in(p_max_seconds double precision); Type: ACL; Schema: orchestrator; Owner: -
