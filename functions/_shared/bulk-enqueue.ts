@@ -8,6 +8,7 @@ import { AppError, payloadTooLarge, validationError } from "./errors.ts";
 import { parseJsonBytes, readRawBody } from "./http.ts";
 import { settings } from "./env.ts";
 import { publicTask, validateTaskPayload, type PublicTask } from "./queue.ts";
+import { taskSchema } from "./responses.ts";
 import { type CreateTaskInput, createTaskSchema } from "./schemas.ts";
 import type { TaskRow } from "./task-types.ts";
 
@@ -18,6 +19,16 @@ export const createTasksBatchSchema = z.array(createTaskSchema).min(1).max(MAX_B
 
 /** POST /tasks takes one task or an array of them; the OpenAPI document shows both. */
 export const enqueueBodySchema = z.union([createTaskSchema, createTasksBatchSchema]);
+
+/** A bulk answer: one task per item in item order, each saying whether this call created it. */
+export const batchResultSchema = z.object({
+  tasks: z.array(taskSchema.extend({ created: z.boolean() })),
+  created: z.number(),
+  existing: z.number(),
+});
+
+/** POST /tasks answers the task for an object body, the batch result for an array. */
+export const enqueueAnswerSchema = z.union([taskSchema, batchResultSchema]);
 
 export type EnqueueBody = { bulk: false; task: CreateTaskInput } | { bulk: true; tasks: CreateTaskInput[] };
 

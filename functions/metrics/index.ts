@@ -7,6 +7,8 @@ export default defineFunction("metrics", [
   {
     method: "GET",
     path: "/",
+    summary: "Prometheus text exposition (service key only)",
+    responses: { 200: { contentType: "text/plain; version=0.0.4", description: "Prometheus text format" } },
     handler: async () => {
       const { body, contentType } = await renderMetrics(await metricsSnapshot());
       return text(200, body, contentType);
