@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { errorShape } from "./error-shape.ts";
 import type { FunctionTable, Route, RouteResponse } from "./router.ts";
+import { taskCatalog, testChaosSpec } from "./task-catalog.ts";
 
 type Json = Record<string, unknown>;
 
@@ -66,6 +67,20 @@ function operation(fn: string, route: Route): Json {
 /** The path of a route as the gateway serves it: /functions/v1/<function><path>, ":id" as "{id}". */
 export const openApiPath = (fn: string, path: string) => `/functions/v1/${fn}${path === "/" ? "" : path.replace(/:(\w+)/g, "{$1}")}`;
 
+/**
+ * Each task type's payload schema (the catalog's, which POST /tasks checks a payload against), keyed by type:
+ * the typed client reads it to type a task's payload by its type. test.chaos, a test-only type, is left out.
+ */
+function taskPayloads(): Json {
+  const types = Object.entries(taskCatalog).filter(([, spec]) => spec !== testChaosSpec).sort(([a], [b]) => a.localeCompare(b));
+  return {
+    type: "object",
+    description: "The payload of each task type (POST /tasks checks `payload` against its type's schema).",
+    properties: Object.fromEntries(types.map(([type, spec]) => [type, { ...jsonSchema(spec.payload), description: spec.description }])),
+    required: types.map(([type]) => type),
+  };
+}
+
 export function buildOpenApi(functions: Pick<FunctionTable, "name" | "routes">[], version: string): Json {
   const paths: Record<string, Json> = {};
   for (const fn of [...functions].sort((a, b) => a.name.localeCompare(b.name))) {
@@ -88,7 +103,7 @@ export function buildOpenApi(functions: Pick<FunctionTable, "name" | "routes">[]
     security: [{ secretKey: [] }, { serviceRoleKey: [] }],
     paths,
     components: {
-      schemas: { Error: jsonSchema(errorShape) },
+      schemas: { Error: jsonSchema(errorShape), TaskPayloads: taskPayloads() },
       securitySchemes: {
         secretKey: { type: "apiKey", in: "header", name: "apikey", description: "The new system's secret key, sb_secret_… (not a JWT). The legacy service_role JWT is accepted here too." },
         serviceRoleKey: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "The legacy service_role key (a JWT) as Authorization: Bearer." },
