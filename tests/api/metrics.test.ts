@@ -21,8 +21,13 @@ async function scrape(): Promise<string> {
  * line left out it reads _bucket, _sum and _count as plain families, every sample with its labels.
  */
 function samples(text: string): Map<string, { labels: Record<string, string>; value: number }[]> {
-  const families = parse(text.replace(`# TYPE ${HISTOGRAM} histogram\n`, ""));
-  return new Map(families.map((f) => [f.name, f.metrics.map((m) => ({ labels: m.labels ?? {}, value: Number(m.value) }))]));
+  // Untyped, each series' _bucket, _count and _sum lines come out as families of their own, one after another
+  // for every label set: samples of the same name are gathered.
+  const out = new Map<string, { labels: Record<string, string>; value: number }[]>();
+  for (const f of parse(text.replace(`# TYPE ${HISTOGRAM} histogram\n`, ""))) {
+    out.set(f.name, [...(out.get(f.name) ?? []), ...f.metrics.map((m) => ({ labels: m.labels ?? {}, value: Number(m.value) }))]);
+  }
+  return out;
 }
 
 const value = (s: ReturnType<typeof samples>, name: string, labels: Record<string, string>) =>
