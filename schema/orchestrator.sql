@@ -1059,6 +1059,120 @@ end
 $_$;
 
 --
+-- Name: enqueue_batch(jsonb, text); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.enqueue_batch(p_items jsonb, p_source text DEFAULT 'api'::text) RETURNS TABLE(item integer, created boolean, task orchestrator.tasks)
+    LANGUAGE plpgsql
+    AS $_$
+declare
+  v_bad record;
+  v_left record;
+  v_one record;
+  v_row record;
+  v_done integer[] := '{}';
+begin
+  if p_items is null or jsonb_typeof(p_items) <> 'array' then
+    raise exception using errcode = '22023', message = 'enqueue_batch takes a JSON array of tasks';
+  end if;
+  if jsonb_array_length(p_items) > 1000 then
+    raise exception using errcode = '22023',
+      message = format('enqueue_batch takes at most 1000 tasks at once; this batch has %s', jsonb_array_length(p_items));
+  end if;
+  -- The checks enqueue() makes, per item, before anything is stored (the API checked them already;
+  -- a SQL caller gets the same refusals, naming the item).
+  select x.i - 1 as idx, x.e into v_bad
+  from jsonb_array_elements(p_items) with ordinality as x(e, i)
+  where jsonb_typeof(x.e) <> 'object'
+     or coalesce(x.e ->> 'type', '') !~ '^[a-z][a-z0-9_.:-]{0,63}$'
+     or jsonb_typeof(coalesce(x.e -> 'payload', '{}'::jsonb)) not in ('object', 'null')
+  order by x.i limit 1;
+  if found then
+    raise exception using errcode = '22023',
+      message = format('item %s: a task is an object with a type (a lowercase letter then up to 63 of a-z 0-9 _ . : -) and an object payload', v_bad.idx);
+  end if;
+
+  for v_row in
+    -- materialized: nextval() runs once per item, and every branch below sees the same ids.
+    -- Flow control (20261203001000_flow_control.sql): each item's resolved in the same INSERT; an item
+    -- that debounces, throttles or takes a rate token decides against the one before it, so it goes
+    -- through enqueue() below, one by one.
+    with items as materialized (
+      select (x.i - 1)::integer as item, nextval('orchestrator.tasks_id_seq') as id, x.e,
+             orchestrator.flow_resolve(x.e ->> 'type', coalesce(nullif(x.e -> 'payload', 'null'::jsonb), '{}'::jsonb), x.e) as f,
+             (x.e ?| array['debounce', 'throttle', 'rate']
+              or exists (select 1 from orchestrator.task_type_flow d
+                          where d.type = x.e ->> 'type' and d.defaults ?| array['debounce', 'throttle', 'rate'])) as one_by_one
+      from jsonb_array_elements(p_items) with ordinality as x(e, i)
+    ), inserted as (
+      insert into orchestrator.tasks (id, type, payload, priority, run_at, max_attempts, backoff_base_seconds, dedupe_key, source, parent_id,
+                                      concurrency_key, concurrency_limit, type_concurrency_limit, group_key, cancel_on)
+      overriding system value
+      select b.id, b.e ->> 'type',
+             coalesce(nullif(b.e -> 'payload', 'null'::jsonb), '{}'::jsonb),
+             coalesce((b.e ->> 'priority')::integer, 0),
+             coalesce((b.e ->> 'run_at')::timestamptz, now()),
+             coalesce((b.e ->> 'max_attempts')::integer, 5),
+             coalesce((b.e ->> 'backoff_base_seconds')::numeric, 2),
+             b.e ->> 'dedupe_key',
+             coalesce(b.e ->> 'source', p_source, 'sql'),
+             (b.e ->> 'parent_id')::bigint,
+             b.f ->> 'concurrency_key', (b.f ->> 'concurrency_limit')::integer, (b.f ->> 'type_concurrency_limit')::integer,
+             coalesce(b.f ->> 'group_key', ''), b.f -> 'cancel_on'
+      from items b
+      where not b.one_by_one
+      order by b.item
+      on conflict (dedupe_key) where dedupe_key is not null and status in ('queued', 'running') do nothing
+      returning *
+    )
+    select b.item, true as created, row(t.*)::orchestrator.tasks as task
+    from items b join inserted t on t.id = b.id
+    union all
+    -- Not inserted: its dedupe_key is held by a task inserted just now (an earlier item of this batch)…
+    select b.item, false, row(t.*)::orchestrator.tasks
+    from items b
+    join lateral (select i.* from inserted i where i.dedupe_key = b.e ->> 'dedupe_key' order by i.id limit 1) t on true
+    where not b.one_by_one and not exists (select 1 from inserted i where i.id = b.id)
+    union all
+    -- …or by a live task from before this statement.
+    select b.item, false, t
+    from items b
+    join orchestrator.tasks t on t.dedupe_key = b.e ->> 'dedupe_key' and t.status in ('queued', 'running')
+    where not b.one_by_one and not exists (select 1 from inserted i where i.id = b.id or i.dedupe_key = b.e ->> 'dedupe_key')
+  loop
+    item := v_row.item;
+    created := v_row.created;
+    task := v_row.task;
+    v_done := v_done || v_row.item;
+    return next;
+  end loop;
+
+  -- An item that debounces, throttles or takes a rate token (above), or, rarely, one neither inserted
+  -- nor answered because the live holder of its key committed or finished while the insert ran
+  -- (outside this statement's snapshot): enqueue() takes each such item, in order; in the common case
+  -- there is none and the batch stays one INSERT.
+  for v_left in
+    select (x.i - 1)::integer as item, x.e from jsonb_array_elements(p_items) with ordinality as x(e, i)
+    where (x.i - 1)::integer <> all (v_done)
+    order by x.i
+  loop
+    select * into v_one from orchestrator.enqueue(v_left.e ->> 'type', coalesce(nullif(v_left.e -> 'payload', 'null'::jsonb), '{}'::jsonb),
+      (v_left.e - 'type' - 'payload') || jsonb_build_object('source', coalesce(v_left.e ->> 'source', p_source, 'sql')));
+    item := v_left.item;
+    created := v_one.created;
+    task := v_one.task;
+    return next;
+  end loop;
+end
+$_$;
+
+--
+-- Name: FUNCTION enqueue_batch(p_items jsonb, p_source text); Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON FUNCTION orchestrator.enqueue_batch(p_items jsonb, p_source text) IS 'Bulk enqueue (POST /tasks with an array): one INSERT for up to 1000 tasks, enqueue()''s defaults and dedupe semantics; one row per item (item index, created, task).';
+
+--
 -- Name: enqueue_many(text, jsonb[], jsonb); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -1721,6 +1835,125 @@ CREATE FUNCTION orchestrator.lower_collapsed(p_text text) RETURNS text
   select case when strpos(p_text, '  ') > 0 or strpos(p_text, E'\t') > 0 or strpos(p_text, E'\n') > 0 or strpos(p_text, E'\r') > 0
               then regexp_replace(lower(p_text), '[[:space:]]+', ' ', 'g') else lower(p_text) end
 $$;
+
+--
+-- Name: metrics_flow_control(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.metrics_flow_control() RETURNS TABLE(metric text, labels jsonb, value double precision)
+    LANGUAGE sql STABLE
+    AS $$
+  -- How far ahead of now a bucket's theoretical arrival time is: the wait a new request has (0 = free).
+  select 'orchestrator_rate_limit_backlog_seconds', jsonb_build_object('bucket', r.bucket),
+         greatest(extract(epoch from r.tat - now()), 0)::float8
+  from orchestrator.rate_limits r
+  union all
+  select 'orchestrator_rate_limit_granted_total', jsonb_build_object('bucket', r.bucket), r.granted::float8
+  from orchestrator.rate_limits r
+  union all
+  -- Flow control's concurrency keys (20261203001000_flow_control.sql; the AI cap is the key "ai"):
+  -- running and parked tasks, and the limit, per key with either. A type's limit is the key "type:<type>".
+  select m.metric, jsonb_build_object('key', k.key), m.value
+  from (
+    select coalesce(r.key, p.key) as key, coalesce(r.running, 0) as running, coalesce(p.parked, 0) as parked,
+           coalesce(r.lim, p.lim) as lim
+    from (select 'key:' || concurrency_key as key, count(*) as running, max(concurrency_limit) as lim
+            from orchestrator.tasks where status = 'running' and concurrency_key is not null group by 1
+          union all
+          select 'type:' || type, count(*), max(type_concurrency_limit)
+            from orchestrator.tasks where status = 'running' and type_concurrency_limit is not null group by 1) r
+    full join (select parked_on as key, count(*) as parked,
+                      max(case when parked_on like 'key:%' then concurrency_limit else type_concurrency_limit end) as lim
+                 from orchestrator.tasks where status = 'queued' and parked_on is not null group by 1) p on p.key = r.key
+  ) k
+  cross join lateral (values ('orchestrator_concurrency_running', k.running::float8),
+                             ('orchestrator_concurrency_parked', k.parked::float8),
+                             ('orchestrator_concurrency_limit', k.lim::float8)) as m(metric, value)
+$$;
+
+--
+-- Name: metrics_snapshot(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.metrics_snapshot() RETURNS TABLE(metric text, labels jsonb, value double precision)
+    LANGUAGE sql STABLE
+    AS $$
+  with by_type_status as (
+    select t.type, t.status::text as status, count(*) as n,
+           sum(case when t.status = 'queued' then t.attempts else greatest(t.attempts - 1, 0) end) as retries,
+           min(t.run_at) filter (where t.status = 'queued' and t.run_at <= now()) as oldest_runnable
+    from orchestrator.tasks t
+    group by t.type, t.status
+  ), durations as (
+    select t.type, t.status::text as outcome, extract(epoch from t.finished_at - t.started_at)::float8 as s
+    from orchestrator.tasks t
+    where t.status in ('succeeded', 'dead', 'cancelled') and t.started_at is not null and t.finished_at >= t.started_at
+  ), bounds as (
+    select le::text as le, le::float8 as bound
+    from unnest(array['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '60', '300']) as le
+  ), edge as (
+    select l.context ->> 'event' as event, l.context ->> 'reason' as reason, count(*) as n
+    from orchestrator.logs l
+    where l.component = 'edge-runtime' and l.context ? 'reason' and l.context ->> 'event' in ('shutdown', 'retire')
+    group by 1, 2
+  )
+  select 'orchestrator_tasks', jsonb_build_object('type', b.type, 'status', b.status), b.n::float8 from by_type_status b
+  union all
+  select 'orchestrator_queue_oldest_age_seconds', jsonb_build_object('type', b.type),
+         greatest(extract(epoch from now() - b.oldest_runnable), 0)::float8
+  from by_type_status b where b.oldest_runnable is not null
+  union all
+  select 'orchestrator_task_retries_total', jsonb_build_object('type', b.type), sum(b.retries)::float8
+  from by_type_status b group by b.type
+  union all
+  select 'orchestrator_tasks_dead_total', jsonb_build_object('type', b.type), b.n::float8
+  from by_type_status b where b.status = 'dead'
+  union all
+  select 'orchestrator_task_duration_seconds_bucket', jsonb_build_object('type', d.type, 'outcome', d.outcome, 'le', k.le),
+         count(*) filter (where d.s <= k.bound)::float8
+  from durations d cross join bounds k group by d.type, d.outcome, k.le
+  union all
+  select 'orchestrator_task_duration_seconds_bucket', jsonb_build_object('type', d.type, 'outcome', d.outcome, 'le', '+Inf'), count(*)::float8
+  from durations d group by d.type, d.outcome
+  union all
+  select 'orchestrator_task_duration_seconds_sum', jsonb_build_object('type', d.type, 'outcome', d.outcome), sum(d.s)
+  from durations d group by d.type, d.outcome
+  union all
+  select 'orchestrator_task_duration_seconds_count', jsonb_build_object('type', d.type, 'outcome', d.outcome), count(*)::float8
+  from durations d group by d.type, d.outcome
+  union all
+  -- task-worker invocations through pg_net (wake-ups on insert, hand-offs, sweeps), by reason, over
+  -- the 10 minutes orchestrator.wakeup_requests keeps them.
+  select 'orchestrator_worker_invocations_recent', jsonb_build_object('reason', w.reason), count(*)::float8
+  from orchestrator.wakeup_requests w group by w.reason
+  union all
+  -- User workers the runtime stopped, by reason (CPUTime, WallClockTime, Memory: limit terminations;
+  -- others are ordinary ends), and isolates retired at their soft limit, over the rows logs retention keeps.
+  select 'orchestrator_worker_terminations_total', jsonb_build_object('reason', e.reason), e.n::float8
+  from edge e where e.event = 'shutdown'
+  union all
+  select 'orchestrator_worker_retirements_total', jsonb_build_object('reason', e.reason), e.n::float8
+  from edge e where e.event = 'retire'
+  union all
+  select 'orchestrator_workers_listening', '{}'::jsonb,
+         (select count(*) from orchestrator.worker_presence p where p.until > now())::float8
+  union all
+  select 'orchestrator_pg_net_queue_depth', '{}'::jsonb, (select count(*) from net.http_request_queue)::float8
+  union all
+  select 'orchestrator_schedule_enabled', jsonb_build_object('schedule', s.name), (case when s.enabled then 1 else 0 end)::float8
+  from orchestrator.schedules s
+  union all
+  select 'orchestrator_schedule_last_tick_timestamp_seconds', jsonb_build_object('schedule', s.name), extract(epoch from max(r.tick))::float8
+  from orchestrator.schedules s join orchestrator.schedule_runs r on r.schedule_id = s.id group by s.name
+  union all
+  select f.metric, f.labels, f.value from orchestrator.metrics_flow_control() f
+$$;
+
+--
+-- Name: FUNCTION metrics_snapshot(); Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON FUNCTION orchestrator.metrics_snapshot() IS 'GET /metrics: every metric as (metric, labels, value) rows, from one statement (one snapshot).';
 
 --
 -- Name: new_trace_id(); Type: FUNCTION; Schema: orchestrator; Owner: -
@@ -6442,6 +6675,13 @@ REVOKE ALL ON FUNCTION orchestrator.enqueue(p_type text, p_payload jsonb, p_opts
 GRANT ALL ON FUNCTION orchestrator.enqueue(p_type text, p_payload jsonb, p_opts jsonb, OUT task orchestrator.tasks, OUT created boolean) TO service_role;
 
 --
+-- Name: FUNCTION enqueue_batch(p_items jsonb, p_source text); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.enqueue_batch(p_items jsonb, p_source text) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.enqueue_batch(p_items jsonb, p_source text) TO service_role;
+
+--
 -- Name: FUNCTION enqueue_many(p_type text, p_payloads jsonb[], p_opts jsonb); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -6606,6 +6846,20 @@ GRANT ALL ON FUNCTION orchestrator.lease_isolate(p_locked_by text) TO service_ro
 
 REVOKE ALL ON FUNCTION orchestrator.lower_collapsed(p_text text) FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.lower_collapsed(p_text text) TO service_role;
+
+--
+-- Name: FUNCTION metrics_flow_control(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.metrics_flow_control() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.metrics_flow_control() TO service_role;
+
+--
+-- Name: FUNCTION metrics_snapshot(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.metrics_snapshot() FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.metrics_snapshot() TO service_role;
 
 --
 -- Name: FUNCTION new_trace_id(); Type: ACL; Schema: orchestrator; Owner: -

@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, call, UNAUTHORIZED_EVENT } from "./api.ts";
+import { ApiError, orchestrator, UNAUTHORIZED_EVENT, unwrap } from "./api.ts";
 import type { ApiFamily, Capabilities } from "./api-types.ts";
 import { ErrorBox, Loading } from "./components/ui.tsx";
 import { Ctx } from "./context.ts";
@@ -31,7 +31,8 @@ const OPTIONAL: { api: ApiFamily; label: string; View: ComponentType<{ route: Ro
  * One answer says what the deployment serves and what is configured (no endpoint is tried to find out),
  * and it takes the service key only, so it checks the key too.
  */
-const readCapabilities = (session: Session, quiet401 = false) => call<Capabilities>(session, "/health/capabilities", { quiet401 });
+const readCapabilities = (session: Session, quiet401 = false) =>
+  unwrap<Capabilities>(session, orchestrator(session).GET("/functions/v1/health/capabilities", { cache: "no-store" }), { quiet401 });
 
 function keyMessage(err: unknown): string {
   if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {

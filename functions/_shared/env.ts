@@ -110,6 +110,10 @@ export const settings = {
   get maxBodyBytes() {
     return envInt("MAX_BODY_BYTES", 256 * 1024);
   },
+  /** A bulk POST /tasks body (a JSON array of up to 1,000 tasks) may be this large; a single task stays within maxBodyBytes. */
+  get maxBulkBodyBytes() {
+    return envInt("MAX_BULK_BODY_BYTES", 4 * 1024 * 1024);
+  },
   /** How long a body read waits for its next bytes before it gives up with a 408 (a stalled or trickling sender). */
   get bodyIdleTimeoutMs() {
     return envInt("BODY_IDLE_TIMEOUT_MS", 10_000);

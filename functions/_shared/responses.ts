@@ -168,7 +168,7 @@ export type HealthReport = z.infer<typeof healthReportSchema>;
 
 /** The endpoint families this version serves (each a function under /functions/v1; they deploy together). */
 export const API_FAMILIES = [
-  "health", "tasks", "logs", "task-worker", "events", "rules", "tickets", "sops", "schedules", "workflows", "notion", "sync", "webhooks",
+  "health", "tasks", "logs", "task-worker", "events", "rules", "tickets", "sops", "schedules", "workflows", "notion", "sync", "webhooks", "metrics", "openapi",
 ] as const;
 
 /** GET /health/capabilities (service key): what this deployment serves and which integrations are configured. Holds no secret. */

@@ -1,5 +1,6 @@
 // Turns a function's route table into `export default { fetch }`: request id,
 // key check, sub-path routing, error shape, and log flushing in one place.
+import type { z } from "zod";
 import { badRequest, methodNotAllowed, notFound } from "./errors.ts";
 import { CORS_HEADERS, errorResponse, isServiceRequest, json, requireServiceKey } from "./http.ts";
 import { createLogger, flushLogsSoon, type Logger } from "./logger.ts";
@@ -22,6 +23,29 @@ export interface Route {
   /** Public routes skip the service-key check (only /health). */
   public?: boolean;
   handler: (ctx: RouteContext) => Promise<Response | unknown> | Response | unknown;
+  // What the OpenAPI document says of the route (functions/_shared/openapi.ts builds it from these, so
+  // docs/openapi.json is the route tables'): the very schema objects the handler parses with.
+  /** One line for the document. */
+  summary?: string;
+  /** Not an operation of its own (a route that only says which method to use): left out of the document. */
+  hidden?: boolean;
+  /** The JSON body's schema (the one parseBody is given). */
+  body?: z.ZodType;
+  /** The query's schema (the one parseQuery is given). */
+  query?: z.ZodType;
+  /** Each ":name" segment's schema (the one parseWith is given). */
+  params?: Record<string, z.ZodType>;
+  /** The answers by status: a zod schema of the JSON body, or another content type (text, markdown). */
+  responses?: Record<number, RouteResponse>;
+}
+
+export type RouteResponse = z.ZodType | { contentType: string; description?: string; schema?: z.ZodType };
+
+/** What defineFunction gives: the handler the runtime calls, and its route table for the OpenAPI document. */
+export interface FunctionTable {
+  name: string;
+  routes: Route[];
+  fetch(req: Request): Promise<Response>;
 }
 
 export interface PathSegments {
@@ -76,8 +100,10 @@ function match(pattern: string, segments: string[]): Record<string, string> | un
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
-export function defineFunction(name: string, routes: Route[]): { fetch(req: Request): Promise<Response> } {
+export function defineFunction(name: string, routes: Route[]): FunctionTable {
   return {
+    name,
+    routes,
     async fetch(req: Request): Promise<Response> {
       const offered = req.headers.get("x-request-id");
       const requestId = offered && REQUEST_ID.test(offered) ? offered : crypto.randomUUID();

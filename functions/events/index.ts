@@ -11,13 +11,16 @@
 import { json, parseJsonBytes, parseQuery, parseWith } from "../_shared/http.ts";
 import { defineFunction } from "../_shared/router.ts";
 import { eventsFromBody, getEvent, ingestEvents, listEvents, listWatchers, parseWebhook } from "../_shared/events/events.ts";
-import { idParam, listEventsQuery } from "../_shared/events/schemas.ts";
+import { eventsBodySchema, idParam, listEventsQuery, webhookBodySchema, webhookQuery } from "../_shared/events/schemas.ts";
+import { errorShape } from "../_shared/error-shape.ts";
 import { authenticateSender } from "../_shared/events/signature.ts";
 
 export default defineFunction("events", [
   {
     method: "POST",
     path: "/",
+    summary: "Ingest events: one, an array, or {events: [...]} (secret key or HMAC signature)",
+    body: eventsBodySchema,
     public: true,
     handler: async ({ req, log }) => {
       const { auth, body } = await authenticateSender(req);
@@ -30,6 +33,9 @@ export default defineFunction("events", [
   {
     method: "POST",
     path: "/webhook",
+    summary: "A Supabase database-webhook payload as an event (secret key or HMAC signature)",
+    body: webhookBodySchema,
+    query: webhookQuery,
     public: true,
     handler: async ({ req, url, log }) => {
       const { auth, body } = await authenticateSender(req);
@@ -39,7 +45,7 @@ export default defineFunction("events", [
       return json(201, result.events[0]);
     },
   },
-  { method: "GET", path: "/", handler: ({ url }) => listEvents(parseQuery(url, listEventsQuery)) },
-  { method: "GET", path: "/watchers", handler: () => listWatchers() },
-  { method: "GET", path: "/:id", handler: ({ params }) => getEvent(parseWith(idParam, params.id, "event id")) },
+  { method: "GET", path: "/", summary: "List events", query: listEventsQuery, handler: ({ url }) => listEvents(parseQuery(url, listEventsQuery)) },
+  { method: "GET", path: "/watchers", summary: "Table watchers and whether their trigger is in place", handler: () => listWatchers() },
+  { method: "GET", path: "/:id", summary: "One event", params: { id: idParam }, responses: { 404: errorShape }, handler: ({ params }) => getEvent(parseWith(idParam, params.id, "event id")) },
 ]);

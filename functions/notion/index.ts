@@ -20,6 +20,7 @@ export default defineFunction("notion", [
   {
     method: "POST",
     path: "/webhook",
+    summary: "Notion's integration webhook (X-Notion-Signature)",
     public: true,
     handler: async ({ req, log }) => {
       const raw = await readRawBody(req);
@@ -30,20 +31,26 @@ export default defineFunction("notion", [
   {
     method: "POST",
     path: "/webhook/verification",
+    summary: "Open a window for Notion's verification token",
+    body: openWindowSchema.optional(),
     handler: async ({ req, log }) =>
       openVerificationWindow((await parseBody(req, openWindowSchema.optional())) ?? openWindowSchema.parse({}), log),
   },
-  { method: "DELETE", path: "/webhook/verification", handler: ({ log }) => clearVerificationToken(log) },
-  { method: "GET", path: "/status", handler: () => syncStatus() },
+  { method: "DELETE", path: "/webhook/verification", summary: "Forget the stored verification token", handler: ({ log }) => clearVerificationToken(log) },
+  { method: "GET", path: "/status", summary: "Notion sync status", handler: () => syncStatus() },
   {
     method: "POST",
     path: "/enable",
+    summary: "Check the configuration against Notion and turn the sync on",
+    body: enableSchema.optional(),
     handler: async ({ req, log }) => enableSync((await parseBody(req, enableSchema.optional())) ?? enableSchema.parse({}), log),
   },
-  { method: "POST", path: "/disable", handler: ({ log }) => disableSync(log) },
+  { method: "POST", path: "/disable", summary: "Turn the Notion sync off", handler: ({ log }) => disableSync(log) },
   {
     method: "POST",
     path: "/pull",
+    summary: "Pull from Notion now ({page_id} for one page)",
+    body: pullSchema.optional(),
     handler: async ({ req }) => {
       const input = (await parseBody(req, pullSchema.optional())) ?? {};
       return json(202, await requestPull(input.page_id, "api"));

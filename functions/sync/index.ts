@@ -2,4 +2,4 @@
 import { syncStatus } from "../_shared/notion/service.ts";
 import { defineFunction } from "../_shared/router.ts";
 
-export default defineFunction("sync", [{ method: "GET", path: "/status", handler: () => syncStatus() }]);
+export default defineFunction("sync", [{ method: "GET", path: "/status", summary: "Notion sync status", handler: () => syncStatus() }]);

@@ -19,6 +19,8 @@ export default defineFunction("task-worker", [
   {
     method: "POST",
     path: "/",
+    summary: "Run the worker: claim and run tasks, answer what it did (202 when background)",
+    body: workerRunSchema.optional(),
     handler: async ({ req, log }) => {
       const input = (await parseBody(req, workerRunSchema.optional())) ?? {};
       // edge:<isolate>/<run>: a runtime that terminates the isolate finds its tasks by it (orchestrator.isolate_terminated).

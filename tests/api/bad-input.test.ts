@@ -46,6 +46,9 @@ const TASK_FIELDS = ["type", "payload", "priority", "run_at", "dedupe_key", "max
 const ENDPOINTS: Endpoint[] = [
   E("GET", "/health", "public"),
   E("GET", "/health/capabilities", "service", { query: ["verbose"] }),
+  E("GET", "/metrics", "service"),
+  E("GET", "/openapi", "public"),
+  E("GET", "/openapi/openapi.json", "public"),
   E("POST", "/tasks", "service", { body: TASK_FIELDS, valid: { type: "noop", payload: { echo: "x" }, priority: 0 } }),
   E("GET", "/tasks", "service", { query: ["status", "type", "since", "until", "limit", "cursor"] }),
   E("GET", "/tasks/:id", "service"),

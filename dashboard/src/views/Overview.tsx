@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { call, TASK_STATUSES } from "../api.ts";
+import { call, orchestrator, TASK_STATUSES, unwrap } from "../api.ts";
 import type { Capabilities, Health, Task, TaskPage } from "../api-types.ts";
 import { bucketize, ThroughputChart } from "../components/chart.tsx";
 import { Badge, cell, Empty, ErrorBox, Loading, When } from "../components/ui.tsx";
@@ -16,7 +16,7 @@ type WindowName = keyof typeof WINDOWS;
 
 export function Overview() {
   const { session, capabilities } = useApp();
-  const health = useLoad((signal) => call<Health>(session, "/health", { signal }), "health", 5_000);
+  const health = useLoad((signal) => unwrap<Health>(session, orchestrator(session).GET("/functions/v1/health", { signal, cache: "no-store" })), "health", 5_000);
   const [win, setWin] = useState<WindowName>("hour");
   const w = WINDOWS[win];
   const finished = useLoad(async (signal) => {

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, call, TASK_STATUSES } from "../api.ts";
+import { ApiError, orchestrator, TASK_STATUSES, unwrap } from "../api.ts";
 import type { LogPage, Task, TaskPage } from "../api-types.ts";
 import { DetailPane, Loaded } from "../components/resource.tsx";
 import { Badge, Empty, ErrorBox, errorText, Field, FilterActions, JsonSection, Loading, Pager, Table, When } from "../components/ui.tsx";
@@ -32,10 +32,11 @@ export function Tasks({ route }: { route: Route }) {
 
   const list = useLoad(
     (signal) =>
-      call<TaskPage>(session, "/tasks", {
-        query: { status: q.get("status"), type: q.get("type"), since: q.get("since"), until: q.get("until"), cursor, limit: 25 },
+      unwrap<TaskPage>(session, orchestrator(session).GET("/functions/v1/tasks", {
+        params: { query: { status: orUndefined(q.get("status")), type: orUndefined(q.get("type")), since: orUndefined(q.get("since")), until: orUndefined(q.get("until")), cursor: orUndefined(cursor), limit: 25 } },
         signal,
-      }),
+        cache: "no-store",
+      })),
     `tasks?${q.toString()}#${tick}`,
     cursor ? undefined : 5_000,
   );
@@ -175,13 +176,24 @@ function TaskFilters({ query, onApply }: { query: URLSearchParams; onApply: (q: 
   );
 }
 
+const orUndefined = (v: string | null) => v ?? undefined;
+
 export function TaskDetail({ id, onClose, onChanged }: { id: string; onClose: () => void; onChanged: () => void }) {
   const { session } = useApp();
   const [tick, setTick] = useState(0);
   const [live, setLive] = useState(true);
-  const task = useLoad((signal) => call<Task>(session, `/tasks/${encodeURIComponent(id)}`, { signal }), `task:${id}:${tick}`, live ? 3_000 : 10_000);
+  const task = useLoad(
+    (signal) => unwrap<Task>(session, orchestrator(session).GET("/functions/v1/tasks/{id}", { params: { path: { id: Number(id) } }, signal, cache: "no-store" })),
+    `task:${id}:${tick}`,
+    live ? 3_000 : 10_000,
+  );
   const logs = useLoad(
-    (signal) => call<LogPage>(session, "/logs", { query: { task_id: /^\d+$/.test(id) ? id : undefined, limit: 200 }, signal }),
+    (signal) =>
+      unwrap<LogPage>(session, orchestrator(session).GET("/functions/v1/logs", {
+        params: { query: { task_id: /^\d+$/.test(id) ? Number(id) : undefined, limit: 200 } },
+        signal,
+        cache: "no-store",
+      })),
     `task-logs:${id}:${tick}`,
     live ? 3_000 : 10_000,
   );
@@ -197,7 +209,8 @@ export function TaskDetail({ id, onClose, onChanged }: { id: string; onClose: ()
     setBusy(action);
     setOutcome(undefined);
     try {
-      const updated = await call<Task>(session, `/tasks/${encodeURIComponent(id)}/${action}`, { method: "POST" });
+      const path = action === "retry" ? "/functions/v1/tasks/{id}/retry" : "/functions/v1/tasks/{id}/cancel";
+      const updated = await unwrap<Task>(session, orchestrator(session).POST(path, { params: { path: { id: Number(id) } } }));
       setOutcome({ ok: true, text: action === "retry" ? `Task #${updated.id} is ${updated.status} again.` : `Task #${updated.id} is ${updated.status}.` });
       setTick((x) => x + 1);
       onChanged();

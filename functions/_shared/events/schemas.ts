@@ -198,3 +198,6 @@ export const patchTicketSchema = z.strictObject({
   priority: z.enum(TICKET_PRIORITIES).optional(),
 }).refine((p) => Object.keys(p).length > 0, { message: "nothing to change: send title, description, status or priority" });
 export type PatchTicketInput = z.infer<typeof patchTicketSchema>;
+
+/** POST /events' body as eventsFromBody() reads it: one event, an array of them, or {events: [...]} (for the OpenAPI document). */
+export const eventsBodySchema = z.union([eventInputSchema, eventBatchSchema, z.strictObject({ events: eventBatchSchema })]);
