@@ -26,6 +26,23 @@ afterAll(async () => {
 });
 
 describe("POST /tasks with an array (bulk enqueue)", () => {
+  it("each item's flow control is kept: keys rendered from its payload in the one INSERT; a debounced item goes through enqueue()", async () => {
+    const m = marker();
+    const items = [
+      ...Array.from({ length: 5 }, (_, i) => ({ type: "noop", payload: { echo: { m, n: i } }, run_at: LATER, group: "candyland",
+        concurrency: { key: `bulk:{{payload.echo.m}}`, limit: 2 }, cancel_on: { source: "candyland", type: "bulk.cancel", match: { m: "{{payload.echo.m}}" } } })),
+      ...Array.from({ length: 3 }, (_, i) => ({ type: "noop", payload: { echo: { m, d: i } }, debounce: { key: `bulk-d-${m}`, seconds: 3600 } })),
+    ];
+    const res = await post(items);
+    expect(res.status).toBe(201);
+    expect(res.body.created).toBe(6);
+    const rows = await sql()<{ concurrency_key: string | null; group_key: string; cancel_on: { match: { m: string } } | null; debounce_key: string | null; payload: { echo: { d?: number } } }[]>`
+      select concurrency_key, group_key, cancel_on, debounce_key, payload from orchestrator.tasks where payload->'echo'->>'m' = ${m} order by id`;
+    expect(rows).toHaveLength(6);
+    expect(rows.slice(0, 5).every((r) => r.concurrency_key === `bulk:${m}` && r.group_key === "candyland" && r.cancel_on?.match.m === m)).toBe(true);
+    expect(rows[5]).toMatchObject({ debounce_key: `debounce:bulk-d-${m}`, payload: { echo: { d: 2 } } });
+  });
+
   it("enqueues 1,000 tasks in one transaction, answering each in item order", async () => {
     const m = marker();
     const items = Array.from({ length: 1000 }, (_, i) => ({ type: "noop", payload: { echo: { m, n: i } }, priority: i % 7, run_at: LATER }));
