@@ -70,7 +70,9 @@ describe("GET /metrics", () => {
     for (let batch = 0; batch < 3; batch++) {
       const res = await http("/tasks", {
         method: "POST",
-        body: JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ type: "noop", payload: { echo: { m, n: batch * 1000 + i } } }))),
+        // 10 ms each: the worker drains 3,000 bare noops in a fraction of a second (a clean-clone CI run saw
+        // them all finish before the first comparison); these last seconds, so samples land during the load.
+        body: JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ type: "noop", payload: { delay_ms: 10, echo: { m, n: batch * 1000 + i } } }))),
       });
       expect(res.status).toBe(201);
     }
