@@ -48,7 +48,11 @@ begin
     -- through enqueue() below, one by one.
     with items as materialized (
       select (x.i - 1)::integer as item, nextval('orchestrator.tasks_id_seq') as id, x.e,
-             orchestrator.flow_resolve(x.e ->> 'type', coalesce(nullif(x.e -> 'payload', 'null'::jsonb), '{}'::jsonb), x.e) as f,
+             -- Only an item that asks for flow control, or whose type has defaults, pays for resolving it.
+             case when x.e ?| array['concurrency', 'rate', 'debounce', 'throttle', 'group', 'cancel_on']
+                    or exists (select 1 from orchestrator.task_type_flow d where d.type = x.e ->> 'type')
+                  then orchestrator.flow_resolve(x.e ->> 'type', coalesce(nullif(x.e -> 'payload', 'null'::jsonb), '{}'::jsonb), x.e)
+                  else '{}'::jsonb end as f,
              (x.e ?| array['debounce', 'throttle', 'rate']
               or exists (select 1 from orchestrator.task_type_flow d
                           where d.type = x.e ->> 'type' and d.defaults ?| array['debounce', 'throttle', 'rate'])) as one_by_one

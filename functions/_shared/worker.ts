@@ -471,14 +471,19 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   let dueCheckedAt = 0; // when secondsUntilNextTask last answered
   let dueAt = Infinity; // when the next queued task of our types becomes runnable (as of dueCheckedAt)
   /** `size`: a claim on a notification while the local line is full asks for a few only (see below). */
-  const claim = (size = claimSize()) => {
+  // A news claim is one small extra claim per refill of the line (see below): a steady stream of inserts
+  // must not grow the line past its prefetch window, where tasks would wait, and be released at a halt.
+  let newsClaimed = false;
+  const claim = (size = claimSize(), news = false) => {
+    newsClaimed = news;
     lastClaimEmpty = false;
     readySeen = isolateWork.readyCount;
     // Only types whose timeout still fits in the isolate's life: the others stay queued for a fresh isolate.
     const fitting = types.filter(fits);
     if (fitting.length === 0) return halt("wall_clock");
     // No suspect in the isolate: this claim may take one (the others' claims meanwhile may not).
-    const takeSuspect = isolateWork.suspectHolder === undefined;
+    // Not in a news claim: its tasks go to the front of the line, a suspect belongs at the end of a batch.
+    const takeSuspect = !news && isolateWork.suspectHolder === undefined;
     if (takeSuspect) isolateWork.suspectHolder = opts.workerId;
     claiming = claimTasks(opts.workerId, size, leaseSeconds, fitting, typeLeases, takeSuspect)
       .then((batch) => {
@@ -655,8 +660,8 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
       // A new task (a notification) while the local line is full: a small claim now, or another group's
       // fresh task would wait behind the whole prefetched line (~PREFETCH_WINDOW_MS). The claim's round
       // robin puts each group's head in it, and fairLine() takes it to the front of the line.
-      else if (mayClaim && !claiming && !extending && isolateWork.readyCount !== readySeen && pending.length >= concurrency) {
-        claim(NEWS_CLAIM_SIZE);
+      else if (mayClaim && !claiming && !extending && !newsClaimed && isolateWork.readyCount !== readySeen && pending.length >= concurrency) {
+        claim(NEWS_CLAIM_SIZE, true);
       }
 
       // Write outcomes: a full group, the end of a burst, or the oldest waited long enough.
