@@ -31,9 +31,13 @@ describe("function server killed mid-run", () => {
 
     const counts = await priv.sql`select status::text, count(*)::int as n from orchestrator.tasks where id = any(${ids}::bigint[]) group by status`;
     expect(counts).toEqual([{ status: "succeeded", n: N }]);
-    const finishes = await priv.sql`
+    // The worker flushes log rows after the completion, off the task's path: wait for the last flush
+    // (a clean-clone run read 30 of 40 rows right after the last task finished).
+    const successRows = () => priv.sql`
       select task_id, count(*)::int as n from orchestrator.logs
       where task_id = any(${ids}::bigint[]) and message = 'task noop succeeded' group by task_id`;
+    await waitFor(async () => (await successRows()).length >= N, "every success's log row", 10_000, 100).catch(() => {});
+    const finishes = await successRows();
     expect(finishes).toHaveLength(N);
     expect(finishes.every((f) => f.n === 1)).toBe(true);
     const [{ rerun }] = await priv.sql`select count(*)::int as rerun from orchestrator.tasks where id = any(${ids}::bigint[]) and attempts = 2`;
