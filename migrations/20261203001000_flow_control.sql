@@ -290,16 +290,16 @@ end
 $$;
 
 -- 3. Rate buckets ------------------------------------------------------------------------------
--- rate_take(bucket, interval, tolerance, at): GCRA. Null when a token is granted at `at` (the bucket
--- moves on one interval), else when the next token is due. The bucket row must be locked by the caller.
-create function orchestrator.rate_take(p_bucket text, p_interval double precision, p_tolerance double precision, p_at timestamptz)
+-- rate_take(bucket, tat, interval, tolerance, at): GCRA. Null when a token is granted at `at` (the bucket
+-- moves on one interval), else when the next token is due. The caller has locked the bucket row and read
+-- its tat with the lock.
+create function orchestrator.rate_take(p_bucket text, p_tat timestamptz, p_interval double precision, p_tolerance double precision, p_at timestamptz)
 returns timestamptz
 language plpgsql as $$
 declare
-  v_tat timestamptz;
+  v_tat timestamptz := p_tat;
   v_due timestamptz;
 begin
-  select tat into v_tat from orchestrator.rate_limits where bucket = p_bucket;
   v_due := v_tat - make_interval(secs => p_tolerance);
   if v_due <= p_at then
     update orchestrator.rate_limits
@@ -320,6 +320,7 @@ declare
   v_interval double precision;
   v_tolerance double precision;
   v_now timestamptz;
+  v_tat timestamptz;
   v_due timestamptz;
   v_wait double precision;
 begin
@@ -330,9 +331,9 @@ begin
   v_tolerance := v_interval * (greatest(coalesce(p_burst, 1), 1) - 1);
   insert into orchestrator.rate_limits (bucket, tat) values (p_bucket, clock_timestamp())
   on conflict (bucket) do nothing;
-  perform 1 from orchestrator.rate_limits where bucket = p_bucket for update;
+  select tat into v_tat from orchestrator.rate_limits where bucket = p_bucket for update;
   v_now := clock_timestamp();
-  v_due := orchestrator.rate_take(p_bucket, v_interval, v_tolerance, v_now);
+  v_due := orchestrator.rate_take(p_bucket, v_tat, v_interval, v_tolerance, v_now);
   if v_due is null then
     return 0;
   end if;
@@ -341,7 +342,7 @@ begin
     return -v_wait;
   end if;
   -- A caller that waits holds the slot it waits for.
-  perform orchestrator.rate_take(p_bucket, v_interval, v_tolerance, v_due);
+  perform orchestrator.rate_take(p_bucket, v_tat, v_interval, v_tolerance, v_due);
   return v_wait;
 end
 $$;
@@ -725,7 +726,7 @@ begin
         -- enqueue(): no bucket, no limit).
         v_ok := not exists (select 1 from orchestrator.rate_limits where bucket = r_rate_key);
       else
-        v_due := orchestrator.rate_take(r_rate_key, coalesce(v_bucket.interval_seconds, 1), coalesce(v_bucket.tolerance_seconds, 0), now());
+        v_due := orchestrator.rate_take(r_rate_key, v_bucket.tat, coalesce(v_bucket.interval_seconds, 1), coalesce(v_bucket.tolerance_seconds, 0), now());
         if v_due is not null then
           v_at := greatest(v_due, coalesce(v_bucket.deferred_until, v_due));
           update orchestrator.rate_limits
@@ -991,7 +992,7 @@ revoke all on function orchestrator.flow_number(text, jsonb, numeric, numeric, b
 revoke all on function orchestrator.flow_object(text, jsonb, text[], text[]) from public;
 revoke all on function orchestrator.flow_resolve(text, jsonb, jsonb) from public;
 revoke all on function orchestrator.set_task_type_flow(text, jsonb) from public;
-revoke all on function orchestrator.rate_take(text, double precision, double precision, timestamptz) from public;
+revoke all on function orchestrator.rate_take(text, timestamptz, double precision, double precision, timestamptz) from public;
 revoke all on function orchestrator.claim_flow_filter(bigint[], text[], integer[], text[], integer[], text[]) from public;
 revoke all on function orchestrator.flow_unpark(text, integer) from public;
 revoke all on function orchestrator.flow_unpark_all() from public;
@@ -1003,7 +1004,7 @@ grant execute on function orchestrator.flow_number(text, jsonb, numeric, numeric
 grant execute on function orchestrator.flow_object(text, jsonb, text[], text[]) to service_role;
 grant execute on function orchestrator.flow_resolve(text, jsonb, jsonb) to service_role;
 grant execute on function orchestrator.set_task_type_flow(text, jsonb) to service_role;
-grant execute on function orchestrator.rate_take(text, double precision, double precision, timestamptz) to service_role;
+grant execute on function orchestrator.rate_take(text, timestamptz, double precision, double precision, timestamptz) to service_role;
 grant execute on function orchestrator.claim_flow_filter(bigint[], text[], integer[], text[], integer[], text[]) to service_role;
 grant execute on function orchestrator.flow_unpark(text, integer) to service_role;
 grant execute on function orchestrator.flow_unpark_all() to service_role;

@@ -475,7 +475,7 @@ begin
         -- enqueue(): no bucket, no limit).
         v_ok := not exists (select 1 from orchestrator.rate_limits where bucket = r_rate_key);
       else
-        v_due := orchestrator.rate_take(r_rate_key, coalesce(v_bucket.interval_seconds, 1), coalesce(v_bucket.tolerance_seconds, 0), now());
+        v_due := orchestrator.rate_take(r_rate_key, v_bucket.tat, coalesce(v_bucket.interval_seconds, 1), coalesce(v_bucket.tolerance_seconds, 0), now());
         if v_due is not null then
           v_at := greatest(v_due, coalesce(v_bucket.deferred_until, v_due));
           update orchestrator.rate_limits
@@ -2610,6 +2610,7 @@ declare
   v_interval double precision;
   v_tolerance double precision;
   v_now timestamptz;
+  v_tat timestamptz;
   v_due timestamptz;
   v_wait double precision;
 begin
@@ -2620,9 +2621,9 @@ begin
   v_tolerance := v_interval * (greatest(coalesce(p_burst, 1), 1) - 1);
   insert into orchestrator.rate_limits (bucket, tat) values (p_bucket, clock_timestamp())
   on conflict (bucket) do nothing;
-  perform 1 from orchestrator.rate_limits where bucket = p_bucket for update;
+  select tat into v_tat from orchestrator.rate_limits where bucket = p_bucket for update;
   v_now := clock_timestamp();
-  v_due := orchestrator.rate_take(p_bucket, v_interval, v_tolerance, v_now);
+  v_due := orchestrator.rate_take(p_bucket, v_tat, v_interval, v_tolerance, v_now);
   if v_due is null then
     return 0;
   end if;
@@ -2631,23 +2632,22 @@ begin
     return -v_wait;
   end if;
   -- A caller that waits holds the slot it waits for.
-  perform orchestrator.rate_take(p_bucket, v_interval, v_tolerance, v_due);
+  perform orchestrator.rate_take(p_bucket, v_tat, v_interval, v_tolerance, v_due);
   return v_wait;
 end
 $$;
 
 --
--- Name: rate_take(text, double precision, double precision, timestamp with time zone); Type: FUNCTION; Schema: orchestrator; Owner: -
+-- Name: rate_take(text, timestamp with time zone, double precision, double precision, timestamp with time zone); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
-CREATE FUNCTION orchestrator.rate_take(p_bucket text, p_interval double precision, p_tolerance double precision, p_at timestamp with time zone) RETURNS timestamp with time zone
+CREATE FUNCTION orchestrator.rate_take(p_bucket text, p_tat timestamp with time zone, p_interval double precision, p_tolerance double precision, p_at timestamp with time zone) RETURNS timestamp with time zone
     LANGUAGE plpgsql
     AS $$
 declare
-  v_tat timestamptz;
+  v_tat timestamptz := p_tat;
   v_due timestamptz;
 begin
-  select tat into v_tat from orchestrator.rate_limits where bucket = p_bucket;
   v_due := v_tat - make_interval(secs => p_tolerance);
   if v_due <= p_at then
     update orchestrator.rate_limits
@@ -7040,11 +7040,11 @@ REVOKE ALL ON FUNCTION orchestrator.rate_limit_take(p_bucket text, p_rate double
 GRANT ALL ON FUNCTION orchestrator.rate_limit_take(p_bucket text, p_rate double precision, p_burst integer, p_max_wait_seconds double precision) TO service_role;
 
 --
--- Name: FUNCTION rate_take(p_bucket text, p_interval double precision, p_tolerance double precision, p_at timestamp with time zone); Type: ACL; Schema: orchestrator; Owner: -
+-- Name: FUNCTION rate_take(p_bucket text, p_tat timestamp with time zone, p_interval double precision, p_tolerance double precision, p_at timestamp with time zone); Type: ACL; Schema: orchestrator; Owner: -
 --
 
-REVOKE ALL ON FUNCTION orchestrator.rate_take(p_bucket text, p_interval double precision, p_tolerance double precision, p_at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION orchestrator.rate_take(p_bucket text, p_interval double precision, p_tolerance double precision, p_at timestamp with time zone) TO service_role;
+REVOKE ALL ON FUNCTION orchestrator.rate_take(p_bucket text, p_tat timestamp with time zone, p_interval double precision, p_tolerance double precision, p_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.rate_take(p_bucket text, p_tat timestamp with time zone, p_interval double precision, p_tolerance double precision, p_at timestamp with time zone) TO service_role;
 
 --
 -- Name: FUNCTION reap(); Type: ACL; Schema: orchestrator; Owner: -
