@@ -362,6 +362,7 @@ $$;
 
 CREATE FUNCTION orchestrator.claim(p_worker text, p_max_count integer DEFAULT 1, p_lease_seconds numeric DEFAULT 60, p_types text[] DEFAULT NULL::text[], p_type_leases jsonb DEFAULT NULL::jsonb, p_take_suspect boolean DEFAULT false) RETURNS SETOF orchestrator.tasks
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
   v_ids bigint[];
@@ -515,6 +516,7 @@ CREATE FUNCTION orchestrator.claim_pick_ids(p_max_count integer, p_types text[],
     SET enable_bitmapscan TO 'off'
     SET enable_sort TO 'off'
     SET jit TO 'off'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
   v_max integer := greatest(least(coalesce(p_max_count, 1), 1000), 0);
@@ -534,10 +536,25 @@ begin
   if v_max = 0 then
     return '{}';
   end if;
-  select min(group_key), max(group_key) into v_lo, v_hi
+  -- The groups' range. The highest first, from the claim index's right end: claims take rows from
+  -- its left, which holds the entries of claimed rows until VACUUM, so a scan from there steps over
+  -- them (at depth, hundreds of index pages). '' sorts before any other text: a highest group of ''
+  -- is the only one. Otherwise the next group down is read just below the highest's first entry.
+  select max(group_key) into v_hi
     from orchestrator.tasks where status = 'queued' and parked_on is null;
-  if v_lo is null then
+  if v_hi is null then
     return '{}';
+  end if;
+  v_lo := v_hi;
+  if v_hi <> '' then
+    select max(group_key) into v_lo
+      from orchestrator.tasks where status = 'queued' and parked_on is null and group_key < v_hi;
+    if v_lo is null then
+      v_lo := v_hi;
+    else
+      select min(group_key) into v_lo
+        from orchestrator.tasks where status = 'queued' and parked_on is null;
+    end if;
   end if;
   if v_lo = v_hi then
     select array_agg(s.id), bool_or(s.flow), array_agg(s.concurrency_key), array_agg(s.concurrency_limit), array_agg(s.type),
@@ -642,14 +659,18 @@ $$;
 --
 
 CREATE FUNCTION orchestrator.complete_many(p_ids bigint[], p_lease_tokens uuid[], p_results jsonb[]) RETURNS SETOF bigint
-    LANGUAGE sql
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
+begin
+  return query
   update orchestrator.tasks t
      set status = 'succeeded', result = d.result, finished_at = now(), updated_at = now(),
          locked_by = null, locked_until = null, lease_token = null
     from unnest(p_ids, p_lease_tokens, p_results) as d(id, token, result)
    where t.id = d.id and t.status = 'running' and t.lease_token = d.token
-  returning t.id
+  returning t.id;
+end
 $$;
 
 --
@@ -1414,15 +1435,20 @@ $$;
 --
 
 CREATE FUNCTION orchestrator.extend_leases(p_ids bigint[], p_lease_tokens uuid[], p_type_leases jsonb DEFAULT NULL::jsonb, p_lease_seconds numeric DEFAULT 60) RETURNS TABLE(id bigint, locked_until timestamp with time zone)
-    LANGUAGE sql
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
+#variable_conflict use_column
+begin
+  return query
   update orchestrator.tasks t
      set locked_until = now() + make_interval(secs => greatest(
            coalesce((p_type_leases ->> t.type)::numeric, p_lease_seconds, 60), 1)),
          updated_at = now()
     from unnest(p_ids, p_lease_tokens) as d(id, token)
    where t.id = d.id and t.status = 'running' and t.lease_token = d.token
-  returning t.id, t.locked_until
+  returning t.id, t.locked_until;
+end
 $$;
 
 --
@@ -2428,6 +2454,7 @@ $$;
 
 CREATE FUNCTION orchestrator.propagate_changes() RETURNS trigger
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'auto'
     AS $_$
 begin
   if tg_level = 'ROW' then
@@ -2711,14 +2738,18 @@ $$;
 --
 
 CREATE FUNCTION orchestrator.release_tasks(p_ids bigint[], p_lease_tokens uuid[]) RETURNS SETOF bigint
-    LANGUAGE sql
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
+begin
+  return query
   update orchestrator.tasks t
      set status = 'queued', attempts = greatest(t.attempts - 1, 0), started_at = null,
          locked_by = null, locked_until = null, lease_token = null, updated_at = now()
     from unnest(p_ids, p_lease_tokens) as d(id, token)
    where t.id = d.id and t.status = 'running' and t.lease_token = d.token
-  returning t.id
+  returning t.id;
+end
 $$;
 
 --

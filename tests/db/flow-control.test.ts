@@ -178,6 +178,22 @@ describe("fairness", () => {
     expect(a).toBeGreaterThanOrEqual(6);
     expect(a).toBeLessThanOrEqual(14);
   });
+
+  it("the default group takes turns with the highest group (the claim reads the groups from the top, and '' sorts first)", async () => {
+    const type = uniqueType("rrdefault");
+    for (let i = 0; i < 30; i++) await enqueue(type, { i });
+    for (let i = 0; i < 30; i++) await enqueue(type, { i }, { group: "~top" }); // '~' sorts after letters and digits
+    const order: string[] = [];
+    for (let i = 0; i < 20; i++) order.push((await claim([type], 1))[0].group_key);
+    const byDefault = order.filter((g) => g === "").length;
+    expect(byDefault).toBeGreaterThanOrEqual(6);
+    expect(byDefault).toBeLessThanOrEqual(14);
+    // One group left: the claim takes it in order (the fast path for a single group).
+    await sql()`update orchestrator.tasks set status = 'cancelled', finished_at = now() where type = ${type} and status = 'queued' and group_key = ''`;
+    const rest = await claim([type], 5);
+    expect(rest.map((t) => t.group_key)).toEqual(["~top", "~top", "~top", "~top", "~top"]);
+    expect(rest.map((t) => (t.payload as { i: number }).i)).toEqual([...rest.map((t) => (t.payload as { i: number }).i)].sort((x, y) => x - y));
+  });
 });
 
 describe("cancel by event", () => {
