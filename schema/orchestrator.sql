@@ -185,21 +185,8 @@ CREATE TABLE orchestrator.tasks (
     parked_on text,
     trace_id text DEFAULT orchestrator.trace_id_or_new(),
     CONSTRAINT tasks_attempts_check CHECK ((attempts >= 0)),
-    CONSTRAINT tasks_backoff_base_seconds_check CHECK (((backoff_base_seconds >= (0)::numeric) AND (backoff_base_seconds <= (3600)::numeric))),
-    CONSTRAINT tasks_cancel_on_check CHECK ((jsonb_typeof(cancel_on) = 'object'::text)),
     CONSTRAINT tasks_check CHECK ((attempts <= max_attempts)),
-    CONSTRAINT tasks_check1 CHECK (((status = 'running'::orchestrator.task_status) = (lease_token IS NOT NULL))),
-    CONSTRAINT tasks_concurrency_check CHECK ((((concurrency_key IS NULL) = (concurrency_limit IS NULL)) AND ((concurrency_limit >= 1) AND (concurrency_limit <= 10000)) AND ((length(concurrency_key) >= 1) AND (length(concurrency_key) <= 200)))),
-    CONSTRAINT tasks_debounce_key_check CHECK (((length(debounce_key) >= 1) AND (length(debounce_key) <= 220))),
-    CONSTRAINT tasks_dedupe_key_check CHECK (((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 200))),
-    CONSTRAINT tasks_group_key_check CHECK ((length(group_key) <= 100)),
-    CONSTRAINT tasks_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 100))),
-    CONSTRAINT tasks_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
-    CONSTRAINT tasks_priority_check CHECK (((priority >= '-1000'::integer) AND (priority <= 1000))),
-    CONSTRAINT tasks_rate_key_check CHECK (((length(rate_key) >= 1) AND (length(rate_key) <= 200))),
-    CONSTRAINT tasks_source_check CHECK (((length(source) >= 1) AND (length(source) <= 100))),
-    CONSTRAINT tasks_type_check CHECK ((type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text)),
-    CONSTRAINT tasks_type_concurrency_limit_check CHECK (((type_concurrency_limit >= 1) AND (type_concurrency_limit <= 10000)))
+    CONSTRAINT tasks_check1 CHECK (((status = 'running'::orchestrator.task_status) = (lease_token IS NOT NULL)))
 );
 
 --
@@ -3404,6 +3391,40 @@ end
 $$;
 
 --
+-- Name: task_field_violation(orchestrator.tasks); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.task_field_violation(t orchestrator.tasks) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $_$
+  -- The first rule the row breaks, by its former constraint's name; null when it breaks none. As for
+  -- a CHECK constraint, a rule whose value is null (a null column) holds.
+  select case
+    when not (t.type ~ '^[a-z][a-z0-9_.:-]{0,63}$') then 'tasks_type_check'
+    when not (jsonb_typeof(t.payload) = 'object') then 'tasks_payload_check'
+    when not (length(t.source) between 1 and 100) then 'tasks_source_check'
+    when not (t.priority between -1000 and 1000) then 'tasks_priority_check'
+    when not (t.max_attempts between 1 and 100) then 'tasks_max_attempts_check'
+    when not (t.backoff_base_seconds between 0 and 3600) then 'tasks_backoff_base_seconds_check'
+    when not (length(t.dedupe_key) between 1 and 200) then 'tasks_dedupe_key_check'
+    when not ((t.concurrency_key is null) = (t.concurrency_limit is null)
+              and t.concurrency_limit between 1 and 10000
+              and length(t.concurrency_key) between 1 and 200) then 'tasks_concurrency_check'
+    when not (t.type_concurrency_limit between 1 and 10000) then 'tasks_type_concurrency_limit_check'
+    when not (length(t.rate_key) between 1 and 200) then 'tasks_rate_key_check'
+    when not (length(t.group_key) <= 100) then 'tasks_group_key_check'
+    when not (length(t.debounce_key) between 1 and 220) then 'tasks_debounce_key_check'
+    when not (jsonb_typeof(t.cancel_on) = 'object') then 'tasks_cancel_on_check'
+  end
+$_$;
+
+--
+-- Name: FUNCTION task_field_violation(t orchestrator.tasks); Type: COMMENT; Schema: orchestrator; Owner: -
+--
+
+COMMENT ON FUNCTION orchestrator.task_field_violation(t orchestrator.tasks) IS 'The rules on a task''s fields (type, payload, source, priority, attempts limit, backoff, keys, group, cancel_on): the name of the first one the row breaks, or null. Checked by the tasks_check_fields triggers; see 20261204000200_task_field_checks.sql.';
+
+--
 -- Name: task_wait_reason(orchestrator.tasks); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
@@ -3506,6 +3527,37 @@ declare
 begin
   perform orchestrator.tasks_trigger_set('tasks_changes_ins', v_notion);
   perform orchestrator.tasks_trigger_set('tasks_changes_upd', v_notion or v_webhooks);
+end
+$$;
+
+--
+-- Name: tasks_check_fields(); Type: FUNCTION; Schema: orchestrator; Owner: -
+--
+
+CREATE FUNCTION orchestrator.tasks_check_fields() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_violation text;
+  v_id bigint;
+begin
+  if tg_level = 'ROW' then
+    v_violation := orchestrator.task_field_violation(new);
+    v_id := new.id;
+  else
+    select x.violation, x.id into v_violation, v_id
+      from (select orchestrator.task_field_violation(row(n.*)::orchestrator.tasks) as violation, n.id from new_rows n) x
+     where x.violation is not null
+     limit 1;
+  end if;
+  if v_violation is not null then
+    -- PostgreSQL's own wording for a CHECK constraint, without its detail (the whole row: a payload
+    -- may hold what logs must not).
+    raise exception using errcode = 'check_violation', schema = 'orchestrator', table = 'tasks', constraint = v_violation,
+      message = format('new row for relation "tasks" violates check constraint "%s"', v_violation),
+      detail = format('The task with id %s breaks it.', v_id);
+  end if;
+  return case when tg_level = 'ROW' then new end;
 end
 $$;
 
@@ -6247,6 +6299,18 @@ CREATE TRIGGER tasks_changes_ins AFTER INSERT ON orchestrator.tasks REFERENCING 
 CREATE TRIGGER tasks_changes_upd AFTER UPDATE ON orchestrator.tasks REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('task', 'notion', 'webhooks');
 
 --
+-- Name: tasks tasks_check_fields_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER tasks_check_fields_ins AFTER INSERT ON orchestrator.tasks REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tasks_check_fields();
+
+--
+-- Name: tasks tasks_check_fields_upd; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER tasks_check_fields_upd BEFORE UPDATE OF type, payload, source, priority, max_attempts, backoff_base_seconds, dedupe_key, concurrency_key, concurrency_limit, type_concurrency_limit, rate_key, group_key, debounce_key, cancel_on ON orchestrator.tasks FOR EACH ROW EXECUTE FUNCTION orchestrator.tasks_check_fields();
+
+--
 -- Name: tasks tasks_flow_run_ended; Type: TRIGGER; Schema: orchestrator; Owner: -
 --
 
@@ -7222,6 +7286,13 @@ REVOKE ALL ON FUNCTION orchestrator.sweep() FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.sweep() TO service_role;
 
 --
+-- Name: FUNCTION task_field_violation(t orchestrator.tasks); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.task_field_violation(t orchestrator.tasks) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.task_field_violation(t orchestrator.tasks) TO service_role;
+
+--
 -- Name: FUNCTION task_wait_reason(t orchestrator.tasks); Type: ACL; Schema: orchestrator; Owner: -
 --
 
@@ -7247,6 +7318,12 @@ REVOKE ALL ON FUNCTION orchestrator.tasks_change_triggers_follow() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION orchestrator.tasks_change_triggers_sync() FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.tasks_change_triggers_sync() TO service_role;
+
+--
+-- Name: FUNCTION tasks_check_fields(); Type: ACL; Schema: orchestrator; Owner: -
+--
+
+REVOKE ALL ON FUNCTION orchestrator.tasks_check_fields() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tasks_trigger_set(p_trigger name, p_enabled boolean); Type: ACL; Schema: orchestrator; Owner: -
