@@ -106,12 +106,13 @@ describe("tickets and SOPs", () => {
       "tasks.tasks_workflow_hooks(task,workflows)",
       "tickets.tickets_changes_ins(ticket,notion,webhooks)", "tickets.tickets_changes_upd(ticket,notion,webhooks,events,workflows)",
     ]);
-    // No other trigger on tasks, tickets or SOPs but the queue's wake-up.
+    // No other trigger on tasks, tickets or SOPs but the queue's wake-up and the task field rules.
     const others = await sql()<{ name: string }[]>`
       select c.relname || '.' || g.tgname as name from pg_trigger g join pg_class c on c.oid = g.tgrelid
       where c.relnamespace = 'orchestrator'::regnamespace and not g.tgisinternal and c.relname in ('tasks', 'tickets', 'sops')
-        and g.tgfoid <> 'orchestrator.propagate_changes()'::regprocedure`;
-    expect(others.map((r) => r.name)).toEqual(["tasks.tasks_wake_worker"]);
+        and g.tgfoid <> 'orchestrator.propagate_changes()'::regprocedure
+      order by 1`;
+    expect(others.map((r) => r.name)).toEqual(["tasks.tasks_check_fields_ins", "tasks.tasks_check_fields_upd", "tasks.tasks_wake_worker"]);
     const [gone] = await sql()`select to_regprocedure('orchestrator.sync_attach_known_tables()') as sync_attach,
       to_regprocedure('orchestrator.notion_attach(regclass, text, text, text[])') as notion_attach,
       to_regprocedure('orchestrator.webhook_attach(regclass, text, text)') as webhook_attach`;
