@@ -502,7 +502,11 @@ export async function runLimitFault(
   const kills = await shutdowns(sql, "task-worker", spec.reason, since);
   const [deadly] = await sql<{ status: string; attempts: number; last_error: string | null }[]>`
     select status::text, attempts, last_error from orchestrator.tasks where id = ${deadlyId}`;
-  const claims = await sql<{ at: Date }[]>`select at from fault_audit.lease_starts where task_id = ${deadlyId} order by at`;
+  // Claims that ran it: a lease given back unstarted (release_tasks at beforeunload) met no kill.
+  const claims = await sql<{ at: Date }[]>`
+    select s.at from fault_audit.lease_starts s where s.task_id = ${deadlyId}
+      and not exists (select 1 from fault_audit.lease_ends e where e.lease_token = s.lease_token and e.kind = 'released')
+    order by s.at`;
   const claimToKillMs: number[] = [];
   const recoveryMs: (number | undefined)[] = [];
   for (const c of claims) {
@@ -543,9 +547,13 @@ export function expectLimitFault(r: LimitFaultResult, spec: LimitFaultSpec): voi
   expect(r.deadly.audit.leases_never_ended, "deadly: leases never ended").toBe(0);
   expect(r.deadly.audit.attempt_mismatch, "deadly: attempts that do not add up").toBe(0);
   // Every counted attempt was blamed; an attempt beside others (at most the first) was spared, not counted.
-  const { blamed, spared = 0, ...otherEnds } = r.deadly.audit.ends;
+  // A claim in an isolate's last second may be given back unstarted at its beforeunload (released, attempt
+  // not counted: by design, and not a run); the load's 40/s phase-locks with the 5 s isolates, so the same
+  // moment can recur (it did at bc4bb54 as well as after it: 14 unstarted tasks given back at each beforeunload).
+  const { blamed, spared = 0, released = 0, ...otherEnds } = r.deadly.audit.ends;
   expect({ blamed, otherEnds }, "deadly: every attempt ended by its kill, none succeeded").toEqual({ blamed: spec.maxAttempts, otherEnds: {} });
   expect(spared, "deadly: attempts spared (ran beside others)").toBeLessThanOrEqual(1);
+  expect(released, "deadly: claims given back unstarted at a halt").toBeLessThanOrEqual(2);
   expect(r.claimToKillMs.length, `a ${spec.reason} kill after each deadly claim`).toBe(spec.maxAttempts + spared);
   // Load tasks the kill caught lose no attempt: spared, never blamed or left to their lease.
   expect(r.held.filter((h) => Number(h.id) !== r.deadlyId && h.kind !== "spared"), "held load tasks not spared").toEqual([]);
