@@ -525,8 +525,9 @@ begin
   end if;
   -- The groups' range. The highest first, from the claim index's right end: claims take rows from
   -- its left, which holds the entries of claimed rows until VACUUM, so a scan from there steps over
-  -- them (at depth, hundreds of index pages). '' sorts before any other text: a highest group of ''
-  -- is the only one. Otherwise the next group down is read just below the highest's first entry.
+  -- them. '' sorts before any other text: a highest group of '' is the only one. Otherwise the next
+  -- group down, read just below the highest's first entry, says whether there is more than one; only
+  -- then is the least read from the left end, for the round robin.
   select max(group_key) into v_hi
     from orchestrator.tasks where status = 'queued' and parked_on is null;
   if v_hi is null then
