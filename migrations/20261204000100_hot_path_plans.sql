@@ -10,9 +10,12 @@
 --    tasks has fourteen indexes, and planning a statement on it was ~40 % of a claim. The claim's
 --    own UPDATE fared the same (`id = any(v_ids)`: a generic plan assumes ten ids, a custom one sees
 --    one). Both now use their generic plan: claim(1) 260-310 → 140-180 µs.
--- 2. complete_many(), extend_leases() and release_tasks() were SQL functions, which PostgreSQL
---    plans on every call: complete_many of one task 270-290 → 120-126 µs as PL/pgSQL with its plan
---    kept. fail_many() calls fail() (PL/pgSQL already) per row and stays as it is.
+-- 2. Not the batch ops (complete_many, extend_leases, release_tasks): SQL functions, planned on
+--    every call for the arrays at hand. Tried as PL/pgSQL with a generic plan, complete_many of one
+--    took 120-126 µs instead of 270-290, but the generic plan knows neither the batch's size nor, with
+--    stale statistics, how many tasks run: with 2,000 running, one plan hashed every running task
+--    for each call (0.6-1.2 ms for one task), and bounded by the ids, another nested-looped 1,000
+--    completions over 1,000 ids (152 ms instead of 10). The per-call plan is the safe one there.
 -- 3. The group probe read min(group_key) from the claim index's left end, where every claimed
 --    row leaves an entry until VACUUM: ~100 index pages stepped over per claim after 20,000 claims,
 --    twice (the probe, then the pick). It now reads the right end (see claim_pick_ids below).
@@ -153,53 +156,3 @@ alter function orchestrator.claim(text, integer, numeric, text[], jsonb, boolean
   set plan_cache_mode = force_generic_plan;
 
 alter function orchestrator.propagate_changes() set plan_cache_mode = auto;
-
-create or replace function orchestrator.complete_many(p_ids bigint[], p_lease_tokens uuid[], p_results jsonb[])
-returns setof bigint
-language plpgsql
-set plan_cache_mode = force_generic_plan
-as $$
-begin
-  return query
-  update orchestrator.tasks t
-     set status = 'succeeded', result = d.result, finished_at = now(), updated_at = now(),
-         locked_by = null, locked_until = null, lease_token = null
-    from unnest(p_ids, p_lease_tokens, p_results) as d(id, token, result)
-   where t.id = d.id and t.status = 'running' and t.lease_token = d.token
-  returning t.id;
-end
-$$;
-
-create or replace function orchestrator.extend_leases(p_ids bigint[], p_lease_tokens uuid[], p_type_leases jsonb default null, p_lease_seconds numeric default 60)
-returns table (id bigint, locked_until timestamptz)
-language plpgsql
-set plan_cache_mode = force_generic_plan
-as $$
-#variable_conflict use_column
-begin
-  return query
-  update orchestrator.tasks t
-     set locked_until = now() + make_interval(secs => greatest(
-           coalesce((p_type_leases ->> t.type)::numeric, p_lease_seconds, 60), 1)),
-         updated_at = now()
-    from unnest(p_ids, p_lease_tokens) as d(id, token)
-   where t.id = d.id and t.status = 'running' and t.lease_token = d.token
-  returning t.id, t.locked_until;
-end
-$$;
-
-create or replace function orchestrator.release_tasks(p_ids bigint[], p_lease_tokens uuid[])
-returns setof bigint
-language plpgsql
-set plan_cache_mode = force_generic_plan
-as $$
-begin
-  return query
-  update orchestrator.tasks t
-     set status = 'queued', attempts = greatest(t.attempts - 1, 0), started_at = null,
-         locked_by = null, locked_until = null, lease_token = null, updated_at = now()
-    from unnest(p_ids, p_lease_tokens) as d(id, token)
-   where t.id = d.id and t.status = 'running' and t.lease_token = d.token
-  returning t.id;
-end
-$$;

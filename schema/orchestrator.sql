@@ -647,18 +647,14 @@ $$;
 --
 
 CREATE FUNCTION orchestrator.complete_many(p_ids bigint[], p_lease_tokens uuid[], p_results jsonb[]) RETURNS SETOF bigint
-    LANGUAGE plpgsql
-    SET plan_cache_mode TO 'force_generic_plan'
+    LANGUAGE sql
     AS $$
-begin
-  return query
   update orchestrator.tasks t
      set status = 'succeeded', result = d.result, finished_at = now(), updated_at = now(),
          locked_by = null, locked_until = null, lease_token = null
     from unnest(p_ids, p_lease_tokens, p_results) as d(id, token, result)
    where t.id = d.id and t.status = 'running' and t.lease_token = d.token
-  returning t.id;
-end
+  returning t.id
 $$;
 
 --
@@ -1423,20 +1419,15 @@ $$;
 --
 
 CREATE FUNCTION orchestrator.extend_leases(p_ids bigint[], p_lease_tokens uuid[], p_type_leases jsonb DEFAULT NULL::jsonb, p_lease_seconds numeric DEFAULT 60) RETURNS TABLE(id bigint, locked_until timestamp with time zone)
-    LANGUAGE plpgsql
-    SET plan_cache_mode TO 'force_generic_plan'
+    LANGUAGE sql
     AS $$
-#variable_conflict use_column
-begin
-  return query
   update orchestrator.tasks t
      set locked_until = now() + make_interval(secs => greatest(
            coalesce((p_type_leases ->> t.type)::numeric, p_lease_seconds, 60), 1)),
          updated_at = now()
     from unnest(p_ids, p_lease_tokens) as d(id, token)
    where t.id = d.id and t.status = 'running' and t.lease_token = d.token
-  returning t.id, t.locked_until;
-end
+  returning t.id, t.locked_until
 $$;
 
 --
@@ -2726,18 +2717,14 @@ $$;
 --
 
 CREATE FUNCTION orchestrator.release_tasks(p_ids bigint[], p_lease_tokens uuid[]) RETURNS SETOF bigint
-    LANGUAGE plpgsql
-    SET plan_cache_mode TO 'force_generic_plan'
+    LANGUAGE sql
     AS $$
-begin
-  return query
   update orchestrator.tasks t
      set status = 'queued', attempts = greatest(t.attempts - 1, 0), started_at = null,
          locked_by = null, locked_until = null, lease_token = null, updated_at = now()
     from unnest(p_ids, p_lease_tokens) as d(id, token)
    where t.id = d.id and t.status = 'running' and t.lease_token = d.token
-  returning t.id;
-end
+  returning t.id
 $$;
 
 --
