@@ -1,4 +1,5 @@
--- The worker's hot statements planned once per session, not on every call (issue 13).
+-- The claim's statements planned once per session, not on every call (issue 13); the batch ops stay
+-- planned per call (2. below).
 --
 -- Measured on one private stack with 1,000,000 queued tasks, each step in its own transaction
 -- (a DO loop that commits, so no client round trip in the figures), asynchronous commit as the
