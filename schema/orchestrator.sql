@@ -528,20 +528,23 @@ begin
   -- them. '' sorts before any other text: a highest group of '' is the only one. Otherwise the next
   -- group down, read just below the highest's first entry, says whether there is more than one; only
   -- then is the least read from the left end, for the round robin.
-  select max(group_key) into v_hi
-    from orchestrator.tasks where status = 'queued' and parked_on is null;
+  select group_key into v_hi
+    from orchestrator.tasks where status = 'queued' and parked_on is null
+   order by group_key desc limit 1;
   if v_hi is null then
     return '{}';
   end if;
   v_lo := v_hi;
   if v_hi <> '' then
-    select max(group_key) into v_lo
-      from orchestrator.tasks where status = 'queued' and parked_on is null and group_key < v_hi;
+    select group_key into v_lo
+      from orchestrator.tasks where status = 'queued' and parked_on is null and group_key < v_hi
+     order by group_key desc limit 1;
     if v_lo is null then
       v_lo := v_hi;
     else
-      select min(group_key) into v_lo
-        from orchestrator.tasks where status = 'queued' and parked_on is null;
+      select group_key into v_lo
+        from orchestrator.tasks where status = 'queued' and parked_on is null
+       order by group_key limit 1;
     end if;
   end if;
   if v_lo = v_hi then
@@ -563,8 +566,9 @@ begin
     with recursive groups(g) as (
       select v_lo
       union all
-      select (select min(t.group_key) from orchestrator.tasks t
-               where t.status = 'queued' and t.parked_on is null and t.group_key > groups.g)
+      select (select t.group_key from orchestrator.tasks t
+               where t.status = 'queued' and t.parked_on is null and t.group_key > groups.g
+               order by t.group_key limit 1)
       from groups where groups.g < v_hi
     ), numbered as (
       select g, row_number() over (order by g) - 1 as gi from groups where g is not null
