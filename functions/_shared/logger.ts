@@ -41,6 +41,11 @@ export function resetLogSampling(): void {
 const FLUSH_AT = 200;
 let flushing: Promise<void> = Promise.resolve();
 
+/** Whether a row of this level would be written (LOG_LEVEL): for callers that would build many rows for nothing. */
+export function logEnabled(level: Level): boolean {
+  return enabled(level);
+}
+
 function enabled(level: Level): boolean {
   const min = LEVELS.indexOf(settings.logLevel as Level);
   return LEVELS.indexOf(level) >= (min < 0 ? 1 : min);

@@ -138,16 +138,22 @@ export async function claimTasks(
       orchestrator.claim(${worker}, ${max}, ${leaseSeconds}, ${types}::text[], ${sql.json(typeLeases)}, ${takeSuspect}) as c`;
 }
 
-/** Finishes many tasks in one statement; returns the ids whose lease was still valid. */
-export async function completeTasks(done: { id: number; token: string; result: unknown }[]): Promise<Set<number>> {
+/**
+ * Finishes many tasks in one statement; returns the ids whose lease was still valid. Each result is given as
+ * a value (`result`) or as its JSON text already made (`resultJson`: the worker's, see storableResult).
+ */
+export async function completeTasks(done: ({ id: number; token: string } & ({ result: unknown } | { resultJson: string }))[]): Promise<Set<number>> {
   if (done.length === 0) return new Set();
   const sql = db();
-  // Results travel as one jsonb array (postgres.js has no jsonb[] parameter type), unpacked in order.
+  // Results travel as one jsonb array (postgres.js has no jsonb[] parameter type), unpacked in order. The
+  // array's text is joined here from each result's JSON: no object is built only to be stringified again.
+  // Sent as text (a jsonb parameter would be JSON.stringify'd by postgres.js, a string becoming a JSON string).
+  const results = `[${done.map((d) => ("resultJson" in d ? d.resultJson : JSON.stringify(d.result ?? null) ?? "null")).join(",")}]`;
   const rows = await sql<{ id: number }[]>`
     select complete_many as id from orchestrator.complete_many(
       ${done.map((d) => d.id)}::bigint[],
       ${done.map((d) => d.token)}::uuid[],
-      (select array_agg(e order by i) from jsonb_array_elements(${sql.json(done.map((d) => d.result ?? null) as never)}) with ordinality as r(e, i)))`;
+      (select array_agg(e order by i) from jsonb_array_elements(${results}::text::jsonb) with ordinality as r(e, i)))`;
   return new Set(rows.map((r) => r.id));
 }
 

@@ -22,14 +22,16 @@ export class TaskCancelledError extends Error {
   }
 }
 
-/** The AbortControllers of the handlers running in this isolate, by task id. */
-export const runningHandlers = new Map<number, AbortController>();
+/** A running handler, as a cancellation reaches it: `stop` aborts its signal and ends its run (once; later calls do nothing). */
+export interface RunningHandler {
+  stop(reason: Error): void;
+}
+
+/** The handlers running in this isolate, by task id. */
+export const runningHandlers = new Map<number, RunningHandler>();
 
 function abortCancelled(ids: string): void {
-  for (const id of ids.split(",")) {
-    const controller = runningHandlers.get(Number(id));
-    if (controller && !controller.signal.aborted) controller.abort(new TaskCancelledError(Number(id)));
-  }
+  for (const id of ids.split(",")) runningHandlers.get(Number(id))?.stop(new TaskCancelledError(Number(id)));
 }
 
 /** Reaping expired leases runs at most this often per isolate (and beside each run's first claim). */

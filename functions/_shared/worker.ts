@@ -54,7 +54,8 @@ import { canListen } from "./db.ts";
 import { PermanentTaskError } from "./errors.ts";
 import { settings } from "./env.ts";
 import { isolateId, isolateLife, type IsolateLife, onBeforeUnload, wallLeftMs } from "./isolate-life.ts";
-import { flushLogs, type Logger } from "./logger.ts";
+import { startDeadline } from "./handler-deadlines.ts";
+import { flushLogs, type Logger, logEnabled } from "./logger.ts";
 import {
   claimTasks, completeTasks, extendLeases, failTasks, handOff, reapExpiredLeases, releaseTasks, secondsUntilNextTask, wakeSuccessor,
 } from "./queue.ts";
@@ -136,7 +137,8 @@ export interface WorkerStats {
 }
 
 type Outcome =
-  | { task: ClaimedTask; ok: true; result: unknown; ms: number }
+  /** `resultJson`: what the handler returned, as the JSON text complete_many stores (storableResult). */
+  | { task: ClaimedTask; ok: true; resultJson: string; ms: number }
   | { task: ClaimedTask; ok: false; error: string; retryable: boolean; ms: number };
 
 export class TaskTimeoutError extends Error {
@@ -189,9 +191,12 @@ export function fairLine(line: ClaimedTask[]): void {
 /** A finished outcome waits at most this long for others to share its completion round trip. */
 const RECORD_HOLD_MS = 20;
 
-/** A JSON-safe copy of a handler's result, or an error when it cannot be stored. */
-function storableResult(value: unknown): unknown {
-  if (value === undefined) return null;
+/**
+ * A handler's result as the JSON text to store, or an error when it cannot be stored. The text itself goes
+ * to complete_many (no parse here and no second stringify there).
+ */
+function storableResult(value: unknown): string {
+  if (value === undefined) return "null";
   let text: string | undefined;
   try {
     text = JSON.stringify(value);
@@ -201,16 +206,14 @@ function storableResult(value: unknown): unknown {
   }
   if (text === undefined) throw new PermanentTaskError("handler returned a value that is not JSON");
   if (text.length > 1_000_000) throw new PermanentTaskError(`handler result is ${text.length} bytes; the limit is 1 MB`);
-  return JSON.parse(text);
+  return text;
 }
+
+const elapsedMs = (since: number) => Math.round((performance.now() - since) * 100) / 100;
 
 async function runHandler(task: ClaimedTask, taskList: TaskList, log: Logger): Promise<Outcome> {
   const started = performance.now();
   const def = Object.hasOwn(taskList, task.type) ? taskList[task.type] : undefined;
-  // The handler runs under the task's trace: its logs, its transactions (db.ts) and its outbound calls
-  // (Notion, AI, webhooks) carry it, and the tasks it enqueues join it.
-  const trace = traceOf(task.trace_id);
-  const taskLog = log.child({ taskId: task.id, traceId: trace.traceId });
   if (!def) {
     return { task, ok: false, retryable: false, error: `no handler registered for task type "${task.type}"`, ms: 0 };
   }
@@ -219,31 +222,50 @@ async function runHandler(task: ClaimedTask, taskList: TaskList, log: Logger): P
     const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`).join("; ");
     return { task, ok: false, retryable: false, error: `payload does not match the "${task.type}" schema: ${issues}`, ms: 0 };
   }
-  const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const err = new TaskTimeoutError(def.timeoutMs);
-      controller.abort(err);
-      reject(err);
-    }, def.timeoutMs);
-  });
-  // An event's cancel_on aborts it (worker-isolate.ts hears orchestrator_task_cancelled).
-  runningHandlers.set(task.id, controller);
-  const cancelled = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener("abort", () => {
-      if (controller.signal.reason instanceof TaskCancelledError) reject(controller.signal.reason);
-    }, { once: true });
-  });
+  // The handler runs under the task's trace: its logs, its transactions (db.ts) and its outbound calls
+  // (Notion, AI, webhooks) carry it, and the tasks it enqueues join it.
+  const trace = traceOf(task.trace_id);
+  // Its timeout (handler-deadlines.ts) or an event's cancel_on (worker-isolate.ts hears
+  // orchestrator_task_cancelled) stops it: the run ends with that error and the signal is aborted.
+  // The signal and the task's logger are made when the handler first asks for them: most noop-like
+  // handlers use neither, and an AbortController per task was a measurable share of its CPU.
+  let stoppedBy: Error | undefined;
+  let controller: AbortController | undefined;
+  let endRun!: (reason: Error) => void;
+  const stop = (reason: Error) => {
+    if (stoppedBy) return;
+    stoppedBy = reason;
+    controller?.abort(reason);
+    endRun(reason);
+  };
+  let taskLog: Logger | undefined;
+  const ctx = {
+    task,
+    get log() {
+      return taskLog ??= log.child({ taskId: task.id, traceId: trace.traceId });
+    },
+    get signal() {
+      if (!controller) {
+        controller = new AbortController();
+        if (stoppedBy) controller.abort(stoppedBy);
+      }
+      return controller.signal;
+    },
+  };
+  runningHandlers.set(task.id, { stop });
+  const endDeadline = startDeadline(def.timeoutMs, () => stop(new TaskTimeoutError(def.timeoutMs)));
   try {
-    const value = await Promise.race([runInTrace(trace, () => def.handle(parsed.data, { task, log: taskLog, signal: controller.signal })), timeout, cancelled]);
-    return { task, ok: true, result: storableResult(value), ms: Math.round((performance.now() - started) * 100) / 100 };
+    const value = await new Promise<unknown>((resolve, reject) => {
+      endRun = reject;
+      Promise.resolve(runInTrace(trace, () => def.handle(parsed.data, ctx))).then(resolve, reject);
+    });
+    return { task, ok: true, resultJson: storableResult(value), ms: elapsedMs(started) };
   } catch (err) {
-    if (err instanceof TaskCancelledError) taskLog.info(`handler aborted: ${err.message}`);
+    if (err instanceof TaskCancelledError) ctx.log.info(`handler aborted: ${err.message}`);
     const error = err instanceof Error ? `${err.name}: ${err.message}` : `non-error thrown: ${String(err)}`;
-    return { task, ok: false, error, retryable: !(err instanceof PermanentTaskError), ms: Math.round((performance.now() - started) * 100) / 100 };
+    return { task, ok: false, error, retryable: !(err instanceof PermanentTaskError), ms: elapsedMs(started) };
   } finally {
-    clearTimeout(timer);
+    endDeadline();
     runningHandlers.delete(task.id);
   }
 }
@@ -565,7 +587,10 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     });
   };
 
+  let holdTimer: ReturnType<typeof setTimeout> | undefined; // wakes the loop when the oldest held outcome is due
   const record = () => {
+    clearTimeout(holdTimer);
+    holdTimer = undefined;
     const group = finished.splice(0, finished.length).map((f) => f.outcome);
     recording = recording.then(() => recordOutcomes(group)).catch((err) => {
       failure ??= err;
@@ -578,15 +603,17 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
     const ok = group.filter((o): o is Extract<Outcome, { ok: true }> => o.ok);
     const bad = group.filter((o): o is Extract<Outcome, { ok: false }> => !o.ok);
     const [completed, failed] = await Promise.all([
-      persist("recording successes", () => completeTasks(ok.map((o) => ({ id: o.task.id, token: o.task.lease_token!, result: o.result }))), log),
+      persist("recording successes", () => completeTasks(ok.map((o) => ({ id: o.task.id, token: o.task.lease_token!, resultJson: o.resultJson }))), log),
       persist("recording failures", () => failTasks(bad.map((o) => ({ id: o.task.id, token: o.task.lease_token!, error: o.error, retryable: o.retryable }))), log),
     ]);
+    // Debug, not info: a success is its task row (status, result, started_at, finished_at). A stored row
+    // per success cost 40% of the throughput under the Edge limits (npm run bench: 8,000 vs 12,700 tasks/s).
+    // Asked once per group: a child logger and a level check per success were CPU for nothing.
+    const logSuccesses = logEnabled("debug");
     for (const o of ok) {
       if (completed.has(o.task.id)) {
         stats.succeeded++;
-        // Debug, not info: a success is its task row (status, result, started_at, finished_at). A stored row
-        // per success cost 40% of the throughput under the Edge limits (npm run bench: 8,000 vs 12,700 tasks/s).
-        log.child(taskFields(o.task)).debug(`task ${o.task.type} succeeded`, { attempt: o.task.attempts, duration_ms: o.ms });
+        if (logSuccesses) log.child(taskFields(o.task)).debug(`task ${o.task.type} succeeded`, { attempt: o.task.attempts, duration_ms: o.ms });
       } else {
         stats.stale++;
         log.child(taskFields(o.task)).warn(`task ${o.task.type} finished after losing its lease; result discarded`, { attempt: o.task.attempts });
@@ -711,13 +738,18 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
           break;
         }
       }
-      // Sleep until something happens; wake in time to write held outcomes.
-      const hold = finished.length > 0 ? Math.max(1, RECORD_HOLD_MS - (Date.now() - finished[0].at)) : undefined;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([changed, ...(hold === undefined ? [] : [new Promise<void>((r) => (timer = setTimeout(r, hold)))])]);
-      clearTimeout(timer);
+      // Sleep until something happens; wake in time to write held outcomes (one timer per held group, not
+      // one per turn of this loop: a turn comes every few tasks).
+      if (finished.length > 0 && holdTimer === undefined) {
+        holdTimer = setTimeout(() => {
+          holdTimer = undefined;
+          poke();
+        }, Math.max(1, RECORD_HOLD_MS - (Date.now() - finished[0].at)));
+      }
+      await changed;
     }
   } finally {
+    clearTimeout(holdTimer);
     if (isolateWork.lingerer === opts.workerId) isolateWork.lingerer = undefined;
     holdingSuspect = false;
     letGoSuspect(opts.workerId);

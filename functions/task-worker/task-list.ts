@@ -31,14 +31,17 @@ const handlers: Record<string, Load> = {
 /** The spec with a handler that loads its module on first use (again after a failed load). */
 function loadedOnUse(spec: TaskSpec, load: Load): TaskType {
   let loading: Promise<TaskType> | undefined;
+  let loaded: TaskType | undefined;
   return {
     ...spec,
-    async handle(payload, ctx) {
-      const def = await (loading ??= load().catch((err) => {
+    handle(payload, ctx) {
+      // Loaded: straight to its handler (an await of the settled load per task was two more promises).
+      if (loaded) return loaded.handle(payload, ctx);
+      loading ??= load().then((def) => (loaded = def), (err) => {
         loading = undefined;
         throw err;
-      }));
-      return await def.handle(payload, ctx);
+      });
+      return loading.then((def) => def.handle(payload, ctx));
     },
   };
 }

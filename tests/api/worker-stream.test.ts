@@ -110,4 +110,33 @@ describe("runWorker streams", () => {
     expect(started[now]).toBeLessThan(1_000);
     expect(started[later.id]).toBeGreaterThan(2_000); // and the due one ran when due
   });
+
+  it("ends a handler at its timeout: its signal, asked for only then, is already aborted; the others' results are stored as returned", async () => {
+    const type = uniqueType("stream-timeout");
+    let signalAbortedWhenAsked: boolean | undefined;
+    registerTaskType(type, defineTaskType({
+      description: "test: `hang` waits past the timeout, then reads ctx.signal; else returns `value`",
+      payload: z.object({ hang: z.boolean().optional(), value: z.unknown().optional() }),
+      timeoutMs: 300,
+      async handle(p, ctx) {
+        if (!p.hang) return p.value;
+        await sleep(500);
+        signalAbortedWhenAsked = ctx.signal.aborted;
+        return "too late";
+      },
+    }) as TaskType);
+    registered.push(type);
+    const values = [{ a: [1, "two", null], "quote\"d": "ünï\ncode" }, "text", 0, null];
+    const [hung, ...ids] = await enqueue(type, [{ hang: true }, ...values.map((value) => ({ value })), {}]);
+    await sql()`update orchestrator.tasks set max_attempts = 1 where id = ${hung}`;
+    const stats = await runWorker({ taskList, workerId: "test-timeout", log, types: [type], budgetMs: 20_000 });
+    expect(stats).toMatchObject({ claimed: 6, succeeded: 5, failed: 1, dead: 1 });
+    const [row] = await sql()<{ status: string; last_error: string }[]>`select status::text, last_error from orchestrator.tasks where id = ${hung}`;
+    expect(row).toEqual({ status: "dead", last_error: "TaskTimeoutError: handler timed out after 300 ms" });
+    await sleep(300); // the hung handler reads its signal 500 ms in
+    expect(signalAbortedWhenAsked).toBe(true);
+    const rows = await sql()<{ id: number; result: unknown }[]>`select id, result from orchestrator.tasks where id = any(${ids}::bigint[]) order by id`;
+    // What each handler returned, as JSON; undefined (the last) is stored as JSON null.
+    expect(rows.map((r) => r.result)).toEqual([...values, null]);
+  });
 });
