@@ -1195,20 +1195,15 @@ CREATE FUNCTION orchestrator.enqueue_many(p_type text, p_payloads jsonb[], p_opt
 declare
   p jsonb;
   v orchestrator.tasks;
+  v_priority integer;
+  v_run_at timestamptz;
+  v_max_attempts integer;
+  v_backoff numeric;
+  v_source text;
+  v_trace text;
 begin
-  if not exists (select 1 from orchestrator.task_type_flow where type = p_type)
-     and not (coalesce(p_opts, '{}'::jsonb) ?| array['concurrency', 'rate', 'debounce', 'throttle', 'group', 'cancel_on']) then
-    return query
-    insert into orchestrator.tasks (type, payload, priority, run_at, max_attempts, backoff_base_seconds, source)
-    select p_type, coalesce(x, '{}'::jsonb),
-           coalesce((p_opts ->> 'priority')::integer, 0),
-           coalesce((p_opts ->> 'run_at')::timestamptz, now()),
-           coalesce((p_opts ->> 'max_attempts')::integer, 5),
-           coalesce((p_opts ->> 'backoff_base_seconds')::numeric, 2),
-           coalesce(p_opts ->> 'source', 'sql')
-    from unnest(p_payloads) as x
-    returning *;
-    return;
+  if coalesce(cardinality(p_payloads), 0) = 0 then
+    return; -- nothing to insert (and no option to read)
   end if;
   if exists (select 1 from orchestrator.task_type_flow where type = p_type and defaults ?| array['debounce', 'throttle', 'rate'])
      or coalesce(p_opts, '{}'::jsonb) ?| array['debounce', 'throttle', 'rate'] then
@@ -1219,16 +1214,27 @@ begin
     end loop;
     return;
   end if;
+  -- The call's options and trace, once (see the header).
+  v_priority := coalesce((p_opts ->> 'priority')::integer, 0);
+  v_run_at := coalesce((p_opts ->> 'run_at')::timestamptz, now());
+  v_max_attempts := coalesce((p_opts ->> 'max_attempts')::integer, 5);
+  v_backoff := coalesce((p_opts ->> 'backoff_base_seconds')::numeric, 2);
+  v_source := coalesce(p_opts ->> 'source', 'sql');
+  v_trace := orchestrator.trace_id_or_start();
+  if not exists (select 1 from orchestrator.task_type_flow where type = p_type)
+     and not (coalesce(p_opts, '{}'::jsonb) ?| array['concurrency', 'group', 'cancel_on']) then
+    return query
+    insert into orchestrator.tasks (type, payload, priority, run_at, max_attempts, backoff_base_seconds, source, trace_id)
+    select p_type, coalesce(x, '{}'::jsonb), v_priority, v_run_at, v_max_attempts, v_backoff, v_source, v_trace
+    from unnest(p_payloads) as x
+    returning *;
+    return;
+  end if;
   -- Concurrency, type limits, groups and cancel_on: each row's options resolved, still one INSERT.
   return query
-  insert into orchestrator.tasks (type, payload, priority, run_at, max_attempts, backoff_base_seconds, source,
+  insert into orchestrator.tasks (type, payload, priority, run_at, max_attempts, backoff_base_seconds, source, trace_id,
                                   concurrency_key, concurrency_limit, type_concurrency_limit, rate_key, group_key, cancel_on)
-  select p_type, coalesce(x, '{}'::jsonb),
-         coalesce((p_opts ->> 'priority')::integer, 0),
-         coalesce((p_opts ->> 'run_at')::timestamptz, now()),
-         coalesce((p_opts ->> 'max_attempts')::integer, 5),
-         coalesce((p_opts ->> 'backoff_base_seconds')::numeric, 2),
-         coalesce(p_opts ->> 'source', 'sql'),
+  select p_type, coalesce(x, '{}'::jsonb), v_priority, v_run_at, v_max_attempts, v_backoff, v_source, v_trace,
          f ->> 'concurrency_key', (f ->> 'concurrency_limit')::integer, (f ->> 'type_concurrency_limit')::integer,
          f ->> 'rate_key', coalesce(f ->> 'group_key', ''), f -> 'cancel_on'
   from unnest(p_payloads) as x, orchestrator.flow_resolve(p_type, x, p_opts) as f
@@ -3392,7 +3398,7 @@ CREATE FUNCTION orchestrator.task_field_violation(t orchestrator.tasks) RETURNS 
   -- The first rule the row breaks, by its former constraint's name; null when it breaks none. As for
   -- a CHECK constraint, a rule whose value is null (a null column) holds.
   select case
-    when not (t.type ~ '^[a-z][a-z0-9_.:-]{0,63}$') then 'tasks_type_check'
+    when not (t.type ~ '^[a-z][a-z0-9_.:-]*$' and length(t.type) <= 64) then 'tasks_type_check'
     when not (jsonb_typeof(t.payload) = 'object') then 'tasks_payload_check'
     when not (length(t.source) between 1 and 100) then 'tasks_source_check'
     when not (t.priority between -1000 and 1000) then 'tasks_priority_check'

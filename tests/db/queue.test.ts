@@ -57,6 +57,36 @@ describe("enqueue", () => {
   });
 });
 
+describe("enqueue_many", () => {
+  it("stores the call's options on every row, and every row joins the transaction's trace (one new trace when there is none)", async () => {
+    const type = uniqueType("many");
+    const runAt = new Date(Date.now() + 3_600_000);
+    const opts = { priority: 7, run_at: runAt.toISOString(), max_attempts: 3, backoff_base_seconds: 9, source: "many-test" };
+    const traced = await sql().begin(async (tx) => {
+      await tx`select set_config('orchestrator.trace_id', '4bf92f3577b34da6a3ce929d0e0e4736', true)`;
+      return await tx<{ id: number }[]>`select id from orchestrator.enqueue_many(${type}, array['{"a":1}', null, '{}']::jsonb[], ${tx.json(opts)})`;
+    });
+    const untraced = await sql()<{ id: number }[]>`select id from orchestrator.enqueue_many(${type}, array['{}', '{}']::jsonb[], '{}'::jsonb)`;
+    const rows = await sql()<{ id: number; payload: unknown; priority: number; run_at: Date; max_attempts: number; backoff_base_seconds: string; source: string; trace_id: string }[]>`
+      select id, payload, priority, run_at, max_attempts, backoff_base_seconds::text, source, trace_id from orchestrator.tasks where type = ${type} order by id`;
+    const first = rows.filter((r) => traced.some((t) => t.id === r.id));
+    expect(first.map((r) => r.payload)).toEqual([{ a: 1 }, {}, {}]);
+    for (const r of first) {
+      expect(r).toMatchObject({ priority: 7, max_attempts: 3, backoff_base_seconds: "9", source: "many-test", trace_id: "4bf92f3577b34da6a3ce929d0e0e4736" });
+      expect(r.run_at.getTime()).toBe(runAt.getTime());
+    }
+    const second = rows.filter((r) => untraced.some((t) => t.id === r.id));
+    expect(second.map((r) => r.source)).toEqual(["sql", "sql"]);
+    expect(second[0].trace_id).toMatch(/^[0-9a-f]{32}$/);
+    expect(second[1].trace_id).toBe(second[0].trace_id); // one call, one trace
+    expect(second[0].trace_id).not.toBe(first[0].trace_id);
+    // An empty call stores nothing, even with options it would refuse.
+    const none = await sql()`select * from orchestrator.enqueue_many(${type}, array[]::jsonb[], '{"priority": "high"}'::jsonb)`;
+    expect(none.length).toBe(0);
+    await expect(sql()`select * from orchestrator.enqueue_many(${type}, array['{}']::jsonb[], '{"priority": "high"}'::jsonb)`).rejects.toThrow(/invalid input syntax for type integer/);
+  });
+});
+
 describe("claim", () => {
   it("claims by priority, then run_at, and sets a lease", async () => {
     const type = uniqueType();

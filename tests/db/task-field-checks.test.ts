@@ -28,6 +28,12 @@ async function insertWith(tx: postgres.TransactionSql, fields: Fields): Promise<
 // One case per rule: a value that breaks it, and the constraint it names.
 const BREAKS: [string, Fields][] = [
   ["tasks_type_check", { type: "Not A Type" }],
+  // The type rule's edges (20261206000100_enqueue_path.sql rewrote its regex): 65 characters, a first
+  // character that is not a letter, a character outside the set, and a multibyte letter.
+  ["tasks_type_check", { type: "t" + "x".repeat(64) }],
+  ["tasks_type_check", { type: "1type" }],
+  ["tasks_type_check", { type: "a/b" }],
+  ["tasks_type_check", { type: "tâche" }],
   ["tasks_payload_check", { payload: [1, 2] }],
   ["tasks_source_check", { source: "" }],
   ["tasks_priority_check", { priority: 1001 }],
@@ -49,6 +55,8 @@ describe("task field rules", () => {
       for (const [rule, fields] of BREAKS) expect(`${JSON.stringify(fields).slice(0, 40)} → ${await insertWith(tx, fields)}`).toBe(`${JSON.stringify(fields).slice(0, 40)} → 23514:${rule}`);
       // At the edges of each rule, and with the nullable fields null: stored.
       for (const fields of [
+        { type: "t" + "x".repeat(63) }, // 64 characters
+        { type: "a0_.:-z" },
         { priority: -1000, max_attempts: 100, backoff_base_seconds: 0, dedupe_key: "d".repeat(200), group_key: "", cancel_on: { source: "knisoci" } },
         { concurrency_key: "k".repeat(200), concurrency_limit: 10_000, type_concurrency_limit: 10_000, rate_key: "r", debounce_key: "x".repeat(220) },
         { dedupe_key: null, concurrency_key: null, concurrency_limit: null, rate_key: null, debounce_key: null, cancel_on: null },
