@@ -7,6 +7,9 @@ import { knownTaskTypes, taskSpec } from "./task-catalog.ts";
 import type { CreateTaskInput, ListTasksQuery } from "./schemas.ts";
 import { CLAIMED_COLUMNS, type ClaimedTask, type TaskRow } from "./task-types.ts";
 import { currentTrace } from "./trace.ts";
+import {
+  bigintArrayLiteral, boolLiteral, intLiteral, jsonbLiteral, numericLiteral, textArrayLiteral, textLiteral, uuidArrayLiteral,
+} from "./sql-literal.ts";
 
 /** A task as the API shows it: the lease token is a capability and never leaves the database layer. */
 export function publicTask(row: TaskRow) {
@@ -118,6 +121,9 @@ export async function retryTask(id: number): Promise<PublicTask> {
   throw conflict(`Task ${id} is ${current.status}; only dead or cancelled tasks can be retried.`, { status: current.status });
 }
 
+/** Statements whose text holds their values are never named prepared statements (one per text would pile up). */
+const UNPREPARED = { prepare: false } as const;
+
 export async function claimTasks(
   worker: string,
   max: number,
@@ -127,15 +133,19 @@ export async function claimTasks(
   /** The claimer's isolate runs no suspect now: the claim may take one (orchestrator.tasks.suspect). */
   takeSuspect = false,
 ): Promise<ClaimedTask[]> {
-  const sql = db();
   // The claim commits asynchronously (no wait for the WAL flush: ~2 ms per claim on a
   // disk that fsyncs in 2 ms). Safe because a claim lost in a crash only leaves the
   // task queued: another worker runs it, and this worker's complete/fail is refused
   // as stale. Completions and enqueues stay synchronous. set_config(…, true) lasts
   // until the end of this statement's own (implicit) transaction.
-  return await sql<ClaimedTask[]>`
-    select ${sql(CLAIMED_COLUMNS as unknown as string[])} from (select set_config('synchronous_commit', 'off', true)) as async_commit,
-      orchestrator.claim(${worker}, ${max}, ${leaseSeconds}, ${types}::text[], ${sql.json(typeLeases)}, ${takeSuspect}) as c`;
+  // Values as literals (sql-literal.ts): one round trip through a transaction pooler, not two.
+  return await db().unsafe<ClaimedTask[]>(
+    `select ${CLAIMED_COLUMNS.join(", ")} from (select set_config('synchronous_commit', 'off', true)) as async_commit,
+      orchestrator.claim(${textLiteral(worker)}, ${intLiteral(max)}, ${numericLiteral(leaseSeconds)}, ${textArrayLiteral(types)},
+        ${jsonbLiteral(JSON.stringify(typeLeases))}, ${boolLiteral(takeSuspect)}) as c`,
+    [],
+    UNPREPARED,
+  );
 }
 
 /**
@@ -144,16 +154,17 @@ export async function claimTasks(
  */
 export async function completeTasks(done: ({ id: number; token: string } & ({ result: unknown } | { resultJson: string }))[]): Promise<Set<number>> {
   if (done.length === 0) return new Set();
-  const sql = db();
   // Results travel as one jsonb array (postgres.js has no jsonb[] parameter type), unpacked in order. The
   // array's text is joined here from each result's JSON: no object is built only to be stringified again.
-  // Sent as text (a jsonb parameter would be JSON.stringify'd by postgres.js, a string becoming a JSON string).
+  // Values as literals (sql-literal.ts): one round trip through a transaction pooler, not two.
   const results = `[${done.map((d) => ("resultJson" in d ? d.resultJson : JSON.stringify(d.result ?? null) ?? "null")).join(",")}]`;
-  const rows = await sql<{ id: number }[]>`
-    select complete_many as id from orchestrator.complete_many(
-      ${done.map((d) => d.id)}::bigint[],
-      ${done.map((d) => d.token)}::uuid[],
-      (select array_agg(e order by i) from jsonb_array_elements(${results}::text::jsonb) with ordinality as r(e, i)))`;
+  const rows = await db().unsafe<{ id: number }[]>(
+    `select complete_many as id from orchestrator.complete_many(
+      ${bigintArrayLiteral(done.map((d) => d.id))}, ${uuidArrayLiteral(done.map((d) => d.token))},
+      (select array_agg(e order by i) from jsonb_array_elements(${jsonbLiteral(results)}) with ordinality as r(e, i)))`,
+    [],
+    UNPREPARED,
+  );
   return new Set(rows.map((r) => r.id));
 }
 

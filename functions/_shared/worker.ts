@@ -206,6 +206,11 @@ function storableResult(value: unknown): string {
   }
   if (text === undefined) throw new PermanentTaskError("handler returned a value that is not JSON");
   if (text.length > 1_000_000) throw new PermanentTaskError(`handler result is ${text.length} bytes; the limit is 1 MB`);
+  // jsonb cannot hold U+0000 ("unsupported Unicode escape sequence"): stored, one such result failed the
+  // completion of every task in its group. (An escaped backslash before "u0000" is ordinary text.)
+  if (text.includes("\\u0000") && /(?:^|[^\\])(?:\\\\)*\\u0000/.test(text)) {
+    throw new PermanentTaskError("handler returned a value with a NUL character (U+0000), which cannot be stored as JSON in PostgreSQL");
+  }
   return text;
 }
 
@@ -262,7 +267,8 @@ async function runHandler(task: ClaimedTask, taskList: TaskList, log: Logger): P
     return { task, ok: true, resultJson: storableResult(value), ms: elapsedMs(started) };
   } catch (err) {
     if (err instanceof TaskCancelledError) ctx.log.info(`handler aborted: ${err.message}`);
-    const error = err instanceof Error ? `${err.name}: ${err.message}` : `non-error thrown: ${String(err)}`;
+    // A NUL cannot be stored in text: in one task's error it failed the recording of every failure in its group.
+    const error = (err instanceof Error ? `${err.name}: ${err.message}` : `non-error thrown: ${String(err)}`).replaceAll("\0", "\uFFFD");
     return { task, ok: false, error, retryable: !(err instanceof PermanentTaskError), ms: elapsedMs(started) };
   } finally {
     endDeadline();

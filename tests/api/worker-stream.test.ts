@@ -139,4 +139,31 @@ describe("runWorker streams", () => {
     // What each handler returned, as JSON; undefined (the last) is stored as JSON null.
     expect(rows.map((r) => r.result)).toEqual([...values, null]);
   });
+
+  it("a result or an error with a NUL character fails that task alone: the tasks recorded with it are stored", async () => {
+    const type = uniqueType("stream-nul");
+    registerTaskType(type, defineTaskType({
+      description: "test: returns `value`, or one with a NUL (`nul`), or throws one (`throw_nul`)",
+      payload: z.object({ value: z.unknown().optional(), nul: z.boolean().optional(), throw_nul: z.boolean().optional() }),
+      timeoutMs: 3_000,
+      // A payload cannot hold U+0000 (jsonb refuses it at enqueue): the handler makes it, as from data it fetched.
+      async handle(p) {
+        if (p.throw_nul) throw new Error("bad\0byte");
+        return p.nul ? { text: "a\0b" } : p.value;
+      },
+    }) as TaskType);
+    registered.push(type);
+    const [nulResult, nulError, escaped, ok] = await enqueue(type, [{ nul: true }, { throw_nul: true }, { value: "\\u0000 is text" }, { value: 1 }]);
+    await sql()`update orchestrator.tasks set max_attempts = 1 where id in (${nulResult}, ${nulError})`;
+    const stats = await runWorker({ taskList, workerId: "test-nul", log, types: [type], budgetMs: 20_000 });
+    expect(stats).toMatchObject({ claimed: 4, succeeded: 2, dead: 2 });
+    const rows = await sql()<{ id: number; status: string; result: unknown; last_error: string | null }[]>`
+      select id, status::text, result, last_error from orchestrator.tasks where type = ${type} order by id`;
+    expect(rows).toEqual([
+      { id: nulResult, status: "dead", result: null, last_error: expect.stringContaining("NUL character (U+0000)") },
+      { id: nulError, status: "dead", result: null, last_error: "Error: bad\uFFFDbyte" },
+      { id: escaped, status: "succeeded", result: "\\u0000 is text", last_error: null },
+      { id: ok, status: "succeeded", result: 1, last_error: null },
+    ]);
+  });
 });
