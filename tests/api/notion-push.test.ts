@@ -7,6 +7,7 @@ import { registerTaskType, taskList, unregisterTaskType } from "../helpers/task-
 import { hooks } from "../../functions/_shared/notion/sync.ts";
 import { type Digest, digestMarkdown } from "../../functions/_shared/tasks/digest.ts";
 import { runWorker } from "../../functions/_shared/worker.ts";
+import { RATE_MARGIN, rateBucketFor } from "../../functions/_shared/notion/client.ts";
 import { defaultSchema, maxInWindow } from "../helpers/notion-mock.ts";
 import { leaseAgain, leaseNew, runLeased, runTask } from "../helpers/inprocess.ts";
 import { useNotionWorkspaces } from "../helpers/notion-workspace.ts";
@@ -275,6 +276,21 @@ describe("notion.push", () => {
     // The real worker loop on a task type only this process knows (the stack's Deno worker never claims it).
     const alias = `test.notion.push.${rand()}`;
     registerTaskType(alias, taskList["notion.push"]);
+    // Every slot the bucket grants, on the clock the limiter runs on (the database's clock_timestamp()).
+    // The fake's arrival times are each slot plus that request's own delay in this busy process (the DB
+    // answer reaching JavaScript, the sleep's timer, msw, reading the body): 0 to 250 ms and more on a loaded
+    // machine, different for every request. Late requests then bunch with punctual ones, and the arrival
+    // count of a 10 s window passes 150 although no slot was early: the 3% RATE_MARGIN is 300 ms per 10 s.
+    // So the windows are counted on the granted slots, and every arrival is checked against them: the
+    // fake never saw a request before the bucket had granted a slot for it (none bypasses or jumps the bucket).
+    // With burst 1 a grant sets tat = slot + 1/rate (rate_take), so the slot is the new tat less one interval.
+    const bucket = await rateBucketFor(fake.opts.integrationToken);
+    const slotLog = `test_notion_slots_${rand()}`;
+    await sql().unsafe(`create table public.${slotLog} (tat_ms float8 not null)`);
+    await sql().unsafe(`create function public.${slotLog}() returns trigger language plpgsql as $$
+      begin insert into public.${slotLog} values (extract(epoch from new.tat)::float8 * 1000); return null; end $$`);
+    await sql().unsafe(`create trigger ${slotLog} after update on orchestrator.rate_limits for each row
+      when (new.bucket = '${bucket}' and new.granted > old.granted) execute function public.${slotLog}()`);
     try {
       await sql()`select count(*) from orchestrator.enqueue_many(${alias},
         (select array_agg(jsonb_build_object('entity', 'task', 'key', k::text)) from unnest(${ids}::bigint[]) k))`;
@@ -284,14 +300,25 @@ describe("notion.push", () => {
         runWorker({ taskList, workerId: `burst-${i}`, log, types: [alias], batchSize: 10, concurrency: 10, budgetMs: 200_000 })));
       const seconds = (Date.now() - started) / 1000;
       const times = fake.requests.map((r) => r.at);
-      const max10s = maxInWindow(times, 10_000);
+      const intervalMs = 1000 / (limit * RATE_MARGIN);
+      const slots = (await sql().unsafe<{ tat_ms: number }[]>(`select tat_ms from public.${slotLog} order by tat_ms`))
+        .map((r) => r.tat_ms - intervalMs);
+      const max10s = maxInWindow(slots, 10_000);
+      const arrivals = [...times].sort((a, b) => a - b);
+      const lags = arrivals.map((t, i) => t - slots[i]);
       const avg = fake.requests.length / ((times.at(-1)! - times[0]) / 1000);
       console.log(`[notion burst] limit ${limit}/s: ${fake.requests.length} requests in ${seconds.toFixed(1)} s; ` +
-        `max ${max10s} in any 10 s window (${(max10s / 10).toFixed(2)}/s); overall ${avg.toFixed(2)}/s; ` +
+        `${slots.length} slots granted, max ${max10s} in any 10 s window (${(max10s / 10).toFixed(2)}/s); overall ${avg.toFixed(2)}/s; ` +
+        `arrival after its slot ${Math.min(...lags).toFixed(0)}-${Math.max(...lags).toFixed(0)} ms (max ${maxInWindow(times, 10_000)} arrivals in 10 s); ` +
         `429s ${fake.requests.filter((r) => r.status === 429).length}; workers claimed ${stats.map((s) => s.claimed).join("+")}`);
       expect(stats.reduce((n, s) => n + s.succeeded, 0)).toBe(200);
       expect(stats.every((s) => s.claimed > 0)).toBe(true);
       expect(max10s).toBeLessThanOrEqual(limit * 10);
+      // Every request took a slot, and none reached Notion before its slot: the k-th arrival is no earlier than
+      // the k-th slot (so by any moment, the fake had seen no more requests than the bucket had granted). 2 ms
+      // for the clocks' resolution (Date.now() is whole ms, the timer rounds to ms); a slot is ~69 ms.
+      expect(slots.length).toBeGreaterThanOrEqual(fake.requests.length);
+      expect(lags.filter((lag) => lag < -2)).toEqual([]);
       const pages = new Set(fake.pagesList().map((p) => prop(p, "Orchestrator ID")));
       expect(ids.every((id) => pages.has(`task:${id}`))).toBe(true);
       expect(fake.pagesList()).toHaveLength(200);
@@ -300,6 +327,9 @@ describe("notion.push", () => {
       expect(mapped).toBe(200);
     } finally {
       unregisterTaskType(alias);
+      await sql().unsafe(`drop trigger if exists ${slotLog} on orchestrator.rate_limits`);
+      await sql().unsafe(`drop function if exists public.${slotLog}()`);
+      await sql().unsafe(`drop table if exists public.${slotLog}`);
     }
   }, 240_000);
 });

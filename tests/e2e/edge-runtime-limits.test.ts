@@ -145,6 +145,18 @@ describe("the local Edge runtime's user workers", () => {
 
   it("past the soft limit a worker retires, finishes its request, then is dropped early", async () => {
     const since = await lastLogId(priv.sql);
+    // A fresh worker for task-worker, so that the burn reaches the CPU soft limit before the worker's
+    // half wall clock (8 s from its spawn, boot included): the live one may be seconds old (woken for the
+    // last test's retry, or a successor), and under load 1,000 ms of CPU take 4 s of wall time or more,
+    // so it would retire for WallClockTime first (and with CPU of its own, go past the hard limit).
+    // Wait until the live one (the one a request goes to now) is gone: retired and dropped, or killed at its
+    // wall clock if a background run still held it.
+    const probe = await fetch(`${fns()}/task-worker`, { method: "POST", headers: auth(), body: JSON.stringify({ max_tasks: 1, types: ["test.edge-limits-probe"], budget_ms: 100 }) });
+    expect(probe.status).toBe(200);
+    expect(await probe.json()).toMatchObject({ claimed: 0 });
+    const live = probe.headers.get("x-edge-worker")!;
+    await waitFor(async () => (await priv.sql`select 1 from orchestrator.logs where component = 'edge-runtime' and id > ${since}
+      and context->>'event' = 'shutdown' and context->>'worker' = ${live}`).length > 0, `${live} to be gone`, WALL_CLOCK_MS + 5_000, 100);
     const id = await quietChaos(priv.sql, { mode: "burn_cpu", ms: 1_300 });
     const res = await runWorker();
     expect(res.status).toBe(200);
@@ -152,8 +164,10 @@ describe("the local Edge runtime's user workers", () => {
     const [{ status }] = await priv.sql`select status::text from orchestrator.tasks where id = ${id}`;
     expect(status).toBe("succeeded");
     const worker = res.headers.get("x-edge-worker")!;
+    expect(worker).not.toBe(live);
+    // A retired worker is dropped early or, still busy, killed at its wall clock: it is gone within WALL_CLOCK_MS.
     await waitFor(async () => (await edgeRows(priv.sql, { fn: "task-worker", event: "shutdown", reason: "EarlyDrop" }, since)).some((r) => r.context.worker === worker),
-      `${worker} to be dropped early`, 10_000, 100);
+      `${worker} to be dropped early`, WALL_CLOCK_MS, 100);
     const retired = await edgeRows(priv.sql, { fn: "task-worker", event: "retire", reason: "CPUTime" }, since);
     expect(retired.map((r) => r.context.worker)).toContain(worker);
     expect(await edgeRows(priv.sql, { fn: "task-worker", event: "shutdown", reason: "CPUTime" }, since)).toEqual([]);
@@ -168,7 +182,11 @@ describe("the local Edge runtime's user workers", () => {
     expect(await res.json()).toMatchObject({ code: "WORKER_LIMIT" });
     const statuses = await watch.stop();
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
-    const [row] = await edgeRows(priv.sql, { fn: "task-worker", event: "shutdown", reason: "Memory" }, since);
+    // The gateway writes its rows after answering: the 546 can arrive before the row is committed.
+    const [row] = await waitFor(async () => {
+      const rows = await edgeRows(priv.sql, { fn: "task-worker", event: "shutdown", reason: "Memory" }, since);
+      return rows.length > 0 && rows;
+    }, "the Memory shutdown row", 10_000, 50);
     expect(row.message).toMatch(/shut down: Memory \(resident memory \d+ MB > limit 256 MB\)/);
     const h = await (await fetch(`${fns()}/health`, { headers: auth() })).json();
     expect(h.edge.terminations.Memory).toBeGreaterThanOrEqual(1);
