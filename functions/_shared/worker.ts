@@ -383,6 +383,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
   let extending: Promise<void> | undefined;
   let recording: Promise<void> = Promise.resolve();
   let lastClaimEmpty = false;
+  let lingerUntil: number | undefined; // when this run's current linger ends (set as it starts lingering)
   let stopClaiming = false;
   /** Set when a limit or beforeunload ends the run: claimed tasks not yet started are given back, none start. */
   let halted: StopReason | undefined;
@@ -528,6 +529,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
         // Fewer than asked: the queue has run dry (rows other workers hold are not queued any more),
         // so the next claim waits for the next wake-up or notification instead of asking again.
         lastClaimEmpty = batch.length < size;
+        if (batch.length > 0) lingerUntil = undefined; // work came: a later linger starts afresh
       })
       .catch((err) => {
         // Claims stop; what is running finishes and is recorded.
@@ -728,7 +730,11 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerStats> {
             continue;
           }
           // Nothing due soon: linger for new tasks, if no other worker of this isolate does.
-          const lingerFor = Math.min(lingerMs, deadline - Date.now() - 1);
+          // The linger runs lingerMs from the last claim that found work, not from the last notification: a
+          // run for some types is notified of every insert, and a steady stream of other types' tasks kept one
+          // lingering until its whole budget was spent.
+          lingerUntil ??= Date.now() + lingerMs;
+          const lingerFor = Math.min(lingerUntil - Date.now(), deadline - Date.now() - 1);
           if (lingerFor > 0 && failure === undefined && (isolateWork.lingerer === undefined || isolateWork.lingerer === opts.workerId)) {
             await takeLingererRole();
             modes.move("waiting", "lingering");

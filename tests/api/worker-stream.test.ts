@@ -166,4 +166,29 @@ describe("runWorker streams", () => {
       { id: ok, status: "succeeded", result: 1, last_error: null },
     ]);
   });
+
+  it("a run for some types lingers lingerMs after its last work, however often other types' inserts notify it", async () => {
+    const type = register();
+    const other = uniqueType("stream-other"); // no worker knows it: its tasks only notify
+    const [first] = await enqueue(type, [{}]);
+    let inserting = true;
+    const inserts = (async () => {
+      for (let i = 0; inserting && i < 40; i++) {
+        await sql()`select orchestrator.enqueue(${other}, '{}'::jsonb, '{"source": "test"}'::jsonb)`;
+        await sleep(100);
+      }
+    })();
+    try {
+      const stats = await runWorker({ taskList, workerId: "test-linger-types", log, types: [type], lingerMs: 1_000, budgetMs: 20_000 });
+      expect(stats).toMatchObject({ claimed: 1, succeeded: 1, stopped: "drained" });
+      // The inserts go on for 4 s: a linger that each of their notifications restarted would outlast them.
+      expect(stats.duration_ms).toBeLessThan(3_000);
+      const [row] = await sql()<{ status: string }[]>`select status::text from orchestrator.tasks where id = ${first}`;
+      expect(row.status).toBe("succeeded");
+    } finally {
+      inserting = false;
+      await inserts;
+      await sql()`delete from orchestrator.tasks where type = ${other}`;
+    }
+  });
 });
