@@ -253,7 +253,8 @@ async function main(): Promise<void> {
       if (runs.length === 0) continue;
       say(`Orchestrator's cost, ${w} run (median of ${runs.length}): ${fmt(median(runs.map((r) => r.invocations_per_1000 ?? 0)), 1)} Edge invocations per 1,000 tasks ` +
         `[${runs.map((r) => fmt(r.invocations_per_1000 ?? 0, 1)).join(", ")}]; peak connections of its functions ${median(runs.map((r) => r.peak_connections ?? 0))} ` +
-        `[${runs.map((r) => r.peak_connections).join(", ")}] (whole stack at its peak: ${JSON.stringify(runs.at(-1)?.peak_connections_by_app)})`);
+        `[${runs.map((r) => r.peak_connections).join(", ")}] (whole stack at its peak: ${JSON.stringify(runs.at(-1)?.peak_connections_by_app)}); ` +
+        `tasks not done on their first attempt ${runs.reduce((n, r) => n + (r.run_again ?? 0), 0)}`);
     }
   }
   say(`machine: ${machine.cpu} × ${machine.cores}, ${machine.memory_gb} GB RAM, ${machine.os}; ${machine.postgres}; node ${machine.node}, deno ${machine.deno}`);
@@ -299,7 +300,7 @@ function ratio(a: number, b: number): string {
 /** The cost figures of a run, for its progress line (the Orchestrator's only). */
 function costLine(r: RunCost): string {
   if (r.invocations_per_1000 === undefined) return "";
-  return `; ${fmt(r.invocations_per_1000, 1)} invocations/1,000 tasks ${JSON.stringify(r.invocations_by_reason)} (a worker listened ${Math.round((r.listening_share ?? 0) * 100)}% of the time), peak ${r.peak_connections} function connections`;
+  return `; ${fmt(r.invocations_per_1000, 1)} invocations/1,000 tasks ${JSON.stringify(r.invocations_by_reason)} (a worker listened ${Math.round((r.listening_share ?? 0) * 100)}% of the time), peak ${r.peak_connections} function connections, ${r.run_again ?? 0} tasks not done on their first attempt`;
 }
 
 function renderTable(systems: BenchSystem[]): string {

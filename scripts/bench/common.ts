@@ -123,6 +123,8 @@ export interface RunCost {
   listening_share?: number;
   /** The same invocations by the wake-up's reason (insert, handoff, linger_end, cron, …). */
   invocations_by_reason?: Record<string, number>;
+  /** Tasks of the run that did not finish on their first attempt (the Orchestrator's only; the target is 0). */
+  run_again?: number;
   /** Most client connections the Orchestrator's functions held at once (pooler's server connections, LISTEN sessions). */
   peak_connections?: number;
   /** Same moment, every connection of the stack but the bench's own, by application_name (pg_net's dispatcher etc. included). */

@@ -124,7 +124,7 @@ export class OrchestratorSystem implements BenchSystem {
       select extract(epoch from max(finished_at))::float8 * 1000 as last from orchestrator.tasks where id between ${lo} and ${hi}`;
     const seconds = (last - t0) / 1000;
     const { invocations, ...c } = await cost();
-    return { tasks: n, seconds, tasks_per_s: n / seconds, invocations_per_1000: (invocations * 1000) / n, ...c };
+    return { tasks: n, seconds, tasks_per_s: n / seconds, invocations_per_1000: (invocations * 1000) / n, run_again: await this.runAgain(lo, hi), ...c };
   }
 
   async latency(n: number, rate: number, onProgress: (done: number) => void): Promise<LatencyResult> {
@@ -145,7 +145,17 @@ export class OrchestratorSystem implements BenchSystem {
     const start = rows.map((r) => r.started - enqueuedAt.get(r.id)!);
     const finish = rows.map((r) => r.finished - enqueuedAt.get(r.id)!);
     const { invocations, ...c } = await cost();
-    return { tasks: rows.length, start: summarize(start), finish: summarize(finish), invocations_per_1000: (invocations * 1000) / rows.length, ...c };
+    return {
+      tasks: rows.length, start: summarize(start), finish: summarize(finish), invocations_per_1000: (invocations * 1000) / rows.length,
+      run_again: await this.runAgain(lo, hi), ...c,
+    };
+  }
+
+  /** Tasks of the range that did not finish on their first attempt (a lease lost, an isolate terminated, a retry). */
+  private async runAgain(lo: number, hi: number): Promise<number> {
+    const [{ n }] = await this.sql<{ n: number }[]>`
+      select count(*)::int as n from orchestrator.tasks where id between ${lo} and ${hi} and attempts <> 1`;
+    return n;
   }
 
   /**
