@@ -43,10 +43,6 @@ let flushing: Promise<void> = Promise.resolve();
 
 /** Whether a row of this level would be written (LOG_LEVEL): for callers that would build many rows for nothing. */
 export function logEnabled(level: Level): boolean {
-  return enabled(level);
-}
-
-function enabled(level: Level): boolean {
   const min = LEVELS.indexOf(settings.logLevel as Level);
   return LEVELS.indexOf(level) >= (min < 0 ? 1 : min);
 }
@@ -95,7 +91,7 @@ export class Logger {
   }
 
   private write(level: Level, message: string, context: Record<string, unknown> = {}) {
-    if (!enabled(level)) return;
+    if (!logEnabled(level)) return;
     const row: LogRow = {
       at: new Date(),
       level,

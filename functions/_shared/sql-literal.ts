@@ -24,13 +24,11 @@ export function textLiteral(value: string): string {
   return `E'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
 }
 
-function intText(value: number): string {
+/** An integer, checked to be one (no exponent, no NaN). */
+export function intLiteral(value: number): string {
   if (!Number.isSafeInteger(value)) throw new TypeError(`not an integer: ${value}`);
   return String(value);
 }
-
-/** An integer, checked to be one (no exponent, no NaN). */
-export const intLiteral = (value: number): string => intText(value);
 
 /** A finite number, as numeric. */
 export function numericLiteral(value: number): string {
@@ -41,7 +39,7 @@ export function numericLiteral(value: number): string {
 export const boolLiteral = (value: boolean): string => (value ? "true" : "false");
 
 /** bigint[] of integers. */
-export const bigintArrayLiteral = (values: number[]): string => `'{${values.map(intText).join(",")}}'::bigint[]`;
+export const bigintArrayLiteral = (values: number[]): string => `'{${values.map(intLiteral).join(",")}}'::bigint[]`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
