@@ -349,28 +349,73 @@ $$;
 
 CREATE FUNCTION orchestrator.claim(p_worker text, p_max_count integer DEFAULT 1, p_lease_seconds numeric DEFAULT 60, p_types text[] DEFAULT NULL::text[], p_type_leases jsonb DEFAULT NULL::jsonb, p_take_suspect boolean DEFAULT false) RETURNS SETOF orchestrator.tasks
     LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
+    SET enable_sort TO 'off'
+    SET jit TO 'off'
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
   v_ids bigint[];
   v_max integer := greatest(least(coalesce(p_max_count, 1), 1000), 0);
+  v_n bigint;
 begin
-  v_ids := orchestrator.claim_pick_ids(v_max, p_types, coalesce(p_take_suspect, false) and v_max > 0);
+  if v_max = 0 then
+    return;
+  end if;
+  -- The common case in one statement: one group (''), no suspect wanted, and no flow-controlled task
+  -- among the rows at the head. Otherwise, or when it finds nothing, the general path below (the
+  -- rows this statement locked stay locked by this transaction and are picked again there).
+  if not coalesce(p_take_suspect, false) then
+    return query
+    with picked as (
+      select t.id, (t.concurrency_key is not null or t.type_concurrency_limit is not null or t.rate_key is not null) as flow
+      from orchestrator.tasks t
+      where t.status = 'queued' and t.parked_on is null and t.group_key = '' and t.run_at <= now() and not t.suspect
+        and (p_types is null or t.type = any (p_types))
+        and not exists (select 1 from orchestrator.tasks g where g.status = 'queued' and g.parked_on is null and g.group_key > '')
+      order by t.priority desc, t.run_at, t.id
+      limit v_max
+      for update skip locked
+    ), claimed as (
+      update orchestrator.tasks t
+         set status = 'running',
+             attempts = t.attempts + 1,
+             locked_by = p_worker,
+             locked_until = now() + make_interval(secs => greatest(
+               coalesce((p_type_leases ->> t.type)::numeric, p_lease_seconds, 60), 1)),
+             lease_token = gen_random_uuid(),
+             started_at = now(),
+             updated_at = now()
+       where t.id = any (array(select p.id from picked p)) and not exists (select 1 from picked f where f.flow)
+      returning t.*
+    )
+    select * from claimed c order by c.priority desc, c.run_at, c.id;
+    get diagnostics v_n = row_count;
+    if v_n > 0 then
+      return;
+    end if;
+  end if;
+  -- The general path: groups in turn, suspects, flow limits (claim_pick_ids); rows returned in its order.
+  v_ids := orchestrator.claim_pick_ids(v_max, p_types, coalesce(p_take_suspect, false));
   if cardinality(v_ids) = 0 then
     return;
   end if;
   return query
-  update orchestrator.tasks t
-     set status = 'running',
-         attempts = t.attempts + 1,
-         locked_by = p_worker,
-         locked_until = now() + make_interval(secs => greatest(
-           coalesce((p_type_leases ->> t.type)::numeric, p_lease_seconds, 60), 1)),
-         lease_token = gen_random_uuid(),
-         started_at = now(),
-         updated_at = now()
-   where t.id = any (v_ids)
-  returning t.*;
+  with claimed as (
+    update orchestrator.tasks t
+       set status = 'running',
+           attempts = t.attempts + 1,
+           locked_by = p_worker,
+           locked_until = now() + make_interval(secs => greatest(
+             coalesce((p_type_leases ->> t.type)::numeric, p_lease_seconds, 60), 1)),
+           lease_token = gen_random_uuid(),
+           started_at = now(),
+           updated_at = now()
+     where t.id = any (v_ids)
+    returning t.*
+  )
+  select c.* from claimed c join unnest(v_ids) with ordinality as o(id, n) on o.id = c.id order by o.n;
 end
 $$;
 
@@ -2444,6 +2489,9 @@ $$;
 CREATE FUNCTION orchestrator.propagate_changes() RETURNS trigger
     LANGUAGE plpgsql
     SET plan_cache_mode TO 'auto'
+    SET enable_seqscan TO 'on'
+    SET enable_bitmapscan TO 'on'
+    SET enable_sort TO 'on'
     AS $_$
 begin
   if tg_level = 'ROW' then

@@ -104,6 +104,28 @@ describe("claim", () => {
     expect(rest.map((r) => r.id)).not.toContain(later.id);
   });
 
+  it("returns a batch in claim order, priority then run_at then id, on the one-statement path and on the general one", async () => {
+    // 20261207000200_claim_one_statement.sql: before, the rows came back in the UPDATE's order.
+    const batch = async (type: string) => {
+      const priorities = [0, 2, 1, 2, 0, 1, 3, 0];
+      const made = [];
+      for (const priority of priorities) made.push(await enqueue(type, {}, { priority }));
+      const expected = made.map((t, i) => ({ id: t.id, p: priorities[i] })).sort((a, b) => b.p - a.p || a.id - b.id).map((t) => t.id);
+      return { expected, got: (await claim(type, 20)).map((r) => r.id) };
+    };
+    const common = await batch(uniqueType("order"));
+    expect(common.got).toEqual(common.expected);
+    // A queued task of another group sends the claim down the general path (claim_pick_ids).
+    const other = await enqueue(uniqueType("ordergroup"), {}, { group: "zz-order", run_at: new Date(Date.now() + 3_600_000).toISOString() });
+    const due = await enqueue(uniqueType("ordergroup"), {}, { group: "zz-order" });
+    try {
+      const general = await batch(uniqueType("order"));
+      expect(general.got).toEqual(general.expected);
+    } finally {
+      await sql()`update orchestrator.tasks set status = 'cancelled', finished_at = now() where id in (${other.id}, ${due.id})`;
+    }
+  });
+
   it("four concurrent claimers over 5,000 queued tasks claim each task exactly once", async () => {
     const type = uniqueType("claim4");
     await sql()`select count(*) from orchestrator.enqueue_many(${type}, (select array_agg('{}'::jsonb) from generate_series(1, 5000)))`;
