@@ -3571,27 +3571,7 @@ CREATE FUNCTION orchestrator.tasks_change_triggers_sync() RETURNS void
 declare
   v_notion boolean := exists (select 1 from orchestrator.notion_tracked_task_types);
   v_webhooks boolean := exists (select 1 from orchestrator.webhook_subscriptions where active);
-  v_have_ins boolean := exists (select 1 from pg_trigger where tgrelid = 'orchestrator.tasks'::regclass and tgname = 'tasks_changes_ins');
-  v_have_upd boolean := exists (select 1 from pg_trigger where tgrelid = 'orchestrator.tasks'::regclass and tgname = 'tasks_changes_upd');
-  v_lock_timeout text := current_setting('lock_timeout');
 begin
-  if v_notion or v_webhooks then
-    perform pg_advisory_xact_lock_shared(hashtext('orchestrator.tasks_change_triggers'), 0);
-  end if;
-  if (v_have_ins and not v_notion) or (v_have_upd and not (v_notion or v_webhooks)) then
-    -- A trigger may go: wait for the tracking changes not committed yet, then decide again.
-    perform set_config('lock_timeout', '200ms', true);
-    begin
-      perform pg_advisory_xact_lock(hashtext('orchestrator.tasks_change_triggers'), 0);
-    exception when lock_not_available then
-      perform set_config('lock_timeout', v_lock_timeout, true);
-      raise notice 'orchestrator: the task change triggers stay (another tracking change is under way); the next one drops them';
-      return;
-    end;
-    perform set_config('lock_timeout', v_lock_timeout, true);
-    v_notion := exists (select 1 from orchestrator.notion_tracked_task_types);
-    v_webhooks := exists (select 1 from orchestrator.webhook_subscriptions where active);
-  end if;
   perform orchestrator.tasks_trigger_set('tasks_changes_ins', v_notion);
   perform orchestrator.tasks_trigger_set('tasks_changes_upd', v_notion or v_webhooks);
 end
@@ -3638,38 +3618,20 @@ CREATE FUNCTION orchestrator.tasks_trigger_set(p_trigger name, p_enabled boolean
     AS $$
 declare
   v_lock_timeout text := current_setting('lock_timeout');
-  v_state "char" := (select tgenabled from pg_trigger
-                      where tgrelid = 'orchestrator.tasks'::regclass and tgname = p_trigger);
 begin
-  if p_trigger not in ('tasks_changes_ins', 'tasks_changes_upd') then
-    raise exception 'tasks_trigger_set(): unknown trigger "%"', p_trigger
-      using hint = 'only tasks_changes_ins and tasks_changes_upd follow what is tracked';
-  end if;
-  if p_enabled then
-    -- Present and enabled already: nothing to do (and no lock taken). Present but disabled, as the
-    -- older migration left it: replaced, which also enables it.
-    if v_state is not null and v_state <> 'D' then
-      return;
-    end if;
-    if p_trigger = 'tasks_changes_ins' then
-      create or replace trigger tasks_changes_ins after insert on orchestrator.tasks
-        referencing new table as new_rows
-        for each statement execute function orchestrator.propagate_changes('task', 'notion');
-    else
-      create or replace trigger tasks_changes_upd after update on orchestrator.tasks
-        referencing old table as old_rows new table as new_rows
-        for each statement execute function orchestrator.propagate_changes('task', 'notion', 'webhooks');
-    end if;
+  if (select tgenabled <> 'D' from pg_trigger
+       where tgrelid = 'orchestrator.tasks'::regclass and tgname = p_trigger) is not distinct from p_enabled then
     return;
   end if;
-  if v_state is null then
+  if p_enabled then
+    execute format('alter table orchestrator.tasks enable trigger %I', p_trigger);
     return;
   end if;
   perform set_config('lock_timeout', '200ms', true);
   begin
-    execute format('drop trigger if exists %I on orchestrator.tasks', p_trigger);
+    execute format('alter table orchestrator.tasks disable trigger %I', p_trigger);
   exception when lock_not_available then
-    raise notice 'orchestrator: trigger % stays (tasks was busy); the next tracking change drops it', p_trigger;
+    raise notice 'orchestrator: % stays enabled (tasks was busy); the next tracking change disables it', p_trigger;
   end;
   perform set_config('lock_timeout', v_lock_timeout, true);
 end
@@ -6370,6 +6332,18 @@ CREATE TRIGGER tasks_change_triggers_follow AFTER INSERT OR DELETE OR UPDATE OR 
 --
 
 CREATE TRIGGER tasks_change_triggers_follow AFTER INSERT OR DELETE OR UPDATE OF active OR TRUNCATE ON orchestrator.webhook_subscriptions FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.tasks_change_triggers_follow();
+
+--
+-- Name: tasks tasks_changes_ins; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER tasks_changes_ins AFTER INSERT ON orchestrator.tasks REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('task', 'notion');
+
+--
+-- Name: tasks tasks_changes_upd; Type: TRIGGER; Schema: orchestrator; Owner: -
+--
+
+CREATE TRIGGER tasks_changes_upd AFTER UPDATE ON orchestrator.tasks REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orchestrator.propagate_changes('task', 'notion', 'webhooks');
 
 --
 -- Name: tasks tasks_check_fields_ins; Type: TRIGGER; Schema: orchestrator; Owner: -

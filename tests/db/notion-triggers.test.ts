@@ -91,27 +91,14 @@ describe("task push triggers", () => {
 });
 
 describe("tickets and SOPs", () => {
-  it("have their change triggers from the migrations, all on propagate_changes(), and nothing else attaches triggers at run time", async () => {
+  it("have their change triggers from the migrations, all on propagate_changes(), and nothing attaches triggers at run time", async () => {
     // Every non-internal trigger on our tables that runs propagate_changes(), with the consumers it names.
-    // Listed with a task type tracked (rolled back): the tasks pair exists only while something uses it
-    // (20261207000100_change_triggers_exist_only_while_used.sql).
-    let triggers: { t: string; name: string; args: string }[] = [];
-    let others: { name: string }[] = [];
-    await inRollback(async (tx) => {
-      await tx`insert into orchestrator.notion_tracked_task_types (type) values (${uniqueType("listed")})`;
-      triggers = (await tx<{ t: string; name: string; def: string }[]>`
-        select c.relname as t, g.tgname as name, pg_get_triggerdef(g.oid) as def
-        from pg_trigger g join pg_class c on c.oid = g.tgrelid
-        where c.relnamespace = 'orchestrator'::regnamespace and not g.tgisinternal
-          and g.tgfoid = 'orchestrator.propagate_changes()'::regprocedure
-        order by 1, 2`).map((r) => ({ ...r, args: /propagate_changes\(([^)]*)\)/.exec(r.def)![1].replace(/['\s]/g, "") }));
-      // No other trigger on tasks, tickets or SOPs but the queue's wake-up and the task field rules.
-      others = await tx<{ name: string }[]>`
-        select c.relname || '.' || g.tgname as name from pg_trigger g join pg_class c on c.oid = g.tgrelid
-        where c.relnamespace = 'orchestrator'::regnamespace and not g.tgisinternal and c.relname in ('tasks', 'tickets', 'sops')
-          and g.tgfoid <> 'orchestrator.propagate_changes()'::regprocedure
-        order by 1`;
-    });
+    const triggers = (await sql()<{ t: string; name: string; def: string }[]>`
+      select c.relname as t, g.tgname as name, pg_get_triggerdef(g.oid) as def
+      from pg_trigger g join pg_class c on c.oid = g.tgrelid
+      where c.relnamespace = 'orchestrator'::regnamespace and not g.tgisinternal
+        and g.tgfoid = 'orchestrator.propagate_changes()'::regprocedure
+      order by 1, 2`).map((r) => ({ ...r, args: /propagate_changes\(([^)]*)\)/.exec(r.def)![1].replace(/['\s]/g, "") }));
     expect(triggers.map((r) => `${r.t}.${r.name}(${r.args})`)).toEqual([
       "events.events_changes_ins(event,workflows,cancel_on)",
       "sops.sops_changes_ins(sop,notion,webhooks)",
@@ -119,6 +106,12 @@ describe("tickets and SOPs", () => {
       "tasks.tasks_workflow_hooks(task,workflows)",
       "tickets.tickets_changes_ins(ticket,notion,webhooks)", "tickets.tickets_changes_upd(ticket,notion,webhooks,events,workflows)",
     ]);
+    // No other trigger on tasks, tickets or SOPs but the queue's wake-up and the task field rules.
+    const others = await sql()<{ name: string }[]>`
+      select c.relname || '.' || g.tgname as name from pg_trigger g join pg_class c on c.oid = g.tgrelid
+      where c.relnamespace = 'orchestrator'::regnamespace and not g.tgisinternal and c.relname in ('tasks', 'tickets', 'sops')
+        and g.tgfoid <> 'orchestrator.propagate_changes()'::regprocedure
+      order by 1`;
     expect(others.map((r) => r.name)).toEqual(["tasks.tasks_check_fields_ins", "tasks.tasks_check_fields_upd", "tasks.tasks_wake_worker"]);
     const [gone] = await sql()`select to_regprocedure('orchestrator.sync_attach_known_tables()') as sync_attach,
       to_regprocedure('orchestrator.notion_attach(regclass, text, text, text[])') as notion_attach,
