@@ -344,10 +344,10 @@ end
 $$;
 
 --
--- Name: claim(text, integer, numeric, text[], jsonb, boolean); Type: FUNCTION; Schema: orchestrator; Owner: -
+-- Name: claim(text, integer, numeric, text[], jsonb, boolean, boolean); Type: FUNCTION; Schema: orchestrator; Owner: -
 --
 
-CREATE FUNCTION orchestrator.claim(p_worker text, p_max_count integer DEFAULT 1, p_lease_seconds numeric DEFAULT 60, p_types text[] DEFAULT NULL::text[], p_type_leases jsonb DEFAULT NULL::jsonb, p_take_suspect boolean DEFAULT false) RETURNS SETOF orchestrator.tasks
+CREATE FUNCTION orchestrator.claim(p_worker text, p_max_count integer DEFAULT 1, p_lease_seconds numeric DEFAULT 60, p_types text[] DEFAULT NULL::text[], p_type_leases jsonb DEFAULT NULL::jsonb, p_take_suspect boolean DEFAULT false, p_commit_async boolean DEFAULT false) RETURNS SETOF orchestrator.tasks
     LANGUAGE plpgsql
     SET enable_seqscan TO 'off'
     SET enable_bitmapscan TO 'off'
@@ -360,46 +360,49 @@ declare
   v_max integer := greatest(least(coalesce(p_max_count, 1), 1000), 0);
   v_n bigint;
 begin
+  if p_commit_async then
+    -- Transaction-local, so it outlasts this function's own SET clauses (they cover only the
+    -- settings they name) and ends with the caller's transaction.
+    perform set_config('synchronous_commit', 'off', true);
+  end if;
   if v_max = 0 then
     return;
   end if;
   -- The common case in one statement: one group (''), no suspect to take, and no flow-controlled
   -- task among the rows at the head. Otherwise, or when it finds nothing, the general path below
   -- (the rows this statement locked stay locked by this transaction and are picked again there).
-  begin
-    return query
-    with picked as (
-      select t.id, (t.concurrency_key is not null or t.type_concurrency_limit is not null or t.rate_key is not null) as flow
-      from orchestrator.tasks t
-      where t.status = 'queued' and t.parked_on is null and t.group_key = '' and t.run_at <= now() and not t.suspect
-        and (p_types is null or t.type = any (p_types))
-        and not exists (select 1 from orchestrator.tasks g where g.status = 'queued' and g.parked_on is null and g.group_key > '')
-        and not (coalesce(p_take_suspect, false) and exists (
-          select 1 from orchestrator.tasks s
-           where s.status = 'queued' and s.suspect and s.parked_on is null and s.run_at <= now()
-             and (p_types is null or s.type = any (p_types))))
-      order by t.priority desc, t.run_at, t.id
-      limit v_max
-      for update skip locked
-    ), claimed as (
-      update orchestrator.tasks t
-         set status = 'running',
-             attempts = t.attempts + 1,
-             locked_by = p_worker,
-             locked_until = now() + make_interval(secs => greatest(
-               coalesce((p_type_leases ->> t.type)::numeric, p_lease_seconds, 60), 1)),
-             lease_token = gen_random_uuid(),
-             started_at = now(),
-             updated_at = now()
-       where t.id = any (array(select p.id from picked p)) and not exists (select 1 from picked f where f.flow)
-      returning t.*
-    )
-    select * from claimed c order by c.priority desc, c.run_at, c.id;
-    get diagnostics v_n = row_count;
-    if v_n > 0 then
-      return;
-    end if;
-  end;
+  return query
+  with picked as (
+    select t.id, (t.concurrency_key is not null or t.type_concurrency_limit is not null or t.rate_key is not null) as flow
+    from orchestrator.tasks t
+    where t.status = 'queued' and t.parked_on is null and t.group_key = '' and t.run_at <= now() and not t.suspect
+      and (p_types is null or t.type = any (p_types))
+      and not exists (select 1 from orchestrator.tasks g where g.status = 'queued' and g.parked_on is null and g.group_key > '')
+      and not (coalesce(p_take_suspect, false) and exists (
+        select 1 from orchestrator.tasks s
+         where s.status = 'queued' and s.suspect and s.parked_on is null and s.run_at <= now()
+           and (p_types is null or s.type = any (p_types))))
+    order by t.priority desc, t.run_at, t.id
+    limit v_max
+    for update skip locked
+  ), claimed as (
+    update orchestrator.tasks t
+       set status = 'running',
+           attempts = t.attempts + 1,
+           locked_by = p_worker,
+           locked_until = now() + make_interval(secs => greatest(
+             coalesce((p_type_leases ->> t.type)::numeric, p_lease_seconds, 60), 1)),
+           lease_token = gen_random_uuid(),
+           started_at = now(),
+           updated_at = now()
+     where t.id = any (array(select p.id from picked p)) and not exists (select 1 from picked f where f.flow)
+    returning t.*
+  )
+  select * from claimed c order by c.priority desc, c.run_at, c.id;
+  get diagnostics v_n = row_count;
+  if v_n > 0 then
+    return;
+  end if;
   -- The general path: groups in turn, suspects, flow limits (claim_pick_ids).
   v_ids := orchestrator.claim_pick_ids(v_max, p_types, coalesce(p_take_suspect, false));
   if cardinality(v_ids) = 0 then
@@ -697,14 +700,18 @@ $$;
 --
 
 CREATE FUNCTION orchestrator.complete_many(p_ids bigint[], p_lease_tokens uuid[], p_results jsonb[]) RETURNS SETOF bigint
-    LANGUAGE sql
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
+begin
+  return query
   update orchestrator.tasks t
      set status = 'succeeded', result = d.result, finished_at = now(), updated_at = now(),
          locked_by = null, locked_until = null, lease_token = null
     from unnest(p_ids, p_lease_tokens, p_results) as d(id, token, result)
-   where t.id = d.id and t.status = 'running' and t.lease_token = d.token
-  returning t.id
+   where t.id = d.id and t.status::text = 'running' and t.lease_token = d.token
+  returning t.id;
+end
 $$;
 
 --
@@ -1475,15 +1482,20 @@ $$;
 --
 
 CREATE FUNCTION orchestrator.extend_leases(p_ids bigint[], p_lease_tokens uuid[], p_type_leases jsonb DEFAULT NULL::jsonb, p_lease_seconds numeric DEFAULT 60) RETURNS TABLE(id bigint, locked_until timestamp with time zone)
-    LANGUAGE sql
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
+#variable_conflict use_column
+begin
+  return query
   update orchestrator.tasks t
      set locked_until = now() + make_interval(secs => greatest(
            coalesce((p_type_leases ->> t.type)::numeric, p_lease_seconds, 60), 1)),
          updated_at = now()
     from unnest(p_ids, p_lease_tokens) as d(id, token)
-   where t.id = d.id and t.status = 'running' and t.lease_token = d.token
-  returning t.id, t.locked_until
+   where t.id = d.id and t.status::text = 'running' and t.lease_token = d.token
+  returning t.id, t.locked_until;
+end
 $$;
 
 --
@@ -2776,14 +2788,18 @@ $$;
 --
 
 CREATE FUNCTION orchestrator.release_tasks(p_ids bigint[], p_lease_tokens uuid[]) RETURNS SETOF bigint
-    LANGUAGE sql
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
+begin
+  return query
   update orchestrator.tasks t
      set status = 'queued', attempts = greatest(t.attempts - 1, 0), started_at = null,
          locked_by = null, locked_until = null, lease_token = null, updated_at = now()
     from unnest(p_ids, p_lease_tokens) as d(id, token)
-   where t.id = d.id and t.status = 'running' and t.lease_token = d.token
-  returning t.id
+   where t.id = d.id and t.status::text = 'running' and t.lease_token = d.token
+  returning t.id;
+end
 $$;
 
 --
@@ -6719,11 +6735,11 @@ REVOKE ALL ON FUNCTION orchestrator.check_wakeups() FROM PUBLIC;
 GRANT ALL ON FUNCTION orchestrator.check_wakeups() TO service_role;
 
 --
--- Name: FUNCTION claim(p_worker text, p_max_count integer, p_lease_seconds numeric, p_types text[], p_type_leases jsonb, p_take_suspect boolean); Type: ACL; Schema: orchestrator; Owner: -
+-- Name: FUNCTION claim(p_worker text, p_max_count integer, p_lease_seconds numeric, p_types text[], p_type_leases jsonb, p_take_suspect boolean, p_commit_async boolean); Type: ACL; Schema: orchestrator; Owner: -
 --
 
-REVOKE ALL ON FUNCTION orchestrator.claim(p_worker text, p_max_count integer, p_lease_seconds numeric, p_types text[], p_type_leases jsonb, p_take_suspect boolean) FROM PUBLIC;
-GRANT ALL ON FUNCTION orchestrator.claim(p_worker text, p_max_count integer, p_lease_seconds numeric, p_types text[], p_type_leases jsonb, p_take_suspect boolean) TO service_role;
+REVOKE ALL ON FUNCTION orchestrator.claim(p_worker text, p_max_count integer, p_lease_seconds numeric, p_types text[], p_type_leases jsonb, p_take_suspect boolean, p_commit_async boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION orchestrator.claim(p_worker text, p_max_count integer, p_lease_seconds numeric, p_types text[], p_type_leases jsonb, p_take_suspect boolean, p_commit_async boolean) TO service_role;
 
 --
 -- Name: FUNCTION claim_flow_filter(p_ids bigint[], p_ckeys text[], p_climits integer[], p_types text[], p_tlimits integer[], p_rkeys text[]); Type: ACL; Schema: orchestrator; Owner: -

@@ -136,13 +136,12 @@ export async function claimTasks(
   // The claim commits asynchronously (no wait for the WAL flush: ~2 ms per claim on a
   // disk that fsyncs in 2 ms). Safe because a claim lost in a crash only leaves the
   // task queued: another worker runs it, and this worker's complete/fail is refused
-  // as stale. Completions and enqueues stay synchronous. set_config(…, true) lasts
-  // until the end of this statement's own (implicit) transaction.
+  // as stale. Completions and enqueues stay synchronous. claim() sets it for this
+  // statement's own (implicit) transaction only (p_commit_async, the last argument).
   // Values as literals (sql-literal.ts): one round trip through a transaction pooler, not two.
   return await db().unsafe<ClaimedTask[]>(
-    `select ${CLAIMED_COLUMNS.join(", ")} from (select set_config('synchronous_commit', 'off', true)) as async_commit,
-      orchestrator.claim(${textLiteral(worker)}, ${intLiteral(max)}, ${numericLiteral(leaseSeconds)}, ${textArrayLiteral(types)},
-        ${jsonbLiteral(JSON.stringify(typeLeases))}, ${boolLiteral(takeSuspect)}) as c`,
+    `select ${CLAIMED_COLUMNS.join(", ")} from orchestrator.claim(${textLiteral(worker)}, ${intLiteral(max)}, ${numericLiteral(leaseSeconds)},
+      ${textArrayLiteral(types)}, ${jsonbLiteral(JSON.stringify(typeLeases))}, ${boolLiteral(takeSuspect)}, true)`,
     [],
     UNPREPARED,
   );

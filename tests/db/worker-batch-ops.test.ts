@@ -3,7 +3,7 @@
 // Each test uses its own task type, which the Deno worker never claims.
 import { describe, expect, it } from "vitest";
 import postgres from "postgres";
-import { sql, stack, uniqueType, waitFor } from "../helpers/stack.ts";
+import { inRolledBackTx, sql, stack, uniqueType, waitFor } from "../helpers/stack.ts";
 
 type Row = { id: number; status: string; attempts: number; lease_token: string | null; locked_until: Date | null; started_at: Date | null; run_at: Date; last_error: string | null; type: string; priority: number };
 
@@ -102,6 +102,51 @@ describe("claim (claim_pick_ids)", () => {
       await holder.end();
     }
     expect(await claim(type, 0)).toEqual([]);
+  });
+});
+
+describe("the batch ops find their tasks by id", () => {
+  it("complete_many, extend_leases and release_tasks of one task read a few pages with 3,000 tasks running, not every running task", async () => {
+    // 20261208000200_batch_ops_by_id.sql: with statistics from a time few tasks ran, the SQL forms read
+    // every running task through tasks_running_id_idx.
+    const buffers = await inRolledBackTx(async (tx) => {
+      const type = uniqueType("byid");
+      await tx`select count(*) from orchestrator.enqueue_many(${type}, (select array_agg('{}'::jsonb) from generate_series(1, 3000)))`;
+      const running: { id: number; lease_token: string }[] = [];
+      for (let i = 0; i < 3; i++) running.push(...await tx<{ id: number; lease_token: string }[]>`select id, lease_token from orchestrator.claim('w-byid', 1000, 60, ${[type]}::text[])`);
+      expect(running).toHaveLength(3000);
+      const calls = {
+        complete_many: (t: { id: number; lease_token: string }) => `select * from orchestrator.complete_many(array[${t.id}]::bigint[], array['${t.lease_token}']::uuid[], array['null'::jsonb])`,
+        extend_leases: (t: { id: number; lease_token: string }) => `select * from orchestrator.extend_leases(array[${t.id}]::bigint[], array['${t.lease_token}']::uuid[])`,
+        release_tasks: (t: { id: number; lease_token: string }) => `select * from orchestrator.release_tasks(array[${t.id}]::bigint[], array['${t.lease_token}']::uuid[])`,
+      };
+      const read: Record<string, number> = {};
+      let next = 0;
+      for (const [name, call] of Object.entries(calls)) {
+        await tx.unsafe(call(running[next++])); // the session's first call plans; the second is measured
+        const [{ "QUERY PLAN": [plan] }] = await tx.unsafe(`explain (analyze, buffers, format json) ${call(running[next++])}`);
+        expect(plan.Plan["Actual Rows"]).toBe(1);
+        read[name] = plan.Plan["Shared Hit Blocks"] + plan.Plan["Shared Read Blocks"];
+      }
+      return read;
+    });
+    for (const [name, n] of Object.entries(buffers)) expect(n, name).toBeLessThan(50); // 19-21 by id; 109-111 read through every running task
+  });
+});
+
+describe("claim's commit", () => {
+  it("is asynchronous for its own transaction when p_commit_async asks, durable otherwise", async () => {
+    const type = uniqueType("async");
+    await enqueueMany(type, 2);
+    const commitIn = async (async: boolean) => await inRolledBackTx(async (tx) => {
+      await tx`set local synchronous_commit = on`; // the test stack's own default is off (a fast cluster)
+      const [{ n }] = await tx<{ n: number }[]>`select count(*)::int as n from orchestrator.claim('w-async', 1, 60, ${[type]}::text[], null, false, ${async})`;
+      expect(n).toBe(1);
+      const [{ synchronous_commit }] = await tx`show synchronous_commit`;
+      return synchronous_commit;
+    });
+    expect(await commitIn(true)).toBe("off");
+    expect(await commitIn(false)).toBe("on");
   });
 });
 
